@@ -1,0 +1,1 @@
+//! Page allocator (placeholder being written).

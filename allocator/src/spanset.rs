@@ -1,0 +1,1 @@
+//! Span sets (placeholder being written).

@@ -1,0 +1,1 @@
+//! gomem-benches: workloads, criterion benches and the Go twins (placeholder).

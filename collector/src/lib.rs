@@ -1,0 +1,15 @@
+//! gomem-collector: Go 1.27's concurrent tri-color mark-sweep collector.
+//!
+//! This crate will hold, as Go's `mgc*.go` files do: the GC cycle (sweep termination, concurrent
+//! mark with the hybrid write barrier, mark termination, concurrent sweep), per-P work buffers and
+//! the global work pool, background mark workers and mark assists, the pacer (GOGC, GOMEMLIMIT),
+//! the sweeper's and scavenger's policies, finalizers, cleanups and weak pointers, and the debug
+//! modes `gccheckmark` and `clobberfree`. It builds on the mechanisms of [`gomem_allocator`]
+//! (spans, mark bits, sweeping one span) and reaches the goroutine world through a trait the
+//! runtime implements, never through the scheduler shim directly.
+//!
+//! Status: the allocator (issue 2) is in place; the collector is the subject of a later issue
+//! and has no code yet.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub use gomem_allocator as allocator;

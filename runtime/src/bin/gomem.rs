@@ -1,0 +1,2 @@
+//! The `gomem` command (placeholder).
+fn main() {}
