@@ -1,9 +1,86 @@
-//! gomem-allocator: Go 1.27's memory allocator in Rust. (Crate essay written with the core.)
+//! # gomem-allocator: Go 1.27's memory allocator, in Rust
+//!
+//! This crate is the memory half of gomem: it hands out zeroed, typed objects from a heap of
+//! 8 KiB pages carved out of 64 MiB arenas, knows for any address which span and object it
+//! belongs to, and can sweep a span given its mark bits. It has no marking policy and no threads
+//! of its own; the collector (`gomem-collector`) decides *when* to sweep and *what* is live.
+//! Each type and file maps onto a file of Go's runtime, named in its first doc line, so the two
+//! can be read side by side.
+//!
+//! ## Allocation, up the hierarchy (Go's `malloc.go` overview)
+//!
+//! 1. Round the request up to one of 67 size classes ([`sizeclass`]); pointer-free requests
+//!    under 16 bytes are packed into a shared 16-byte tiny block instead.
+//! 2. Take the next free slot of the span the P's [`MCache`](mcache::MCache) holds for that
+//!    span class: a count-trailing-zeros on a cached 64-bit window of the span's alloc bitmap,
+//!    with no lock and no atomic read-modify-write ([`MSpan::next_free_fast`](mspan::MSpan::next_free_fast)).
+//! 3. If the span is full, swap it for one from the class's [`MCentral`](mcentral::MCentral):
+//!    a swept span with free slots, else an unswept one it sweeps on the spot.
+//! 4. If the central list has nothing, allocate a fresh span of pages from the
+//!    [`MHeap`](mheap::MHeap) (through the P's page cache when it can, else under the heap
+//!    lock), which grows by mapping more of its arena reservation, and reserves new arenas from
+//!    the OS ([`os`]) when that runs out.
+//!
+//! Objects over 32760 bytes skip steps 1–3 and get a span of their own.
+//!
+//! ## Sweeping, back down
+//!
+//! 1. At the end of marking the collector advances the heap's `sweepgen` by 2: every span now
+//!    "needs sweeping" and the central lists' swept and unswept halves trade roles.
+//! 2. A span is swept by whoever wins the sweepgen CAS: the background sweeper, a P refilling
+//!    from a central list, or the P giving back a span it cached before the new generation.
+//!    Sweeping turns the mark bits into the alloc bits, so freeing costs nothing per object.
+//! 3. A span left with no live object goes back to the page heap; free pages are eventually
+//!    returned to the OS by scavenging.
+//!
+//! ## Zeroing
+//!
+//! Memory fresh from the OS is zero. A span records `needzero` when its pages were used before
+//! (tracked per arena by a high-water mark) or when a sweep freed one of its objects; only then
+//! are slots cleared, one at a time, as they are handed out.
+//!
+//! ## Vocabulary
+//!
+//! - **page**: 8 KiB of heap ([`consts::PAGE_SIZE`]); **OS page**: 4 KiB.
+//! - **arena**: a 64 MiB, 64 MiB-aligned reservation unit with its own metadata
+//!   ([`arena::HeapArena`]).
+//! - **span**: a run of pages, either one large object or an array of equal slots of one span
+//!   class ([`mspan::MSpan`]).
+//! - **span class**: size class × {scan, noscan}; noscan spans hold pointer-free objects and are
+//!   never scanned ([`sizeclass::SpanClass`]).
+//! - **owned by a P**: a span cached in that P's `MCache`; only that P allocates from it.
+//! - **swept**: a span whose sweepgen equals the heap's (see the table in [`mspan`]).
+//! - **currently allocated**: a slot below the span's `freeindex` or whose alloc bit is set.
+//!
+//! ## Where to read next
+//!
+//! [`mheap`] (the page heap and its locking), [`mcache`] (the allocation paths), [`mspan`]
+//! (bitmaps and sweepgen), [`pagealloc`] (the radix tree of free pages), [`stats`] (the ledger
+//! that must add up), and `docs/allocator.md` in the repository for the design as a whole.
+
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// Bottom layer first.
+pub mod sync;
 pub mod consts;
 pub mod os;
-pub mod pagealloc;
+mod poison;
+pub mod error;
 pub mod sizeclass;
+pub mod typedesc;
+pub mod pagealloc;
+pub mod arena;
+pub mod mspan;
+pub mod fixalloc;
 pub mod spanset;
-pub mod sync;
+pub mod stats;
+pub mod mcentral;
+pub mod mheap;
+pub mod mcache;
+
+pub use error::AllocError;
+pub use mcache::MCache;
+pub use mheap::{HeapConfig, MHeap};
+pub use mspan::MSpan;
+pub use sizeclass::{SizeClass, SpanClass};
+pub use typedesc::TypeDesc;

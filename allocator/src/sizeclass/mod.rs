@@ -29,7 +29,7 @@ pub use table::{
 };
 
 use crate::consts::{MAX_SMALL_REQUEST, MAX_SMALL_SIZE, MIN_SIZE_FOR_MALLOC_HEADER, PAGE_SIZE};
-use crate::consts::{SPAN_HEAP_BITS_SIZE, TINY_SIZE};
+use crate::consts::{PAGE_SHIFT, SPAN_HEAP_BITS_SIZE, TINY_SIZE};
 
 /// Number of size classes including class 0 (`_NumSizeClasses`).
 pub const NUM_SIZE_CLASSES: usize = 68;
@@ -270,5 +270,81 @@ pub fn classify(size: usize, noscan: bool) -> Option<SizeKind> {
     Some(SizeKind::Large { npages })
 }
 
-#[cfg(test)]
+/// The column header of Go's size-class comment, without the leading `// `.
+const TABLE_HEADER: &str =
+    "class  bytes/obj  bytes/span  objects  tail waste  max waste  min align";
+/// The header of the alignment summary that follows the class rows in Go's comment.
+const ALIGN_HEADER: &str = "alignment  bits  min obj size";
+
+/// Render the size-class table as Go's generator prints it in the comment at the top of
+/// `internal/runtime/gc/sizeclasses.go`, with the leading `// ` of each line removed.
+///
+/// The output has two blocks separated by a blank line, each ending in a newline:
+///
+/// 1. the header `class  bytes/obj  bytes/span  objects  tail waste  max waste  min align` and
+///    one row per class 1..=67, with Go's column widths (5, 9, 10, 7, 10, 8 plus `%`, and 9,
+///    right-aligned, two spaces apart). The object, tail-waste and max-waste columns are the stored
+///    [`CLASS_NOMINAL_OBJECTS`], [`CLASS_TAIL_WASTE`] and [`CLASS_MAX_WASTE_BP`], so diffing this
+///    output against Go's file checks the transcription; "min align" is
+///    [`SizeClass::slot_alignment`].
+/// 2. the alignment summary `alignment  bits  min obj size`: for each power-of-two alignment,
+///    the smallest object size from which every larger class is at least that aligned (levels
+///    that start at the same size as the next higher level are omitted, as Go does).
+///
+/// Object counts are Go's nominal ones (span bytes / object size), not the per-span counts of
+/// [`SpanClass::objects`].
+pub fn format_table() -> String {
+    use std::fmt::Write as _;
+
+    let mut out = String::new();
+    out.push_str(TABLE_HEADER);
+    out.push('\n');
+    for c in 1..NUM_SIZE_CLASSES {
+        let sc = SizeClass(c as u8);
+        let waste = CLASS_MAX_WASTE_BP[c];
+        let waste = format!("{}.{:02}", waste / 100, waste % 100);
+        // Writing into a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{:5}  {:9}  {:10}  {:7}  {:10}  {:>8}%  {:9}",
+            c,
+            sc.size(),
+            sc.npages() * PAGE_SIZE,
+            sc.nominal_objects(),
+            CLASS_TAIL_WASTE[c],
+            waste,
+            sc.slot_alignment(),
+        );
+    }
+    out.push('\n');
+
+    // min_size[b] = the smallest class size from which every class up to the largest has an
+    // alignment of at least 2^b (0 when the largest class is not that aligned).
+    let mut min_size = [0usize; PAGE_SHIFT + 1];
+    for c in 1..NUM_SIZE_CLASSES {
+        let sc = SizeClass(c as u8);
+        let bits = sc.slot_alignment().trailing_zeros() as usize;
+        for (b, slot) in min_size.iter_mut().enumerate() {
+            if b > bits {
+                *slot = 0;
+            } else if *slot == 0 {
+                *slot = sc.size();
+            }
+        }
+    }
+    out.push_str(ALIGN_HEADER);
+    out.push('\n');
+    for (b, &size) in min_size.iter().enumerate() {
+        if size == 0 {
+            break;
+        }
+        if b + 1 < min_size.len() && min_size[b + 1] == size {
+            continue;
+        }
+        let _ = writeln!(out, "{:9}  {:4}  {:12}", 1usize << b, b, size);
+    }
+    out
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests;

@@ -1,0 +1,359 @@
+//! Per-P caches and the allocation entry points (Go's `mcache.go` and `mallocgc` in
+//! `malloc.go`). See the crate docs for the overview.
+//!
+//! An [`MCache`] belongs to one P and is used without locks: `&mut self` is the proof that only
+//! its P touches it. It holds one span per span class; allocation takes the next free slot of
+//! that span with [`MSpan::next_free_fast`] and, when the span is full, swaps it for another from
+//! the class's [`MCentral`](crate::mcentral::MCentral) (`refill`). Pointer-free requests under
+//! 16 bytes share 16-byte tiny blocks.
+//!
+//! # What every allocation returns
+//!
+//! Zeroed memory (lazily: only spans whose `needzero` is set are cleared, slot by slot), aligned
+//! as [`crate::sizeclass`] documents, of at least the requested size. Scan objects get their
+//! pointer metadata written before the pointer is returned: bits in the span for objects up to
+//! 512 bytes, a type header word in front of larger small objects, the type on the span for
+//! large objects.
+
+use crate::consts::{MALLOC_HEADER_SIZE, PAGE_SIZE, PTR_SIZE, TINY_SIZE};
+use crate::error::AllocError;
+use crate::mheap::{zerobase, MHeap};
+use crate::mspan::{write_heap_bits_small, MSpan};
+use crate::pagealloc::PageCache;
+use crate::sizeclass::{classify, SizeKind, SpanClass, NUM_SPAN_CLASSES};
+use crate::stats;
+use std::sync::Arc;
+use crate::typedesc::TypeDesc;
+use core::ptr::NonNull;
+
+/// A per-P allocation cache (Go's `mcache`).
+#[doc(alias = "mcache")]
+pub struct MCache {
+    heap: Arc<MHeap>,
+    /// The span cached for each span class, or the heap's empty dummy span.
+    alloc: [NonNull<MSpan>; NUM_SPAN_CLASSES],
+    /// Base of the current tiny block, or 0.
+    tiny: usize,
+    /// Bytes of the tiny block already used.
+    tiny_offset: usize,
+    /// Tiny sub-allocations not yet flushed to the heap's counters.
+    tiny_allocs: u64,
+    /// Pages this P can turn into spans without the heap lock (Go's `p.pcache`).
+    page_cache: PageCache,
+    /// Span structs this P can use without the heap lock (Go's `p.mspancache`).
+    span_stash: Vec<NonNull<MSpan>>,
+    /// Set when a refill happened since [`MCache::take_refilled`] was last called: the
+    /// runtime's cue to test the GC trigger (Go's `checkGCTrigger`).
+    refilled: bool,
+}
+
+// SAFETY: an MCache is moved between threads with its P; the spans it caches are owned by it.
+unsafe impl Send for MCache {}
+
+impl MCache {
+    pub(crate) fn new(heap: Arc<MHeap>) -> MCache {
+        let empty = heap.empty_span();
+        MCache {
+            heap,
+            alloc: [empty; NUM_SPAN_CLASSES],
+            tiny: 0,
+            tiny_offset: 0,
+            tiny_allocs: 0,
+            page_cache: PageCache::empty(),
+            span_stash: Vec::with_capacity(8),
+            refilled: false,
+        }
+    }
+
+    /// The heap this cache allocates from.
+    pub fn heap(&self) -> &Arc<MHeap> {
+        &self.heap
+    }
+
+    /// Whether a span refill happened since the last call (and clear the flag).
+    pub fn take_refilled(&mut self) -> bool {
+        core::mem::take(&mut self.refilled)
+    }
+
+    // ------------------------------------------------------------------ entry points
+
+    /// Allocate `size` zeroed bytes that hold no pointers.
+    #[inline]
+    pub fn alloc_noscan(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        self.malloc(size, None)
+    }
+
+    /// Allocate one zeroed value of type `ty`.
+    #[inline]
+    pub fn alloc(&mut self, ty: &'static TypeDesc) -> Result<NonNull<u8>, AllocError> {
+        self.malloc(ty.size, Some(ty))
+    }
+
+    /// Allocate a zeroed array of `count` values of type `ty`. An element count whose total
+    /// size overflows is an error.
+    #[inline]
+    pub fn alloc_array(&mut self, ty: &'static TypeDesc, count: usize) -> Result<NonNull<u8>, AllocError> {
+        let size = ty.size.checked_mul(count).ok_or(AllocError::SizeOverflow { size: ty.size, count })?;
+        self.malloc(size, Some(ty))
+    }
+
+    /// The allocator's `mallocgc`: `size` bytes, laid out as values of `ty` (pointer-free when
+    /// `ty` is `None` or has no pointers).
+    pub fn malloc(&mut self, size: usize, ty: Option<&'static TypeDesc>) -> Result<NonNull<u8>, AllocError> {
+        let ty = ty.filter(|t| !t.is_noscan());
+        match classify(size, ty.is_none()) {
+            None => Err(AllocError::TooLarge { bytes: size }),
+            Some(SizeKind::Zero) => Ok(zerobase()),
+            Some(SizeKind::Tiny) => self.alloc_tiny(size),
+            Some(SizeKind::Small { spc, header: false }) => {
+                let (x, span) = self.alloc_slot(spc)?;
+                if let Some(t) = ty {
+                    // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
+                    // (headerless scan class), and `x` is the slot just taken from it.
+                    unsafe { write_heap_bits_small(span.as_ref(), x, size, t) };
+                }
+                // SAFETY: as above.
+                self.publish_slot(unsafe { span.as_ref() }, x);
+                // SAFETY: slot addresses are never null.
+                Ok(unsafe { NonNull::new_unchecked(x as *mut u8) })
+            }
+            Some(SizeKind::Small { spc, header: true }) => {
+                let (x, span) = self.alloc_slot(spc)?;
+                let t = ty.expect("header objects have a type");
+                // SAFETY: `x` is a fresh, zeroed slot of at least size+8 bytes owned by this P;
+                // its first word is the header.
+                unsafe { (x as *mut *const TypeDesc).write(t) };
+                // SAFETY: as above.
+                self.publish_slot(unsafe { span.as_ref() }, x);
+                // SAFETY: non-null slot plus the header size.
+                Ok(unsafe { NonNull::new_unchecked((x + MALLOC_HEADER_SIZE) as *mut u8) })
+            }
+            Some(SizeKind::Large { .. }) => {
+                let s = self.heap.clone().alloc_large(
+                    size,
+                    ty.is_none(),
+                    ty,
+                    Some((&mut self.page_cache, &mut self.span_stash)),
+                )?;
+                self.refilled = true;
+                // SAFETY: the span was just allocated for this object.
+                let base = unsafe { s.as_ref() }.base();
+                // SAFETY: span bases are non-null.
+                Ok(unsafe { NonNull::new_unchecked(base as *mut u8) })
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ paths
+
+    /// Take one zeroed slot of span class `spc` (fast path, then `next_free`).
+    #[inline(always)]
+    fn alloc_slot(&mut self, spc: SpanClass) -> Result<(usize, NonNull<MSpan>), AllocError> {
+        let s = self.alloc[spc.index()];
+        // SAFETY: cached spans are owned by this P (or are the immutable empty span, whose
+        // alloc_cache is 0 so the fast path never writes it).
+        let span = unsafe { s.as_ref() };
+        // SAFETY: as above.
+        let (x, needzero) = match unsafe { span.with_local(|l| (span.next_free_fast(l), l.needzero)) } {
+            (Some(x), nz) => (x, nz),
+            _ => return self.next_free(spc),
+        };
+        crate::poison::unpoison(x, span.elemsize());
+        if needzero {
+            // SAFETY: `x` is a slot of an InUse span owned by this P, `elemsize` bytes long.
+            unsafe { core::ptr::write_bytes(x as *mut u8, 0, span.elemsize()) };
+        }
+        Ok((x, s))
+    }
+
+    /// The slow path (Go's `mcache.nextFree`): walk the span's bitmap, or refill.
+    #[inline(never)]
+    fn next_free(&mut self, spc: SpanClass) -> Result<(usize, NonNull<MSpan>), AllocError> {
+        let mut s = self.alloc[spc.index()];
+        // SAFETY: owned by this P (see alloc_slot); the empty span has nelems 0 so
+        // next_free_index returns without writing.
+        let mut got = unsafe { Self::take_index(s) };
+        if got.is_none() {
+            self.refill(spc)?;
+            s = self.alloc[spc.index()];
+            // SAFETY: freshly cached span, owned by this P.
+            got = unsafe { Self::take_index(s) };
+        }
+        let (x, needzero) = got.expect("a freshly cached span has a free slot");
+        // SAFETY: `s` is cached by this P.
+        crate::poison::unpoison(x, unsafe { s.as_ref() }.elemsize());
+        if needzero {
+            // SAFETY: `x` is a slot of a span owned by this P.
+            unsafe { core::ptr::write_bytes(x as *mut u8, 0, s.as_ref().elemsize()) };
+        }
+        Ok((x, s))
+    }
+
+    /// # Safety
+    /// - `s` is cached by the calling P, or is the heap's empty span.
+    unsafe fn take_index(s: NonNull<MSpan>) -> Option<(usize, bool)> {
+        // SAFETY: the caller guarantees `s` is live.
+        let span = unsafe { s.as_ref() };
+        if span.nelems() == 0 {
+            return None;
+        }
+        // SAFETY: the caller owns the span's allocation state.
+        unsafe {
+            span.with_local(|l| {
+                let i = span.next_free_index(l);
+                if i == span.nelems() {
+                    return None;
+                }
+                l.alloc_count += 1;
+                Some((span.obj_base(i), l.needzero))
+            })
+        }
+    }
+
+    /// The common tail of every slot allocation: allocate black while the collector marks.
+    #[inline(always)]
+    fn publish_slot(&self, span: &MSpan, x: usize) {
+        if self.heap.alloc_black() {
+            span.try_mark(span.obj_index(x));
+            if let Some(ar) = self.heap.arena_of(span.base()) {
+                ar.set_page_marked(span.base());
+            }
+        }
+    }
+
+    /// Tiny allocation (Go's tiny path in `mallocgc`): `size < 16`, pointer-free.
+    #[inline]
+    fn alloc_tiny(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        let mut off = self.tiny_offset;
+        if size & 7 == 0 {
+            off = off.next_multiple_of(8);
+        } else if size & 3 == 0 {
+            off = off.next_multiple_of(4);
+        } else if size & 1 == 0 {
+            off = off.next_multiple_of(2);
+        }
+        if self.tiny != 0 && off + size <= TINY_SIZE {
+            self.tiny_offset = off + size;
+            self.tiny_allocs += 1;
+            // SAFETY: the tiny block base is a non-null slot address.
+            return Ok(unsafe { NonNull::new_unchecked((self.tiny + off) as *mut u8) });
+        }
+        let (x, span) = self.alloc_slot(SpanClass::TINY)?;
+        // Tiny blocks are always cleared: alloc_slot zeroes only when the span needs it, but a
+        // block's bytes must be zero for every sub-allocation that follows.
+        // SAFETY: `x` is a fresh 16-byte slot owned by this P.
+        unsafe { core::ptr::write_bytes(x as *mut u8, 0, TINY_SIZE) };
+        // SAFETY: the span is cached by this P.
+        self.publish_slot(unsafe { span.as_ref() }, x);
+        // Keep whichever block has more room left.
+        if size < self.tiny_offset || self.tiny == 0 {
+            self.tiny = x;
+            self.tiny_offset = size;
+        }
+        // SAFETY: non-null slot.
+        Ok(unsafe { NonNull::new_unchecked(x as *mut u8) })
+    }
+
+    /// Replace the full span of class `spc` with one that has a free slot (Go's
+    /// `mcache.refill`).
+    fn refill(&mut self, spc: SpanClass) -> Result<(), AllocError> {
+        let old = self.alloc[spc.index()];
+        let heap = self.heap.clone();
+        let c = heap.central(spc);
+        let fresh = c.cache_span(&*heap, Some((&mut self.page_cache, &mut self.span_stash)))?;
+        if old != heap.empty_span() {
+            self.flush_span_counts(old);
+            c.uncache_span(&*heap, old);
+        }
+        if spc == SpanClass::TINY {
+            stats::add64(&heap.stats.tiny_allocs, core::mem::take(&mut self.tiny_allocs));
+        }
+        self.alloc[spc.index()] = fresh;
+        self.refilled = true;
+        Ok(())
+    }
+
+    /// Add a cached span's allocations since it was cached to the heap's per-class counters.
+    fn flush_span_counts(&self, s: NonNull<MSpan>) {
+        // SAFETY: the span is cached by this P.
+        let span = unsafe { s.as_ref() };
+        // SAFETY: as above.
+        let n = unsafe {
+            span.with_local(|l| {
+                let n = l.alloc_count - l.alloc_count_before_cache;
+                l.alloc_count_before_cache = l.alloc_count;
+                n
+            })
+        };
+        stats::add64(&self.heap.stats.small_allocs[span.spanclass().size_class().index()], n as u64);
+    }
+
+    /// Return every cached span to its central list and drop the tiny block (Go's
+    /// `mcache.releaseAll`, done when a P stops and before a new sweep cycle: Go's
+    /// `prepareForSweep`).
+    pub fn release_all(&mut self) {
+        let heap = self.heap.clone();
+        let empty = heap.empty_span();
+        for i in 0..NUM_SPAN_CLASSES {
+            let s = self.alloc[i];
+            if s != empty {
+                self.flush_span_counts(s);
+                let spc = SpanClass::from_index(i).expect("span class");
+                heap.central(spc).uncache_span(&*heap, s);
+                self.alloc[i] = empty;
+            }
+        }
+        stats::add64(&heap.stats.tiny_allocs, core::mem::take(&mut self.tiny_allocs));
+        self.tiny = 0;
+        self.tiny_offset = 0;
+    }
+
+    /// Return the P's page cache and span-struct stash to the heap (when the P is destroyed, or
+    /// at mark termination for idle Ps in Go).
+    pub fn flush_page_cache(&mut self) {
+        let heap = self.heap.clone();
+        heap.return_cache_resources(&mut self.page_cache, &mut self.span_stash);
+    }
+
+    // ------------------------------------------------------------------ statistics
+
+    /// `(free slot bytes, bytes allocated since caching, objects allocated since caching)` of
+    /// the spans this cache holds, plus unflushed tiny sub-allocations in the object count.
+    pub fn cached_span_bytes(&self) -> (usize, usize, u64) {
+        let empty = self.heap.empty_span();
+        let (mut free, mut used, mut n) = (0, 0, self.tiny_allocs);
+        for &s in &self.alloc {
+            if s == empty {
+                continue;
+            }
+            // SAFETY: cached spans stay live while cached; the caller guarantees this P is not
+            // allocating concurrently (it holds `&self`).
+            let span = unsafe { s.as_ref() };
+            // SAFETY: as above.
+            let (ac, before) = unsafe { span.with_local(|l| (l.alloc_count, l.alloc_count_before_cache)) };
+            free += (span.nelems() - ac) * span.elemsize();
+            used += (ac - before) * span.elemsize();
+            n += (ac - before) as u64;
+        }
+        (free, used, n)
+    }
+
+    /// Free pages held in this P's page cache.
+    pub fn page_cache_free_pages(&self) -> usize {
+        self.page_cache.free_pages()
+    }
+
+    /// Released pages held in this P's page cache.
+    pub fn page_cache_scav_pages(&self) -> usize {
+        self.page_cache.scavenged_pages()
+    }
+}
+
+impl Drop for MCache {
+    fn drop(&mut self) {
+        self.release_all();
+        self.flush_page_cache();
+    }
+}
+
+const _: () = assert!(PAGE_SIZE % PTR_SIZE == 0);

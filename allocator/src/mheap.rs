@@ -1,0 +1,672 @@
+//! The page heap (Go's `mheap` in `mheap.go`). See the crate docs for the overview.
+//!
+//! [`MHeap`] owns the address space (arenas and the arena index), the page allocator, the span
+//! structs, the 136 central lists and the heap-wide statistics. Page-level work happens under one
+//! lock (`HeapLocked`, Go's `mheap.lock`), with two ways around it that Go also has: a P with a
+//! non-empty [`PageCache`] allocates spans under 16 pages without the lock, and a P keeps a small
+//! stash of span structs so that those allocations need no lock either.
+//!
+//! Growth (Go's `mheap.grow` / `sysAlloc`): the heap takes whole 4 MiB chunks from the current
+//! arena reservation, mapping them read-write as it goes (Reserved → Prepared). When the
+//! reservation runs out it reserves another 64 MiB-aligned range, asking first for the address
+//! right after the previous one so the heap stays contiguous; if the kernel puts it elsewhere,
+//! the leftover of the old range is mapped and given to the page allocator first. New pages
+//! enter the page allocator as free *and released*: they cost no memory until touched.
+//!
+//! Lock order: a central list's span sets are lock-free; the heap lock is a leaf except for the
+//! page allocator inside it. Nothing is called with the heap lock held that takes another lock.
+
+use crate::arena::{arena_meta_bytes, ArenaIndex, HeapArena};
+use crate::consts::{ARENA_SIZE, PAGE_SIZE, PALLOC_CHUNK_BYTES};
+use crate::error::AllocError;
+use crate::fixalloc::SpanSlab;
+use crate::mcache::MCache;
+use crate::mcentral::MCentral;
+use crate::mcentral::SpanSource;
+use crate::mspan::{MSpan, SpanInit, SpanState};
+use crate::os::{Os, ReleaseMode};
+use crate::pagealloc::{PageAlloc, PageCache};
+use crate::sizeclass::{SizeClass, SpanClass, NUM_SPAN_CLASSES};
+use crate::stats::{self, HeapStats, Ledger};
+use crate::sync::{lock, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering};
+use std::sync::Arc;
+use core::ptr::NonNull;
+
+/// Spans shorter than this come from a P's page cache when it has one (Go's
+/// `pageCachePages / 4`).
+pub const PAGE_CACHE_MAX_PAGES: usize = 16;
+
+/// Heap options fixed at creation.
+#[derive(Clone, Debug)]
+pub struct HeapConfig {
+    /// How released pages are returned to the OS (`GODEBUG=madvdontneed`).
+    pub release_mode: ReleaseMode,
+    /// Fill freed objects with a bad pattern at sweep (`GODEBUG=clobberfree=1`).
+    pub clobberfree: bool,
+}
+
+impl Default for HeapConfig {
+    fn default() -> Self {
+        HeapConfig { release_mode: ReleaseMode::DontNeed, clobberfree: false }
+    }
+}
+
+/// The part of the heap under its lock.
+struct HeapLocked {
+    /// Destroyed explicitly when the heap drops (it returns its own OS metadata).
+    pages: core::mem::ManuallyDrop<PageAlloc>,
+    spans: SpanSlab,
+    /// The current arena reservation not yet given to the page allocator: `[cur_base, cur_end)`,
+    /// Reserved, unmapped.
+    cur_base: usize,
+    cur_end: usize,
+    /// Every arena reservation `(base, len)`, for teardown.
+    reservations: Vec<(usize, usize)>,
+    /// Arena metadata blocks, for teardown.
+    metas: Vec<*mut HeapArena>,
+}
+
+// SAFETY: the raw pointers are to heap-owned metadata; access is serialized by the heap lock.
+unsafe impl Send for HeapLocked {}
+
+/// The heap (Go's `mheap`).
+#[doc(alias = "mheap")]
+pub struct MHeap {
+    os: Os,
+    index: ArenaIndex,
+    locked: Mutex<HeapLocked>,
+    central: Box<[MCentral]>,
+    /// The heap's sweep generation: +2 per GC cycle (see [`crate::mspan`]'s table).
+    sweepgen: AtomicU32,
+    /// Set while the collector marks: new objects are allocated black.
+    alloc_black: AtomicBool,
+    clobberfree: AtomicBool,
+    /// Rotating start for [`MHeap::sweep_one`].
+    sweep_cursor: AtomicUsize,
+    /// The dummy span every empty mcache slot points at (Go's `emptymspan`).
+    empty_span: Box<MSpan>,
+    /// Heap-wide statistics.
+    pub stats: HeapStats,
+}
+
+// SAFETY: all shared state is atomics, lock-protected, or lock-free span sets of heap-owned spans.
+unsafe impl Sync for MHeap {}
+// SAFETY: as above.
+unsafe impl Send for MHeap {}
+
+/// The address every zero-size allocation returns (Go's `zerobase`).
+pub fn zerobase() -> NonNull<u8> {
+    static ZEROBASE: u64 = 0;
+    NonNull::from(&ZEROBASE).cast()
+}
+
+impl MHeap {
+    /// Create a heap. Reserves the arena index and the page allocator's metadata (address space
+    /// only); no arena is reserved until the first allocation.
+    pub fn new(cfg: HeapConfig) -> Result<Arc<MHeap>, AllocError> {
+        let os = Os::new(cfg.release_mode);
+        let index = ArenaIndex::new(&os)?;
+        let pages = PageAlloc::new(&os)?;
+        let central = (0..NUM_SPAN_CLASSES)
+            .map(|i| MCentral::new(SpanClass::from_index(i).expect("span class")))
+            .collect();
+        Ok(Arc::new(MHeap {
+            os,
+            index,
+            locked: Mutex::new(HeapLocked {
+                pages: core::mem::ManuallyDrop::new(pages),
+                spans: SpanSlab::new(),
+                cur_base: 0,
+                cur_end: 0,
+                reservations: Vec::new(),
+                metas: Vec::new(),
+            }),
+            central,
+            // Start at 4 so that `sg - 2` never wraps in the first cycles.
+            sweepgen: AtomicU32::new(4),
+            alloc_black: AtomicBool::new(false),
+            clobberfree: AtomicBool::new(cfg.clobberfree),
+            sweep_cursor: AtomicUsize::new(0),
+            empty_span: Box::new(MSpan::new()),
+            stats: HeapStats::default(),
+        }))
+    }
+
+    /// A new per-P cache on this heap.
+    pub fn new_cache(self: &Arc<Self>) -> MCache {
+        MCache::new(self.clone())
+    }
+
+    /// The OS layer (for failure injection in tests).
+    pub fn os(&self) -> &Os {
+        &self.os
+    }
+
+    /// The central list of a span class.
+    #[inline(always)]
+    pub fn central(&self, spc: SpanClass) -> &MCentral {
+        &self.central[spc.index()]
+    }
+
+    pub(crate) fn empty_span(&self) -> NonNull<MSpan> {
+        NonNull::from(&*self.empty_span)
+    }
+
+    /// The heap's current sweepgen.
+    #[inline(always)]
+    pub fn sweepgen(&self) -> u32 {
+        // ORDERING: Acquire; pairs with the Release in `advance_sweepgen`.
+        self.sweepgen.load(Ordering::Acquire)
+    }
+
+    /// Whether objects are being allocated black (the collector is marking).
+    #[inline(always)]
+    pub fn alloc_black(&self) -> bool {
+        self.alloc_black.load(Ordering::Relaxed)
+    }
+
+    /// Turn allocate-black on or off. The collector switches it with the world stopped, so every
+    /// P sees the new value before it allocates again.
+    pub fn set_alloc_black(&self, on: bool) {
+        self.alloc_black.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether sweeping clobbers freed objects.
+    pub fn clobberfree(&self) -> bool {
+        self.clobberfree.load(Ordering::Relaxed)
+    }
+
+    /// Turn `clobberfree` on or off.
+    pub fn set_clobberfree(&self, on: bool) {
+        self.clobberfree.store(on, Ordering::Relaxed);
+    }
+
+    // ---------------------------------------------------------------- lookup
+
+    /// The arena metadata of `addr`, if it is in one of this heap's arenas.
+    #[inline(always)]
+    pub fn arena_of(&self, addr: usize) -> Option<&HeapArena> {
+        self.index.arena_of(addr)
+    }
+
+    /// The span recorded for `addr` (Go's `spanOf`): any address in a heap arena whose page
+    /// belongs to a span; may be a dead or stale span, so prefer [`MHeap::span_of_heap`].
+    #[inline]
+    pub fn span_of(&self, addr: usize) -> Option<&MSpan> {
+        let a = self.index.arena_of(addr)?;
+        // SAFETY: span pointers in the arena map point into the span slab, whose structs live
+        // as long as the heap (fixalloc invariant).
+        unsafe { a.span_at(addr).as_ref() }
+    }
+
+    /// The InUse span whose object area holds `addr` (Go's `spanOfHeap`), interior pointers
+    /// included; `None` for foreign addresses, free pages and span tails.
+    #[inline]
+    pub fn span_of_heap(&self, addr: usize) -> Option<&MSpan> {
+        let s = self.span_of(addr)?;
+        if s.state() != SpanState::InUse || !s.contains(addr) {
+            return None;
+        }
+        Some(s)
+    }
+
+    /// The object holding `addr` (Go's `findObject`): its span, slot index and slot base.
+    #[inline]
+    pub fn find_object(&self, addr: usize) -> Option<(&MSpan, usize, usize)> {
+        let s = self.span_of_heap(addr)?;
+        let i = s.obj_index(addr);
+        Some((s, i, s.obj_base(i)))
+    }
+
+    // ---------------------------------------------------------------- growth
+
+    /// Reserve more arena space and add at least `npages` pages to the page allocator (Go's
+    /// `mheap.grow`). On error nothing observable changes.
+    fn grow(&self, h: &mut HeapLocked, npages: usize) -> Result<(), AllocError> {
+        let ask = npages
+            .checked_mul(PAGE_SIZE)
+            .and_then(|b| b.checked_next_multiple_of(PALLOC_CHUNK_BYTES))
+            .ok_or(AllocError::TooLarge { bytes: usize::MAX })?;
+        if h.cur_end - h.cur_base < ask {
+            let size = ask.checked_next_multiple_of(ARENA_SIZE).ok_or(AllocError::TooLarge { bytes: ask })?;
+            let hint = (h.cur_end != 0).then_some(h.cur_end);
+            let base = self.os.reserve(size, ARENA_SIZE, hint)?;
+            // Arena metadata for each 64 MiB.
+            let mut metas = Vec::new();
+            for a in (base..base + size).step_by(ARENA_SIZE) {
+                match ArenaIndex::new_arena_meta(&self.os) {
+                    Ok((m, _)) => metas.push((a, m)),
+                    Err(e) => {
+                        for (_, m) in metas {
+                            // SAFETY: the metadata was just mapped and is not yet registered.
+                            unsafe { self.os.unmap(m as usize, arena_meta_bytes()) };
+                        }
+                        // SAFETY: the reservation was just made and is unused.
+                        unsafe { self.os.unmap(base, size) };
+                        return Err(e.into());
+                    }
+                }
+            }
+            for &(a, m) in &metas {
+                self.index.register(a, m);
+                h.metas.push(m);
+                stats::add(&self.stats.metadata, arena_meta_bytes());
+            }
+            h.reservations.push((base, size));
+            if base == h.cur_end {
+                h.cur_end += size;
+            } else {
+                // Discontiguous: the old range's leftover goes to the page allocator first.
+                if h.cur_end > h.cur_base {
+                    let (lb, ll) = (h.cur_base, h.cur_end - h.cur_base);
+                    if self.os.map(lb, ll).is_ok() && h.pages.grow(&self.os, lb, ll).is_ok() {
+                        stats::add(&self.stats.heap_mapped, ll);
+                    }
+                }
+                h.cur_base = base;
+                h.cur_end = base + size;
+            }
+        }
+        let v = h.cur_base;
+        self.os.map(v, ask)?;
+        h.pages.grow(&self.os, v, ask)?;
+        h.cur_base += ask;
+        stats::add(&self.stats.heap_mapped, ask);
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- spans
+
+    /// Allocate `npages` pages from the page allocator, growing the heap if needed. Returns the
+    /// base and how many of its bytes had been released to the OS.
+    fn alloc_pages_locked(&self, h: &mut HeapLocked, npages: usize) -> Result<(usize, usize), AllocError> {
+        if let Some(r) = h.pages.alloc(npages) {
+            return Ok(r);
+        }
+        self.grow(h, npages)?;
+        h.pages.alloc(npages).ok_or(AllocError::TooLarge { bytes: npages.saturating_mul(PAGE_SIZE) })
+    }
+
+    /// Allocate a span of `npages` pages for span class `spc` (Go's `mheap.alloc` /
+    /// `allocSpan`), using `cache`'s page cache and span stash when it has them. The span is
+    /// initialised and published InUse; it is owned by the caller.
+    fn alloc_span_impl(
+        &self,
+        npages: usize,
+        spc: SpanClass,
+        cache: Option<(&mut PageCache, &mut Vec<NonNull<MSpan>>)>,
+    ) -> Result<NonNull<MSpan>, AllocError> {
+        let mut got = None;
+        let mut cache = cache;
+        if npages < PAGE_CACHE_MAX_PAGES {
+            if let Some((pc, stash)) = cache.as_mut() {
+                if !stash.is_empty() {
+                    if let Some(r) = pc.alloc(npages) {
+                        got = Some((r, stash.pop().expect("stash")));
+                    }
+                }
+            }
+        }
+        let ((base, scav), s) = match got {
+            Some(g) => g,
+            None => {
+                let mut h = lock(&self.locked);
+                let r = match cache.as_mut() {
+                    Some((pc, stash)) if npages < PAGE_CACHE_MAX_PAGES => {
+                        // Refill the P's span stash and, if empty, its page cache, under one lock.
+                        while stash.len() < 8 {
+                            stash.push(h.spans.alloc());
+                        }
+                        if pc.is_empty() {
+                            **pc = h.pages.alloc_to_cache();
+                            if pc.is_empty() {
+                                self.grow(&mut h, PAGE_CACHE_MAX_PAGES)?;
+                                **pc = h.pages.alloc_to_cache();
+                            }
+                        }
+                        match pc.alloc(npages) {
+                            Some(r) => r,
+                            None => self.alloc_pages_locked(&mut h, npages)?,
+                        }
+                    }
+                    _ => self.alloc_pages_locked(&mut h, npages)?,
+                };
+                let s = match cache.as_mut() {
+                    Some((_, stash)) if !stash.is_empty() => stash.pop().expect("stash"),
+                    _ => h.spans.alloc(),
+                };
+                (r, s)
+            }
+        };
+        self.init_span(s, base, npages, spc, scav);
+        Ok(s)
+    }
+
+    /// Go's `initSpan`: geometry, zeroing decision, arena map, in-use bit, publication.
+    fn init_span(&self, s: NonNull<MSpan>, base: usize, npages: usize, spc: SpanClass, scav: usize) {
+        let bytes = npages * PAGE_SIZE;
+        // Dirty if any part was used before, unless every page was released with MADV_DONTNEED
+        // (which guarantees zero pages on the next touch).
+        let mut dirty = false;
+        let mut a = base;
+        while a < base + bytes {
+            let arena_end = (a / ARENA_SIZE + 1) * ARENA_SIZE;
+            let end = arena_end.min(base + bytes);
+            if let Some(ar) = self.index.arena_of(a) {
+                dirty |= ar.bump_zeroed(a, end - a);
+            }
+            a = end;
+        }
+        let needzero = dirty && !(scav == bytes && self.os.released_pages_are_zero());
+        let sc = spc.size_class();
+        let (elemsize, nelems, limit, div_mul) = if sc == SizeClass::LARGE {
+            (bytes, 1, base + bytes, 0)
+        } else {
+            let n = spc.objects();
+            (sc.size(), n, base + n * sc.size(), sc.div_magic())
+        };
+        // SAFETY: `s` came from the slab or a P's stash: Dead and owned by us.
+        let span = unsafe { s.as_ref() };
+        // SAFETY: as above, nobody else owns it.
+        unsafe {
+            span.init(SpanInit {
+                base,
+                npages,
+                spanclass: spc,
+                elemsize,
+                nelems,
+                limit,
+                div_mul,
+                sweepgen: self.sweepgen(),
+                needzero,
+            })
+        };
+        if !spc.noscan() && sc.size() == 8 {
+            // The 8-byte scan class holds one pointer per slot: its bitmap is all ones.
+            let bits = span.heap_bits_addr();
+            // SAFETY: the bitmap is the last 128 bytes of this one-page span, mapped and ours.
+            unsafe { core::ptr::write_bytes(bits as *mut u8, 0xff, crate::consts::SPAN_HEAP_BITS_SIZE) };
+        }
+        crate::poison::unpoison(base, bytes);
+        if sc != SizeClass::LARGE {
+            // Slots become addressable one by one as they are handed out.
+            crate::poison::poison(base, nelems * elemsize);
+        }
+        span.publish(SpanState::InUse);
+        let ar = self.index.arena_of(base).expect("span in a heap arena");
+        let mut p = base;
+        while p < base + bytes {
+            if let Some(ar) = self.index.arena_of(p) {
+                ar.set_span(p, s.as_ptr());
+            }
+            p += PAGE_SIZE;
+        }
+        ar.set_in_use(base, true);
+        stats::add(&self.stats.heap_inuse, bytes);
+        if sc != SizeClass::LARGE {
+            stats::add(&self.stats.span_overhead, bytes - nelems * elemsize);
+        }
+    }
+
+    /// Return a span's pages to the page allocator and its struct to the slab (Go's
+    /// `freeSpan`). The span must hold no live objects and belong to no list or cache.
+    fn free_span_impl(&self, s: NonNull<MSpan>) {
+        // SAFETY: the caller owns the span and gives it up.
+        let span = unsafe { s.as_ref() };
+        let base = span.base();
+        let npages = span.npages();
+        let bytes = npages * PAGE_SIZE;
+        if !span.is_large() {
+            stats::sub(&self.stats.span_overhead, bytes - span.nelems() * span.elemsize());
+        }
+        stats::sub(&self.stats.heap_inuse, bytes);
+        if let Some(ar) = self.index.arena_of(base) {
+            ar.set_in_use(base, false);
+        }
+        span.publish(SpanState::Dead);
+        crate::poison::poison(base, bytes);
+        let mut h = lock(&self.locked);
+        h.pages.free(base, npages);
+        h.spans.free(s);
+    }
+
+    /// Give a P's unused span structs and pages back (when the P's cache is released).
+    pub(crate) fn return_cache_resources(&self, pc: &mut PageCache, stash: &mut Vec<NonNull<MSpan>>) {
+        let mut h = lock(&self.locked);
+        pc.flush(&mut h.pages);
+        for s in stash.drain(..) {
+            h.spans.free(s);
+        }
+    }
+
+    // ---------------------------------------------------------------- large objects
+
+    /// Allocate a span for one large object of `size` bytes (Go's `mcache.allocLarge`): zeroed,
+    /// with its type published after zeroing, on the class-0 full swept list so the sweeper
+    /// visits it.
+    pub(crate) fn alloc_large(
+        &self,
+        size: usize,
+        noscan: bool,
+        ty: Option<&'static crate::typedesc::TypeDesc>,
+        cache: Option<(&mut PageCache, &mut Vec<NonNull<MSpan>>)>,
+    ) -> Result<NonNull<MSpan>, AllocError> {
+        let npages = size
+            .checked_add(PAGE_SIZE - 1)
+            .map(|s| s / PAGE_SIZE)
+            .ok_or(AllocError::TooLarge { bytes: size })?;
+        if npages > (1usize << (crate::consts::HEAP_ADDR_BITS - crate::consts::PAGE_SHIFT)) {
+            return Err(AllocError::TooLarge { bytes: size });
+        }
+        let spc = SpanClass::new(SizeClass::LARGE, noscan);
+        let s = self.alloc_span_impl(npages, spc, cache)?;
+        // SAFETY: freshly allocated span, owned by us until pushed.
+        let span = unsafe { s.as_ref() };
+        // SAFETY: as above: the heap owns the new span's allocation state.
+        let needzero = unsafe {
+            span.with_local(|l| {
+                l.freeindex = 1;
+                l.alloc_count = 1;
+                l.alloc_cache = 0;
+                l.needzero
+            })
+        };
+        // The object area ends at the requested size, rounded to a word.
+        span.set_limit(span.base() + size.next_multiple_of(8));
+        if needzero {
+            // SAFETY: the span's pages are mapped and exclusively ours until published.
+            unsafe { core::ptr::write_bytes(span.base() as *mut u8, 0, size) };
+        }
+        span.set_large_type(if noscan { None } else { ty });
+        if self.alloc_black() {
+            span.try_mark(0);
+            if let Some(ar) = self.arena_of(span.base()) {
+                ar.set_page_marked(span.base());
+            }
+        }
+        stats::add64(&self.stats.large_allocs, 1);
+        stats::add64(&self.stats.large_alloc_bytes, (npages * PAGE_SIZE) as u64);
+        span.set_sweepgen(self.sweepgen());
+        self.central(spc).full_swept(self.sweepgen()).push(s);
+        Ok(s)
+    }
+
+    // ---------------------------------------------------------------- sweeping
+
+    /// Start a new sweep cycle (Go's `sweepgen += 2` in `gcSweep`): every span becomes
+    /// "needs sweeping", and the swept and unswept halves of each central list trade roles.
+    ///
+    /// # Safety
+    /// - The world is stopped: no P allocates, no sweeper runs, and every span of the previous
+    ///   cycle has been swept (the unswept sets are empty).
+    /// - The caller will make every P release its cached spans (Go's `prepareForSweep`) before
+    ///   that P allocates again.
+    pub unsafe fn advance_sweepgen(&self) {
+        // ORDERING: Release; pairs with the Acquire in `sweepgen`.
+        self.sweepgen.fetch_add(2, Ordering::Release);
+    }
+
+    /// Sweep one span that needs it, from any central list (Go's `sweepone`). Returns `None`
+    /// when there is nothing left to sweep, else the number of pages returned to the page heap
+    /// (0 if the span stayed in use).
+    pub fn sweep_one(&self) -> Option<usize> {
+        let start = self.sweep_cursor.load(Ordering::Relaxed);
+        for k in 0..NUM_SPAN_CLASSES {
+            let i = (start + k) % NUM_SPAN_CLASSES;
+            if let Some(n) = self.central[i].sweep_one(self) {
+                self.sweep_cursor.store(i, Ordering::Relaxed);
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// Sweep everything that needs sweeping (Go's `finishsweep_m`); returns pages freed.
+    pub fn sweep_all(&self) -> usize {
+        let mut freed = 0;
+        while let Some(n) = self.sweep_one() {
+            freed += n;
+        }
+        freed
+    }
+
+    // ---------------------------------------------------------------- statistics
+
+    /// The ledger (see [`crate::stats`]), with the free slots of the given caches. For an exact
+    /// balance no P may allocate concurrently and every P's cache must be passed in (or have
+    /// been released).
+    pub fn ledger(&self, caches: &[&MCache]) -> Ledger {
+        let st = &self.stats;
+        let mut small_in_use = 0u64;
+        let mut mallocs = stats::get64(&st.tiny_allocs) + stats::get64(&st.large_allocs);
+        let mut frees = stats::get64(&st.large_frees);
+        for c in 1..crate::sizeclass::NUM_SIZE_CLASSES {
+            let a = stats::get64(&st.small_allocs[c]);
+            let f = stats::get64(&st.small_frees[c]);
+            mallocs += a;
+            frees += f;
+            small_in_use += (a - f) * SizeClass::from_index(c).expect("class").size() as u64;
+        }
+        let large_in_use = stats::get64(&st.large_alloc_bytes) - stats::get64(&st.large_free_bytes);
+        let (mut cache_free, mut cache_used, mut cache_mallocs) = (0usize, 0usize, 0u64);
+        let (mut pc_free, mut pc_scav) = (0usize, 0usize);
+        for c in caches {
+            let (f, u, m) = c.cached_span_bytes();
+            cache_free += f;
+            cache_used += u;
+            cache_mallocs += m;
+            pc_free += c.page_cache_free_pages();
+            pc_scav += c.page_cache_scav_pages();
+        }
+        let h = lock(&self.locked);
+        let free_pages = h.pages.free_pages() + pc_free;
+        let scav_pages = h.pages.scavenged_pages() + pc_scav;
+        let metadata = stats::get(&st.metadata) + h.spans.bytes() + h.pages.metadata_bytes();
+        drop(h);
+        Ledger {
+            heap_mapped: stats::get(&st.heap_mapped),
+            in_use: small_in_use as usize + large_in_use as usize + cache_used,
+            cache_free,
+            central_free: stats::get(&st.central_free),
+            span_overhead: stats::get(&st.span_overhead),
+            heap_free: (free_pages - scav_pages) * PAGE_SIZE,
+            released: scav_pages * PAGE_SIZE,
+            metadata,
+            mallocs: mallocs + cache_mallocs,
+            frees,
+        }
+    }
+
+    /// Walk every InUse span and check the counters against it (invariant checker, O(heap)).
+    /// Returns a description of the first disagreement. No P may allocate or sweep meanwhile,
+    /// and every cache must have been released.
+    pub fn verify(&self) -> Result<(), String> {
+        let h = lock(&self.locked);
+        let mut inuse = 0usize;
+        let mut overhead = 0usize;
+        for &(base, len) in &h.reservations {
+            let mut p = base;
+            while p < base + len {
+                let Some(ar) = self.index.arena_of(p) else { break };
+                if ar.page_in_use(p) {
+                    // SAFETY: in-use pages map to live span structs.
+                    let s = unsafe { &*ar.span_at(p) };
+                    if s.base() != p || s.state() != SpanState::InUse {
+                        return Err(format!("page {p:#x} marked in use but span base {:#x}", s.base()));
+                    }
+                    inuse += s.span_bytes();
+                    if !s.is_large() {
+                        overhead += s.span_bytes() - s.nelems() * s.elemsize();
+                    }
+                    p += s.span_bytes();
+                } else {
+                    p += PAGE_SIZE;
+                }
+            }
+        }
+        let want = stats::get(&self.stats.heap_inuse);
+        if inuse != want {
+            return Err(format!("heap_inuse counter {want} but spans cover {inuse}"));
+        }
+        let wo = stats::get(&self.stats.span_overhead);
+        if overhead != wo {
+            return Err(format!("span_overhead counter {wo} but spans give {overhead}"));
+        }
+        Ok(())
+    }
+
+    /// Return free pages to the OS, highest addresses first, until `nbytes` are released
+    /// (the mechanism behind the scavenger; `usize::MAX` releases everything free). Returns the
+    /// bytes released.
+    pub fn scavenge(&self, nbytes: usize) -> usize {
+        let mut h = lock(&self.locked);
+        let os = &self.os;
+        h.pages.scavenge(nbytes, &mut |addr, len| os.release(addr, len).is_ok())
+    }
+}
+
+impl SpanSource for MHeap {
+    fn sweepgen(&self) -> u32 {
+        MHeap::sweepgen(self)
+    }
+    fn clobberfree(&self) -> bool {
+        MHeap::clobberfree(self)
+    }
+    fn stats(&self) -> &HeapStats {
+        &self.stats
+    }
+    fn alloc_span(
+        &self,
+        npages: usize,
+        spc: SpanClass,
+        cache: Option<(&mut PageCache, &mut Vec<NonNull<MSpan>>)>,
+    ) -> Result<NonNull<MSpan>, AllocError> {
+        self.alloc_span_impl(npages, spc, cache)
+    }
+    fn free_span(&self, s: NonNull<MSpan>) {
+        self.free_span_impl(s)
+    }
+}
+
+impl Drop for MHeap {
+    fn drop(&mut self) {
+        let h = match self.locked.get_mut() {
+            Ok(h) => h,
+            Err(p) => p.into_inner(),
+        };
+        for &(base, len) in &h.reservations {
+            // SAFETY: the heap is being dropped: no object or cache outlives it (caches hold an
+            // Arc to it), so nothing touches its arenas again.
+            unsafe { self.os.unmap(base, len) };
+        }
+        for &m in &h.metas {
+            // SAFETY: as above; the metadata was mapped by `new_arena_meta`.
+            unsafe { self.os.unmap(m as usize, arena_meta_bytes()) };
+        }
+        // SAFETY: as above; the index is not read again.
+        unsafe { self.index.destroy(&self.os) };
+        // SAFETY: the page allocator was made with this `Os` and is not used again; taking it out
+        // of the ManuallyDrop happens exactly once, here.
+        unsafe { core::mem::ManuallyDrop::take(&mut h.pages).destroy(&self.os) };
+    }
+}

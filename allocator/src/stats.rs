@@ -1,0 +1,160 @@
+//! Heap statistics and the ledger that must add up (Go's `mstats.go` / `consistentHeapStats`,
+//! tcmalloc's `MALLOC:` lines).
+//!
+//! Counting happens off the fast path. An mcache counts nothing per object: a cached span's
+//! `alloc_count` already says how many slots were handed out, and the difference from
+//! `alloc_count_before_cache` is added to the heap-wide per-class counters when the span is
+//! returned (refill, flush). Tiny sub-allocations are counted in a plain per-P field, flushed the
+//! same way. Frees are counted by the sweeper, per span. So the heap-wide counters below are
+//! atomics touched once per span, never once per object.
+//!
+//! # The ledger
+//!
+//! Every byte of arena memory mapped for the heap is in exactly one of these places
+//! ([`Ledger`]):
+//!
+//! ```text
+//! heap_mapped = in_use + cache_free + central_free + span_overhead + heap_free + released
+//! ```
+//!
+//! - `in_use`: bytes of allocated objects (size-class bytes; a large object counts its pages);
+//! - `cache_free`: free slots of spans cached by Ps;
+//! - `central_free`: free slots of spans held by the central lists (swept or not);
+//! - `span_overhead`: the part of in-use small spans no slot covers (tail waste and the pointer
+//!   bitmap of one-page scan spans);
+//! - `heap_free`: free pages still backed by memory (in the page heap or a P's page cache);
+//! - `released`: free pages returned to the OS.
+//!
+//! Metadata (arena maps, span structs, page-allocator bitmaps) is reported separately.
+
+use crate::sizeclass::NUM_SIZE_CLASSES;
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+
+/// Heap-wide counters, updated once per span or per large object.
+#[derive(Debug)]
+pub struct HeapStats {
+    /// Arena bytes mapped for the heap (Go's `HeapSys`, before the metadata).
+    pub heap_mapped: AtomicUsize,
+    /// Bytes of pages in InUse spans (Go's `HeapInuse`).
+    pub heap_inuse: AtomicUsize,
+    /// Bytes of in-use small spans not covered by slots.
+    pub span_overhead: AtomicUsize,
+    /// Free-slot bytes of spans held by the central lists.
+    pub central_free: AtomicUsize,
+    /// Metadata bytes mapped (arena metadata, span structs).
+    pub metadata: AtomicUsize,
+    /// Small objects handed out, per size class, as flushed from mcaches.
+    pub small_allocs: [AtomicU64; NUM_SIZE_CLASSES],
+    /// Small objects freed by sweeping, per size class.
+    pub small_frees: [AtomicU64; NUM_SIZE_CLASSES],
+    /// Tiny sub-allocations that fit in an existing block (Go's `tinyAllocs`).
+    pub tiny_allocs: AtomicU64,
+    /// Large objects allocated.
+    pub large_allocs: AtomicU64,
+    /// Bytes (whole pages) of large objects allocated.
+    pub large_alloc_bytes: AtomicU64,
+    /// Large objects freed.
+    pub large_frees: AtomicU64,
+    /// Bytes of large objects freed.
+    pub large_free_bytes: AtomicU64,
+}
+
+impl Default for HeapStats {
+    fn default() -> Self {
+        HeapStats {
+            heap_mapped: AtomicUsize::new(0),
+            heap_inuse: AtomicUsize::new(0),
+            span_overhead: AtomicUsize::new(0),
+            central_free: AtomicUsize::new(0),
+            metadata: AtomicUsize::new(0),
+            small_allocs: core::array::from_fn(|_| AtomicU64::new(0)),
+            small_frees: core::array::from_fn(|_| AtomicU64::new(0)),
+            tiny_allocs: AtomicU64::new(0),
+            large_allocs: AtomicU64::new(0),
+            large_alloc_bytes: AtomicU64::new(0),
+            large_frees: AtomicU64::new(0),
+            large_free_bytes: AtomicU64::new(0),
+        }
+    }
+}
+
+// All counters are statistics: Relaxed everywhere; readers that need a consistent view flush
+// the caches and read with the world stopped (or tolerate skew).
+pub(crate) fn add(a: &AtomicUsize, v: usize) {
+    a.fetch_add(v, Ordering::Relaxed);
+}
+pub(crate) fn sub(a: &AtomicUsize, v: usize) {
+    a.fetch_sub(v, Ordering::Relaxed);
+}
+pub(crate) fn add64(a: &AtomicU64, v: u64) {
+    a.fetch_add(v, Ordering::Relaxed);
+}
+pub(crate) fn get(a: &AtomicUsize) -> usize {
+    a.load(Ordering::Relaxed)
+}
+pub(crate) fn get64(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+/// Where every mapped heap byte is (see the module docs). Produced by
+/// [`MHeap::ledger`](crate::mheap::MHeap::ledger).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// Arena bytes mapped.
+    pub heap_mapped: usize,
+    /// Bytes of allocated objects.
+    pub in_use: usize,
+    /// Free-slot bytes in spans cached by Ps.
+    pub cache_free: usize,
+    /// Free-slot bytes in spans held centrally.
+    pub central_free: usize,
+    /// Bytes of in-use small spans covered by no slot.
+    pub span_overhead: usize,
+    /// Free pages backed by memory.
+    pub heap_free: usize,
+    /// Free pages returned to the OS.
+    pub released: usize,
+    /// Metadata bytes mapped (not part of `heap_mapped`).
+    pub metadata: usize,
+    /// Objects allocated (small, tiny sub-allocations and large) since the heap was created.
+    pub mallocs: u64,
+    /// Objects freed since the heap was created.
+    pub frees: u64,
+}
+
+impl Ledger {
+    /// The right-hand side of the identity.
+    pub fn accounted(&self) -> usize {
+        self.in_use
+            + self.cache_free
+            + self.central_free
+            + self.span_overhead
+            + self.heap_free
+            + self.released
+    }
+
+    /// Whether the ledger adds up.
+    pub fn balances(&self) -> bool {
+        self.accounted() == self.heap_mapped
+    }
+}
+
+impl core::fmt::Display for Ledger {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let rows = [
+            ("objects in use", self.in_use),
+            ("free in P caches", self.cache_free),
+            ("free in central lists", self.central_free),
+            ("span overhead", self.span_overhead),
+            ("free pages (backed)", self.heap_free),
+            ("free pages (released)", self.released),
+        ];
+        for (name, v) in rows {
+            writeln!(f, "HEAP: {v:>14} B  {name}")?;
+        }
+        writeln!(f, "HEAP: ------------------")?;
+        writeln!(f, "HEAP: {:>14} B  mapped for the heap", self.heap_mapped)?;
+        writeln!(f, "HEAP: {:>14} B  metadata", self.metadata)?;
+        write!(f, "HEAP: {} mallocs, {} frees", self.mallocs, self.frees)
+    }
+}

@@ -1,0 +1,65 @@
+//! Helpers shared by the allocator's integration tests: a test-only "collector" that marks the
+//! objects a test says are live and runs the sweep the way the real collector will.
+#![allow(dead_code)]
+
+use gomem_allocator::mcache::MCache;
+use gomem_allocator::mheap::{HeapConfig, MHeap};
+use std::sync::Arc;
+
+/// A heap with default options.
+pub fn heap() -> Arc<MHeap> {
+    MHeap::new(HeapConfig::default()).expect("heap")
+}
+
+/// A heap that clobbers freed objects.
+pub fn clobber_heap() -> Arc<MHeap> {
+    MHeap::new(HeapConfig { clobberfree: true, ..HeapConfig::default() }).expect("heap")
+}
+
+/// Mark `addr`'s object (as the collector would when it finds a pointer to it).
+pub fn mark(heap: &MHeap, addr: usize) {
+    let (span, idx, base) = heap.find_object(addr).expect("live heap object");
+    span.try_mark(idx);
+    heap.arena_of(base).expect("arena").set_page_marked(span.base());
+}
+
+/// One "cycle" with a given live set: mark `live`, start a sweep generation, make the caches
+/// give their spans back (Go's prepareForSweep), and sweep everything.
+pub fn cycle(heap: &MHeap, caches: &mut [&mut MCache], live: &[usize]) -> usize {
+    // Sweep termination: the previous generation is fully swept before marking.
+    heap.sweep_all();
+    for &a in live {
+        mark(heap, a);
+    }
+    // SAFETY: tests call this with no other thread allocating or sweeping, and every cache of
+    // the heap passed in (the "world" is stopped).
+    unsafe { heap.advance_sweepgen() };
+    for c in caches.iter_mut() {
+        c.release_all();
+    }
+    heap.sweep_all()
+}
+
+/// Assert the ledger balances for these caches.
+pub fn assert_ledger(heap: &MHeap, caches: &[&MCache]) {
+    let l = heap.ledger(caches);
+    assert!(l.balances(), "ledger does not add up: accounted {} vs mapped {}\n{l}", l.accounted(), l.heap_mapped);
+}
+
+/// A tiny deterministic PRNG (xorshift64*), so tests are seeded and repeatable.
+pub struct Rng(pub u64);
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
