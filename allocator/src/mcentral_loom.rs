@@ -147,7 +147,10 @@ fn cache_span_races_the_sweeper() {
         c.full_unswept(SG).push(bspan);
         // Spans held centrally count their free slots (A has one).
         heap.stats.central_free.fetch_add(2048, Ordering::Relaxed);
-        let (a_base, b_base) = (unsafe { a.as_ref() }.base(), unsafe { bspan.as_ref() }.base());
+        // SAFETY: toy spans are leaked, so they live for the whole model.
+        let a_base = unsafe { a.as_ref() }.base();
+        // SAFETY: as above.
+        let b_base = unsafe { bspan.as_ref() }.base();
 
         let (h2, c2) = (heap.clone(), c.clone());
         let sweeper = loom::thread::spawn(move || while c2.sweep_one(&*h2).is_some() {});
@@ -161,6 +164,7 @@ fn cache_span_races_the_sweeper() {
         // Every span is in exactly one place, swept for this generation.
         let swept = drain_swept(&c);
         let freed = lock(&heap.freed).clone();
+        // SAFETY: toy spans are leaked, so they live for the whole model.
         let mut bases: Vec<usize> = swept.iter().map(|s| unsafe { s.as_ref() }.base()).collect();
         bases.extend(freed.iter().copied());
         bases.sort();
@@ -175,6 +179,7 @@ fn cache_span_races_the_sweeper() {
             // SAFETY: all threads have finished; we own everything now.
             let span = unsafe { s.as_ref() };
             assert_eq!(span.sweepgen(), SG, "span left unswept or still marked cached");
+            // SAFETY: every thread has finished, so this thread owns every span.
             free_slots += unsafe { span.with_local(|l| span.nelems() - l.alloc_count) };
         }
         assert_eq!(
@@ -207,6 +212,7 @@ fn stale_uncache_races_the_sweeper() {
             // SAFETY: all threads have finished.
             let span = unsafe { s.as_ref() };
             assert_eq!(span.sweepgen(), SG);
+            // SAFETY: every thread has finished, so this thread owns every span.
             let live = unsafe { span.with_local(|l| l.alloc_count) };
             assert!(live == 2 || live == 1);
         }

@@ -650,6 +650,9 @@ impl SpanSource for MHeap {
 
 impl Drop for MHeap {
     fn drop(&mut self) {
+        #[cfg(not(loom))]
+        let h = self.locked.get_mut();
+        #[cfg(loom)]
         let h = match self.locked.get_mut() {
             Ok(h) => h,
             Err(p) => p.into_inner(),

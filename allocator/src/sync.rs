@@ -21,7 +21,7 @@ pub use loom::thread;
 #[cfg(not(loom))]
 pub use std::sync::atomic::{fence, Ordering};
 #[cfg(not(loom))]
-pub use std::sync::{Arc, MutexGuard};
+pub use std::sync::Arc;
 #[cfg(not(loom))]
 pub use std::thread;
 
@@ -111,34 +111,41 @@ impl<T> core::ops::Deref for AtomicPtr<T> {
     }
 }
 
-/// `Mutex` through the loom switch.
+/// `Mutex` through the loom switch: `parking_lot`'s mutex in normal builds.
+///
+/// Not std's: std is shipped precompiled, so under `-Zsanitizer=thread` its lock is invisible
+/// to ThreadSanitizer and every critical section looks like a race. `parking_lot` is compiled
+/// with the rest of the crate graph, sanitizer included, and is at least as fast.
 #[cfg(not(loom))]
-#[allow(clippy::disallowed_types)]
 #[derive(Debug, Default)]
-pub struct Mutex<T>(std::sync::Mutex<T>);
+pub struct Mutex<T>(parking_lot::Mutex<T>);
+
+/// The guard of [`Mutex`].
+#[cfg(not(loom))]
+pub type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 
 #[cfg(not(loom))]
-#[allow(clippy::disallowed_types)]
 impl<T> Mutex<T> {
     /// A new mutex.
     pub const fn new(v: T) -> Self {
-        Self(std::sync::Mutex::new(v))
-    }
-    /// Lock it (see std's `Mutex::lock`).
-    #[inline]
-    pub fn lock(&self) -> std::sync::LockResult<MutexGuard<'_, T>> {
-        self.0.lock()
+        Self(parking_lot::Mutex::new(v))
     }
     /// Exclusive access without locking.
-    pub fn get_mut(&mut self) -> std::sync::LockResult<&mut T> {
+    pub fn get_mut(&mut self) -> &mut T {
         self.0.get_mut()
     }
 }
 
-/// Lock a mutex, treating poisoning as impossible.
-///
-/// The allocator never panics while holding one of its locks except on an internal invariant
-/// failure, after which the heap is not trusted anyway; so poisoning is folded into the guard.
+/// Lock a mutex.
+#[cfg(not(loom))]
+#[inline]
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.0.lock()
+}
+
+/// Lock a mutex (loom build), treating poisoning as impossible: the allocator panics while
+/// holding a lock only on an invariant failure, after which the heap is not trusted anyway.
+#[cfg(loom)]
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,

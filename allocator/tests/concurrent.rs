@@ -9,7 +9,6 @@ use common::*;
 use gomem_allocator::mheap::MHeap;
 use std::sync::Arc;
 use gomem_allocator::typedesc::TypeDesc;
-use std::sync::Barrier;
 
 static PAIR: TypeDesc = TypeDesc::new(16, 8, &[1], "pair");
 
@@ -32,7 +31,7 @@ fn check(o: &Obj) {
 
 fn run(threads: usize, rounds: usize, per_round: usize, seed: u64) {
     let heap: Arc<MHeap> = clobber_heap();
-    let barrier = Arc::new(Barrier::new(threads));
+    let barrier = Arc::new(SpinBarrier::new(threads));
     let hs: Vec<_> = (0..threads)
         .map(|t| {
             let heap = heap.clone();
@@ -76,14 +75,14 @@ fn run(threads: usize, rounds: usize, per_round: usize, seed: u64) {
                     // "Stop the world". Sweep termination first: the previous generation must
                     // be fully swept before marking, or its sweep would consume the new marks
                     // (Go finishes sweeping in gcStart before the mark phase).
-                    if barrier.wait().is_leader() {
+                    if barrier.wait() {
                         heap.sweep_all();
                     }
                     barrier.wait();
                     for o in &live {
                         mark(&heap, o.addr);
                     }
-                    if barrier.wait().is_leader() {
+                    if barrier.wait() {
                         // SAFETY: every thread is parked at the barrier below; no allocation or
                         // sweeping runs, and the previous cycle is fully swept.
                         unsafe { heap.advance_sweepgen() };

@@ -4,6 +4,7 @@
 
 use gomem_allocator::mcache::MCache;
 use gomem_allocator::mheap::{HeapConfig, MHeap};
+use gomem_allocator::sync::AtomicUsize;
 use std::sync::Arc;
 
 /// A heap with default options.
@@ -61,5 +62,34 @@ impl Rng {
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
+    }
+}
+
+/// A barrier built on an atomic (the tests' `std::sync::Barrier` stand-in): std is precompiled,
+/// so ThreadSanitizer cannot see std's barrier synchronise and would report its users as racing.
+pub struct SpinBarrier {
+    n: usize,
+    count: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    /// A barrier for `n` threads.
+    pub fn new(n: usize) -> SpinBarrier {
+        SpinBarrier { n, count: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    }
+    /// Wait until all `n` threads arrive; exactly one caller per round gets `true` (the leader).
+    pub fn wait(&self) -> bool {
+        use gomem_allocator::sync::Ordering::{AcqRel, Acquire, Release};
+        let gen = self.generation.load(Acquire);
+        if self.count.fetch_add(1, AcqRel) + 1 == self.n {
+            self.count.store(0, Release);
+            self.generation.fetch_add(1, AcqRel);
+            return true;
+        }
+        while self.generation.load(Acquire) == gen {
+            std::thread::yield_now();
+        }
+        false
     }
 }
