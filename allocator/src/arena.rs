@@ -106,8 +106,12 @@ impl HeapArena {
             }
             // ORDERING: Relaxed; the watermark guards no other memory, only this decision, and
             // allocation of these pages is serialized by the page allocator.
-            match self.zeroed_base.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.zeroed_base.compare_exchange_weak(
+                cur,
+                end,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return off < cur,
                 Err(v) => cur = v,
             }

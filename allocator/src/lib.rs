@@ -61,22 +61,22 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 // Bottom layer first.
-pub mod sync;
-pub mod consts;
-pub mod os;
-mod poison;
-pub mod error;
-pub mod sizeclass;
-pub mod typedesc;
-pub mod pagealloc;
 pub mod arena;
-pub mod mspan;
+pub mod consts;
+pub mod error;
 pub mod fixalloc;
-pub mod spanset;
-pub mod stats;
+pub mod mcache;
 pub mod mcentral;
 pub mod mheap;
-pub mod mcache;
+pub mod mspan;
+pub mod os;
+pub mod pagealloc;
+mod poison;
+pub mod sizeclass;
+pub mod spanset;
+pub mod stats;
+pub mod sync;
+pub mod typedesc;
 
 pub use error::AllocError;
 pub use mcache::MCache;

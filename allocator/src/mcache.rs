@@ -22,9 +22,9 @@ use crate::mspan::{write_heap_bits_small, MSpan};
 use crate::pagealloc::PageCache;
 use crate::sizeclass::{classify, SizeKind, SpanClass, NUM_SPAN_CLASSES};
 use crate::stats;
-use std::sync::Arc;
 use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
+use std::sync::Arc;
 
 /// A per-P allocation cache (Go's `mcache`).
 #[doc(alias = "mcache")]
@@ -92,14 +92,23 @@ impl MCache {
     /// Allocate a zeroed array of `count` values of type `ty`. An element count whose total
     /// size overflows is an error.
     #[inline]
-    pub fn alloc_array(&mut self, ty: &'static TypeDesc, count: usize) -> Result<NonNull<u8>, AllocError> {
-        let size = ty.size.checked_mul(count).ok_or(AllocError::SizeOverflow { size: ty.size, count })?;
+    pub fn alloc_array(
+        &mut self,
+        ty: &'static TypeDesc,
+        count: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let size =
+            ty.size.checked_mul(count).ok_or(AllocError::SizeOverflow { size: ty.size, count })?;
         self.malloc(size, Some(ty))
     }
 
     /// The allocator's `mallocgc`: `size` bytes, laid out as values of `ty` (pointer-free when
     /// `ty` is `None` or has no pointers).
-    pub fn malloc(&mut self, size: usize, ty: Option<&'static TypeDesc>) -> Result<NonNull<u8>, AllocError> {
+    pub fn malloc(
+        &mut self,
+        size: usize,
+        ty: Option<&'static TypeDesc>,
+    ) -> Result<NonNull<u8>, AllocError> {
         let ty = ty.filter(|t| !t.is_noscan());
         match classify(size, ty.is_none()) {
             None => Err(AllocError::TooLarge { bytes: size }),
@@ -154,10 +163,11 @@ impl MCache {
         // alloc_cache is 0 so the fast path never writes it).
         let span = unsafe { s.as_ref() };
         // SAFETY: as above.
-        let (x, needzero) = match unsafe { span.with_local(|l| (span.next_free_fast(l), l.needzero)) } {
-            (Some(x), nz) => (x, nz),
-            _ => return self.next_free(spc),
-        };
+        let (x, needzero) =
+            match unsafe { span.with_local(|l| (span.next_free_fast(l), l.needzero)) } {
+                (Some(x), nz) => (x, nz),
+                _ => return self.next_free(spc),
+            };
         crate::poison::unpoison(x, span.elemsize());
         if needzero {
             // SAFETY: `x` is a slot of an InUse span owned by this P, `elemsize` bytes long.
@@ -285,7 +295,10 @@ impl MCache {
                 n
             })
         };
-        stats::add64(&self.heap.stats.small_allocs[span.spanclass().size_class().index()], n as u64);
+        stats::add64(
+            &self.heap.stats.small_allocs[span.spanclass().size_class().index()],
+            n as u64,
+        );
     }
 
     /// Return every cached span to its central list and drop the tiny block (Go's
@@ -330,7 +343,8 @@ impl MCache {
             // allocating concurrently (it holds `&self`).
             let span = unsafe { s.as_ref() };
             // SAFETY: as above.
-            let (ac, before) = unsafe { span.with_local(|l| (l.alloc_count, l.alloc_count_before_cache)) };
+            let (ac, before) =
+                unsafe { span.with_local(|l| (l.alloc_count, l.alloc_count_before_cache)) };
             free += (span.nelems() - ac) * span.elemsize();
             used += (ac - before) * span.elemsize();
             n += (ac - before) as u64;

@@ -35,7 +35,11 @@ fn spc() -> SpanClass {
 
 impl ToyHeap {
     fn new() -> ToyHeap {
-        ToyHeap { stats: HeapStats::default(), freed: Mutex::new(Vec::new()), next_base: AtomicUsize::new(1 << 30) }
+        ToyHeap {
+            stats: HeapStats::default(),
+            freed: Mutex::new(Vec::new()),
+            next_base: AtomicUsize::new(1 << 30),
+        }
     }
 
     /// A span with `allocated` slots handed out (slot indices below it) and `marked` of them

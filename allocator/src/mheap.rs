@@ -29,8 +29,8 @@ use crate::pagealloc::{PageAlloc, PageCache};
 use crate::sizeclass::{SizeClass, SpanClass, NUM_SPAN_CLASSES};
 use crate::stats::{self, HeapStats, Ledger};
 use crate::sync::{lock, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering};
-use std::sync::Arc;
 use core::ptr::NonNull;
+use std::sync::Arc;
 
 /// Spans shorter than this come from a P's page cache when it has one (Go's
 /// `pageCachePages / 4`).
@@ -228,7 +228,9 @@ impl MHeap {
             .and_then(|b| b.checked_next_multiple_of(PALLOC_CHUNK_BYTES))
             .ok_or(AllocError::TooLarge { bytes: usize::MAX })?;
         if h.cur_end - h.cur_base < ask {
-            let size = ask.checked_next_multiple_of(ARENA_SIZE).ok_or(AllocError::TooLarge { bytes: ask })?;
+            let size = ask
+                .checked_next_multiple_of(ARENA_SIZE)
+                .ok_or(AllocError::TooLarge { bytes: ask })?;
             let hint = (h.cur_end != 0).then_some(h.cur_end);
             let base = self.os.reserve(size, ARENA_SIZE, hint)?;
             // Arena metadata for each 64 MiB.
@@ -279,12 +281,18 @@ impl MHeap {
 
     /// Allocate `npages` pages from the page allocator, growing the heap if needed. Returns the
     /// base and how many of its bytes had been released to the OS.
-    fn alloc_pages_locked(&self, h: &mut HeapLocked, npages: usize) -> Result<(usize, usize), AllocError> {
+    fn alloc_pages_locked(
+        &self,
+        h: &mut HeapLocked,
+        npages: usize,
+    ) -> Result<(usize, usize), AllocError> {
         if let Some(r) = h.pages.alloc(npages) {
             return Ok(r);
         }
         self.grow(h, npages)?;
-        h.pages.alloc(npages).ok_or(AllocError::TooLarge { bytes: npages.saturating_mul(PAGE_SIZE) })
+        h.pages
+            .alloc(npages)
+            .ok_or(AllocError::TooLarge { bytes: npages.saturating_mul(PAGE_SIZE) })
     }
 
     /// Allocate a span of `npages` pages for span class `spc` (Go's `mheap.alloc` /
@@ -343,7 +351,14 @@ impl MHeap {
     }
 
     /// Go's `initSpan`: geometry, zeroing decision, arena map, in-use bit, publication.
-    fn init_span(&self, s: NonNull<MSpan>, base: usize, npages: usize, spc: SpanClass, scav: usize) {
+    fn init_span(
+        &self,
+        s: NonNull<MSpan>,
+        base: usize,
+        npages: usize,
+        spc: SpanClass,
+        scav: usize,
+    ) {
         let bytes = npages * PAGE_SIZE;
         // Dirty if any part was used before, unless every page was released with MADV_DONTNEED
         // (which guarantees zero pages on the next touch).
@@ -385,7 +400,9 @@ impl MHeap {
             // The 8-byte scan class holds one pointer per slot: its bitmap is all ones.
             let bits = span.heap_bits_addr();
             // SAFETY: the bitmap is the last 128 bytes of this one-page span, mapped and ours.
-            unsafe { core::ptr::write_bytes(bits as *mut u8, 0xff, crate::consts::SPAN_HEAP_BITS_SIZE) };
+            unsafe {
+                core::ptr::write_bytes(bits as *mut u8, 0xff, crate::consts::SPAN_HEAP_BITS_SIZE)
+            };
         }
         crate::poison::unpoison(base, bytes);
         if sc != SizeClass::LARGE {
@@ -431,7 +448,11 @@ impl MHeap {
     }
 
     /// Give a P's unused span structs and pages back (when the P's cache is released).
-    pub(crate) fn return_cache_resources(&self, pc: &mut PageCache, stash: &mut Vec<NonNull<MSpan>>) {
+    pub(crate) fn return_cache_resources(
+        &self,
+        pc: &mut PageCache,
+        stash: &mut Vec<NonNull<MSpan>>,
+    ) {
         let mut h = lock(&self.locked);
         pc.flush(&mut h.pages);
         for s in stash.drain(..) {
@@ -592,7 +613,10 @@ impl MHeap {
                     // SAFETY: in-use pages map to live span structs.
                     let s = unsafe { &*ar.span_at(p) };
                     if s.base() != p || s.state() != SpanState::InUse {
-                        return Err(format!("page {p:#x} marked in use but span base {:#x}", s.base()));
+                        return Err(format!(
+                            "page {p:#x} marked in use but span base {:#x}",
+                            s.base()
+                        ));
                     }
                     inuse += s.span_bytes();
                     if !s.is_large() {

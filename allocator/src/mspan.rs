@@ -296,7 +296,12 @@ impl MSpan {
         // sweepgen (the previous owner's writes to `local` are visible); Release orders nothing
         // before it that others need but keeps the CAS a clean hand-over point.
         self.sweepgen
-            .compare_exchange(sg.wrapping_sub(2), sg.wrapping_sub(1), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                sg.wrapping_sub(2),
+                sg.wrapping_sub(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
     /// Whether the span is swept for heap sweepgen `sg` (`sg` or `sg + 3`).
@@ -484,7 +489,8 @@ impl MSpan {
                 let mut rep = SweepReport::default();
                 for w in 0..words {
                     let mut marks = self.gcmark_bits[w].load(Ordering::Relaxed);
-                    let valid = if (w + 1) * 64 > nelems { (1u64 << (nelems - w * 64)) - 1 } else { !0 };
+                    let valid =
+                        if (w + 1) * 64 > nelems { (1u64 << (nelems - w * 64)) - 1 } else { !0 };
                     marks &= valid;
                     let old_alloc = self.alloc_bits[w].load(Ordering::Relaxed);
                     // Slots below freeindex count as allocated even if their alloc bit is 0.
@@ -553,7 +559,13 @@ impl MSpan {
     /// # Safety
     /// - The span is `InUse`, `obj` is the base of an allocated slot of it, and the slot's
     ///   pointer metadata was written by an allocation that happened-before this call.
-    pub unsafe fn for_each_ptr_slot(&self, obj: usize, from: usize, to: usize, mut f: impl FnMut(usize)) {
+    pub unsafe fn for_each_ptr_slot(
+        &self,
+        obj: usize,
+        from: usize,
+        to: usize,
+        mut f: impl FnMut(usize),
+    ) {
         let spc = self.spanclass();
         if spc.noscan() {
             return;
@@ -601,7 +613,14 @@ impl MSpan {
 
 /// Call `f` for every pointer word of values of type `ty` laid end to end in `[data, end)`,
 /// restricted to data offsets `[from, to)`.
-fn tile_type_ptrs(ty: &TypeDesc, data: usize, end: usize, from: usize, to: usize, f: &mut impl FnMut(usize)) {
+fn tile_type_ptrs(
+    ty: &TypeDesc,
+    data: usize,
+    end: usize,
+    from: usize,
+    to: usize,
+    f: &mut impl FnMut(usize),
+) {
     if ty.ptr_bytes == 0 || ty.size == 0 {
         return;
     }
@@ -658,7 +677,12 @@ fn read_span_bits(bits: usize, first: usize, n: usize) -> u64 {
 /// - `span` is an `InUse` scan span with in-span heap bits, owned by the calling P's cache, and
 ///   `obj` is the base of a slot just allocated from it.
 #[inline]
-pub(crate) unsafe fn write_heap_bits_small(span: &MSpan, obj: usize, data_size: usize, ty: &TypeDesc) {
+pub(crate) unsafe fn write_heap_bits_small(
+    span: &MSpan,
+    obj: usize,
+    data_size: usize,
+    ty: &TypeDesc,
+) {
     let elem = span.elemsize();
     if elem == PTR_SIZE {
         // The 8-byte scan class holds one pointer per slot; its bitmap was set to all ones when

@@ -104,8 +104,12 @@ impl Os {
         // Relaxed: the counter is a test hook with no memory it guards.
         let mut cur = self.inject.load(Ordering::Relaxed);
         while cur > 0 {
-            match self.inject.compare_exchange_weak(cur, cur - 1, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.inject.compare_exchange_weak(
+                cur,
+                cur - 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Err(OsError { op, len, errno: 0 }),
                 Err(v) => cur = v,
             }
@@ -128,8 +132,13 @@ impl Os {
             }
         }
         // Over-reserve by `align` and trim both ends so the kept range is aligned.
-        let total = len.checked_add(align).ok_or(OsError { op: "reserve", len, errno: libc::ENOMEM })?;
-        let raw = mmap_none(0, total, false).ok_or_else(|| OsError { op: "reserve", len, errno: errno() })?;
+        let total =
+            len.checked_add(align).ok_or(OsError { op: "reserve", len, errno: libc::ENOMEM })?;
+        let raw = mmap_none(0, total, false).ok_or_else(|| OsError {
+            op: "reserve",
+            len,
+            errno: errno(),
+        })?;
         let start = (raw + align - 1) & !(align - 1);
         if start > raw {
             // SAFETY: [raw, start) is the head of the mapping just made and is ours alone.

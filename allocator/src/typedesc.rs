@@ -62,7 +62,9 @@ impl TypeDesc {
             Err(TypeDescError::BadPtrBytes) => panic!("TypeDesc: ptr_bytes > size or unaligned"),
             Err(TypeDescError::UnalignedSize) => panic!("TypeDesc: pointerful size not 8-aligned"),
             Err(TypeDescError::BadMask) => panic!("TypeDesc: mask does not match ptr_bytes"),
-            Err(TypeDescError::PrefixNotTight) => panic!("TypeDesc: last prefix word not a pointer"),
+            Err(TypeDescError::PrefixNotTight) => {
+                panic!("TypeDesc: last prefix word not a pointer")
+            }
         }
     }
 

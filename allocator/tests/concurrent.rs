@@ -7,8 +7,8 @@
 mod common;
 use common::*;
 use gomem_allocator::mheap::MHeap;
-use std::sync::Arc;
 use gomem_allocator::typedesc::TypeDesc;
+use std::sync::Arc;
 
 static PAIR: TypeDesc = TypeDesc::new(16, 8, &[1], "pair");
 
@@ -127,7 +127,8 @@ fn eight_threads_allocate_and_sweep() {
 #[test]
 #[ignore]
 fn long_allocate_and_sweep() {
-    let rounds = std::env::var("GOMEM_STRESS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let rounds =
+        std::env::var("GOMEM_STRESS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     run(6, rounds, 5000, 42);
 }
 

@@ -36,7 +36,15 @@ fn small_allocations_are_zeroed_aligned_and_distinct() {
             assert!(bytes.iter().all(|&b| b == 0), "not zeroed, size {size}");
             let align = if size < 16 {
                 // Tiny: aligned by the size's low bits.
-                if size % 8 == 0 { 8 } else if size % 4 == 0 { 4 } else if size % 2 == 0 { 2 } else { 1 }
+                if size % 8 == 0 {
+                    8
+                } else if size % 4 == 0 {
+                    4
+                } else if size % 2 == 0 {
+                    2
+                } else {
+                    1
+                }
             } else {
                 SizeClass::for_size(size).unwrap().slot_alignment()
             };
@@ -148,7 +156,12 @@ fn pointer_metadata_small_header_and_large() {
     let (s, _, b) = h.find_object(l).unwrap();
     let mut n = 0;
     // SAFETY: as in ptr_slots.
-    unsafe { s.for_each_ptr_slot(b, 8192, 16384, |a| { assert!(a >= l + 8192 && a < l + 16384); n += 1 }) };
+    unsafe {
+        s.for_each_ptr_slot(b, 8192, 16384, |a| {
+            assert!(a >= l + 8192 && a < l + 16384);
+            n += 1
+        })
+    };
     assert_eq!(n, 1024);
     // Noscan objects have no pointer slots.
     let z = c.alloc_noscan(64).unwrap().as_ptr() as usize;
@@ -219,7 +232,8 @@ fn empty_spans_return_to_the_page_heap() {
     for _ in 0..10_000 {
         c.alloc_noscan(256).unwrap();
     }
-    let big: Vec<usize> = (0..8).map(|_| c.alloc_noscan(100_000).unwrap().as_ptr() as usize).collect();
+    let big: Vec<usize> =
+        (0..8).map(|_| c.alloc_noscan(100_000).unwrap().as_ptr() as usize).collect();
     let l0 = h.ledger(&[&c]);
     assert!(l0.in_use >= 10_000 * 256 + 8 * 100_000);
     let freed = cycle(&h, &mut [&mut c], &big[..1]);
@@ -250,7 +264,10 @@ fn large_objects_zeroed_after_reuse() {
 }
 
 #[test]
-#[cfg_attr(gomem_asan, ignore = "reads freed memory on purpose: ASan reports it, which shows the poisoning works")]
+#[cfg_attr(
+    gomem_asan,
+    ignore = "reads freed memory on purpose: ASan reports it, which shows the poisoning works"
+)]
 fn clobberfree_fills_freed_objects() {
     let h = clobber_heap();
     let mut c = h.new_cache();
@@ -363,7 +380,8 @@ fn allocate_black_marks_new_objects() {
 fn scavenge_releases_free_pages_and_ledger_follows() {
     let h = heap();
     let mut c = h.new_cache();
-    let big: Vec<usize> = (0..16).map(|_| c.alloc_noscan(1 << 20).unwrap().as_ptr() as usize).collect();
+    let big: Vec<usize> =
+        (0..16).map(|_| c.alloc_noscan(1 << 20).unwrap().as_ptr() as usize).collect();
     for &b in &big {
         // SAFETY: touch our objects so they are backed.
         unsafe { std::ptr::write_bytes(b as *mut u8, 1, 1 << 20) };
@@ -379,18 +397,24 @@ fn scavenge_releases_free_pages_and_ledger_follows() {
     // Released pages are reused and read as zero.
     let b = c.alloc_noscan(1 << 20).unwrap().as_ptr() as usize;
     // SAFETY: our fresh object.
-    assert!(unsafe { std::slice::from_raw_parts(b as *const u64, 1 << 17) }.iter().all(|&w| w == 0));
+    assert!(unsafe { std::slice::from_raw_parts(b as *const u64, 1 << 17) }
+        .iter()
+        .all(|&w| w == 0));
 }
 
 #[test]
 fn object_counts_per_span_follow_the_layout() {
     let h = heap();
     let mut c = h.new_cache();
-    for (size, noscan, want) in [(8, false, 1008), (16, true, 512), (16, false, 504), (512, false, 15), (512, true, 16)] {
+    for (size, noscan, want) in
+        [(8, false, 1008), (16, true, 512), (16, false, 504), (512, false, 15), (512, true, 16)]
+    {
         let p = if noscan { c.alloc_noscan(size) } else { c.alloc_array(&POINTER, size / 8) };
         let p = p.unwrap().as_ptr() as usize;
         let (s, _, _) = h.find_object(p).unwrap();
         assert_eq!(s.nelems(), want, "size {size} noscan {noscan}");
-        assert!(s.limit() <= s.base() + s.span_bytes() - if noscan { 0 } else { SPAN_HEAP_BITS_SIZE });
+        assert!(
+            s.limit() <= s.base() + s.span_bytes() - if noscan { 0 } else { SPAN_HEAP_BITS_SIZE }
+        );
     }
 }

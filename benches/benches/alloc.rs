@@ -33,8 +33,8 @@
 //!   allocating the same batch; the time is the wall time from the earliest start to the latest
 //!   finish, divided by the objects *per thread*. Perfect scaling would equal the one-thread
 //!   time per object.
-//! - `alloc_free_loop/{gomem,gomem_alloc_only,system_pair,system_batch}/mixed_8-512`: the
-//!   issue's target, see [`bench_alloc_free_loop`] for why the comparison is fair.
+//! - `alloc_free_loop/{gomem,gomem_alloc_only,system_pair,system_pair_zeroed,system_batch}/
+//!   mixed_8-512`: the target, see [`bench_alloc_free_loop`] for why the comparison is fair.
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use gomem_allocator::mcache::MCache;
@@ -448,6 +448,8 @@ fn mixed_layouts() -> Vec<Layout> {
 /// - `system_pair` is the literal target: `malloc` then `free` of each object straight away
 ///   (timed). This is glibc's best case: the chunk goes back to the tcache and the next
 ///   malloc of that size takes it again, with no refill ever.
+/// - `system_pair_zeroed` is the same with `alloc_zeroed` (`calloc`): like gomem, it hands out
+///   zeroed memory.
 /// - `system_batch` gives the system allocator the same object lifetimes as gomem (a batch of
 ///   10 000 live at once, then all freed), everything timed.
 /// - `gomem_alloc_only` is the same loop with the GC cycle untimed, to show the split between
@@ -508,6 +510,19 @@ fn bench_alloc_free_loop(c: &mut Criterion) {
             for i in 0..iters as usize {
                 let l = layouts[i & (MIXED_LEN - 1)];
                 let p = sys_alloc(l);
+                black_box(p);
+                sys_free(p, l);
+            }
+            t.elapsed()
+        })
+    });
+
+    g.bench_function(BenchmarkId::new("system_pair_zeroed", id), |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for i in 0..iters as usize {
+                let l = layouts[i & (MIXED_LEN - 1)];
+                let p = sys_alloc_zeroed(l);
                 black_box(p);
                 sys_free(p, l);
             }

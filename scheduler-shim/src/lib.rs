@@ -1,9 +1,96 @@
-//! gomem-sched: the G/M/P model gomem's collector runs beside.
+//! # gomem-sched: the G/M/P model gomem's collector runs beside
 //!
-//! This crate will hold GOMAXPROCS processors (P) with a slot for per-P state, simulated
-//! goroutines (G) each run on its own OS thread (M) while it holds a P, safepoints polled with a
-//! single relaxed load, stop-the-world with a token type that proves the world is stopped, and
-//! "run this at each G's next safepoint" handshakes. It knows nothing about memory.
+//! Go's collector leans on its scheduler for three things: allocation and pointer writes happen
+//! only on a P (so per-P caches need no locks), the world can be stopped at safepoints, and
+//! each goroutine can be suspended long enough to scan its stack. This crate simulates just
+//! that. A [`Sched`] owns GOMAXPROCS Ps, each carrying a payload `P`; each goroutine is a closure
+//! on its own OS thread (an M), carrying a payload `G`. The crate knows nothing about memory: the
+//! runtime crate puts its `MCache`, mark work buffers and write-barrier buffer in `P`, and each
+//! goroutine's precise root stack in `G`.
 //!
-//! Status: the subject of a later issue; no code yet.
+//! ## A goroutine's life (Go's `newproc`, `schedule`, `entersyscall`, `goexit`)
+//!
+//! 1. [`Sched::spawn`] queues the G in a first-come-first-served run queue and starts its
+//!    thread; the G waits until it is handed an idle P.
+//! 2. It runs its closure holding the P, with exclusive use of the P's payload ([`GCtx::p`]),
+//!    polling [`GCtx::safepoint`] now and then (the runtime polls on every allocation slow path).
+//! 3. Around blocking work it releases the P ([`GCtx::without_p`]) and queues again afterwards.
+//! 4. When the closure returns or panics it releases the P and exits.
+//!
+//! ## Stopping the world (Go's `stopTheWorldWithSema`)
+//!
+//! 1. The stopper sets the stop bit in the poll word and stops handing out Ps.
+//! 2. Each G holding a P parks at its next safepoint; a G holding no P is already stopped.
+//! 3. When every P is stopped the stopper gets a [`WorldStopped`] token: the only way to reach
+//!    every P's payload ([`WorldStopped::each_p`]). Dropping it starts the world: parked Gs
+//!    resume and idle Ps go to the run queue.
+//!
+//! ## Handshakes (Go's `suspendG` for stack scans, `forEachP`)
+//!
+//! [`Sched::handshake`] runs a closure once per goroutine, never while that goroutine runs user
+//! code: a G holding a P runs it itself at its next safepoint; for any other G the caller runs
+//! it, holding the G off its P meanwhile (Go's `_Gscan` bit). No global stop is needed. Its
+//! protocol is in the `handshake` module.
+//!
+//! ## Vocabulary
+//!
+//! - **P**: a processor token; GOMAXPROCS of them ([`Sched::gomaxprocs`]). Its payload is
+//!   touched only by its exclusive owner (below).
+//! - **holds a P**: a G has been handed P `p` and has not released it. It is either *running*
+//!   (executing user code; it alone owns the payload) or *parked* (not executing user code: parked
+//!   at a safepoint, or handed the P and not yet woken). A [worker](WorkerCtx::with_p) can hold a
+//!   P too, for the length of one closure.
+//! - **safepoint**: a point where a running G may be stopped: every [`GCtx::safepoint`] call,
+//!   and releasing the P. The fast path is one Relaxed load of the poll word; the slow path takes
+//!   the scheduler's lock.
+//! - **stopped**: a P is stopped when it is idle or its holder is parked; the **world is
+//!   stopped** when every P is, except a goroutine stopper's own ([`GCtx::stop_the_world`]).
+//!   A G becomes running again only by its own thread, under the lock, while no stop is
+//!   requested and no handshake is scanning it; that one rule is what makes "stopped" hold.
+//!
+//! Every slow path shares one lock and one condition variable (Go's `sched.lock`; "don't be
+//! clever"); only the poll word is read without it. Ownership of a P's payload passes only
+//! under that lock, which is what orders one owner's accesses before the next one's.
+//!
+//! ## Where to read next
+//!
+//! [`Sched`] (spawning, the safepoint slow paths), [`GCtx`] (the goroutine's side),
+//! [`WorldStopped`] (what a stopped world allows), the `state` module (the status table and the
+//! invariants [`Sched::verify`] checks), and `tests/loom_sched.rs` for the models of the
+//! stop-the-world, P hand-off and handshake protocols.
+//!
+//! ## Example
+//!
+//! ```
+//! use gomem_sched::Sched;
+//!
+//! // Two Ps whose payload counts work done on them; goroutine payloads are unused here.
+//! let sched = Sched::<u64, ()>::new(vec![0, 0]);
+//! let gs: Vec<_> = (0..4)
+//!     .map(|_| sched.spawn((), |ctx| for _ in 0..1000 { *ctx.p() += 1; ctx.safepoint(); }))
+//!     .collect();
+//! let mut world = sched.stop_the_world("example");
+//! world.each_p(|_, work| assert!(*work <= 4000)); // no goroutine runs meanwhile
+//! world.start_the_world();
+//! gs.into_iter().for_each(|g| g.join().unwrap());
+//! let mut total = 0;
+//! sched.stop_the_world("sum").each_p(|_, work| total += *work);
+//! assert_eq!(total, 4000);
+//! ```
+
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::multiple_unsafe_ops_per_block)]
+
+// Bottom layer first.
+pub mod sync;
+mod state;
+mod sched;
+mod stw;
+mod handshake;
+mod g;
+mod worker;
+
+pub use g::{GCtx, GHandle};
+pub use sched::Sched;
+pub use stw::WorldStopped;
+pub use worker::{Worker, WorkerCtx};

@@ -44,7 +44,12 @@ pub fn cycle(heap: &MHeap, caches: &mut [&mut MCache], live: &[usize]) -> usize 
 /// Assert the ledger balances for these caches.
 pub fn assert_ledger(heap: &MHeap, caches: &[&MCache]) {
     let l = heap.ledger(caches);
-    assert!(l.balances(), "ledger does not add up: accounted {} vs mapped {}\n{l}", l.accounted(), l.heap_mapped);
+    assert!(
+        l.balances(),
+        "ledger does not add up: accounted {} vs mapped {}\n{l}",
+        l.accounted(),
+        l.heap_mapped
+    );
 }
 
 /// A tiny deterministic PRNG (xorshift64*), so tests are seeded and repeatable.

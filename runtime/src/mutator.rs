@@ -1,0 +1,287 @@
+//! The mutator API: what a goroutine uses to allocate, link and read heap objects.
+//!
+//! # Handles are roots by construction
+//!
+//! Mutator code never holds a raw heap pointer. Every allocation and every pointer it loads
+//! comes back as a [`Local<'s, T>`], and making a `Local` pushes its address onto the goroutine's
+//! root stack, the precise set of slots the collector scans for this G (the analogue of the
+//! pointer slots of a Go stack frame). The roots live until the enclosing scope ends:
+//! [`Mutator::scope`] truncates the root stack when its closure returns, and the brand lifetime
+//! `'s` keeps a `Local` from outliving its scope (the closure is generic over `'s`, so nothing
+//! carrying it can escape). To return one object out of a scope, use [`Mutator::escape`], which
+//! re-roots the result in the outer scope, as V8's escapable handle scopes do.
+//!
+//! # Stores go through the barrier
+//!
+//! [`Mutator::set`] and [`Mutator::set_global`] are the only ways to store a pointer, and both
+//! call the write barrier ([`crate::barrier`]). Scalar fields are read and written directly; like
+//! any Rust data, unsynchronised concurrent access to the same scalar from two goroutines is a
+//! data race and the program's bug (as it is in Go). Pointer fields are accessed atomically with
+//! release/acquire ordering, so a goroutine that loads a pointer sees the pointee initialised.
+//!
+//! # Safepoints
+//!
+//! A goroutine reaches a safepoint at every allocation that refilled its cache (the slow path),
+//! at every [`Mutator::safepoint`] call, and when it gives up its P in [`Mutator::without_p`].
+//! Long loops that allocate nothing should call `safepoint()`: stop-the-world waits for it.
+
+use crate::barrier::{read_pointer, write_pointer};
+use crate::globals::Global;
+use crate::object::{Bytes, Field, Gc, GcType, PtrArray, Scalar};
+use crate::state::{GState, PState};
+use core::marker::PhantomData;
+use gomem_allocator::typedesc::POINTER;
+use gomem_allocator::AllocError;
+use gomem_sched::GCtx;
+
+/// A rooted handle to a heap object of type `T`, valid for the scope `'s` that created it.
+///
+/// Copyable and cheap (one word). The object it names stays alive at least until the scope
+/// ends, whatever else happens to the heap.
+pub struct Local<'s, T> {
+    addr: usize,
+    _p: PhantomData<(&'s (), *const T)>,
+}
+
+impl<T> Clone for Local<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Local<'_, T> {}
+
+impl<T> core::fmt::Debug for Local<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Local({:#x})", self.addr)
+    }
+}
+
+impl<T> PartialEq for Local<'_, T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.addr == o.addr
+    }
+}
+impl<T> Eq for Local<'_, T> {}
+
+impl<'s, T> Local<'s, T> {
+    /// The object's address (for diagnostics and identity; not a way to access it).
+    pub fn addr(self) -> usize {
+        self.addr
+    }
+}
+
+/// A goroutine's view of the heap while it holds a P, for the scope `'s`.
+pub struct Mutator<'s> {
+    cx: &'s mut GCtx<PState, GState>,
+    // Invariant in 's: a Mutator<'long> must not pass for a Mutator<'short> or vice versa.
+    _brand: PhantomData<fn(&'s ()) -> &'s ()>,
+}
+
+impl<'s> Mutator<'s> {
+    pub(crate) fn new(cx: &'s mut GCtx<PState, GState>) -> Mutator<'s> {
+        Mutator { cx, _brand: PhantomData }
+    }
+
+    #[inline(always)]
+    fn root<T>(&mut self, addr: usize) -> Local<'s, T> {
+        // SAFETY: we are the G's own thread, running with a P.
+        unsafe { self.cx.g().push(addr) };
+        Local { addr, _p: PhantomData }
+    }
+
+    /// After an allocation: root the result, then poll a safepoint if the allocation took the
+    /// slow path (the new object is rooted before the world can stop).
+    #[inline(always)]
+    fn rooted_alloc<T>(&mut self, addr: usize) -> Local<'s, T> {
+        let l = self.root(addr);
+        if self.cx.p().cache.take_refilled() {
+            self.cx.safepoint();
+        }
+        l
+    }
+
+    /// Allocate a zeroed `T`.
+    #[inline]
+    pub fn alloc<T: GcType>(&mut self) -> Result<Local<'s, T>, AllocError> {
+        let p = self.cx.p().cache.alloc(T::DESC)?;
+        Ok(self.rooted_alloc(p.as_ptr() as usize))
+    }
+
+    /// Allocate a zeroed, pointer-free buffer of `len` bytes.
+    pub fn alloc_bytes(&mut self, len: usize) -> Result<Local<'s, Bytes>, AllocError> {
+        let p = self.cx.p().cache.alloc_noscan(len)?;
+        Ok(self.rooted_alloc(p.as_ptr() as usize))
+    }
+
+    /// Allocate an array of `len` nil pointers to `T`. Its [`array_len`](Self::array_len) is at
+    /// least `len`: the rest of the size-class slot is usable and starts nil.
+    pub fn alloc_array<T>(&mut self, len: usize) -> Result<Local<'s, PtrArray<T>>, AllocError> {
+        let p = self.cx.p().cache.alloc_array(&POINTER, len)?;
+        Ok(self.rooted_alloc(p.as_ptr() as usize))
+    }
+
+    /// Load the pointer in field `f` of `obj`, rooted in this scope; `None` for nil.
+    #[inline]
+    pub fn get<O, T>(&mut self, obj: Local<'_, O>, f: Field<O, Gc<T>>) -> Option<Local<'s, T>> {
+        // SAFETY: `obj` is a live object of type O (rooted), and `f` is one of O's pointer
+        // fields (Field<O, Gc<T>> is only made by gc_object! for such a field).
+        let v = unsafe { read_pointer(obj.addr + f.offset()) };
+        (v != 0).then(|| self.root(v))
+    }
+
+    /// Store `v` (or nil) into pointer field `f` of `obj`, through the write barrier.
+    #[inline]
+    pub fn set<O, T>(&mut self, obj: Local<'_, O>, f: Field<O, Gc<T>>, v: Option<Local<'_, T>>) {
+        let new = v.map_or(0, |l| l.addr);
+        // SAFETY: as in `get`; `new` is nil or a live (rooted) object.
+        unsafe { write_pointer(self.cx.p(), obj.addr + f.offset(), new) };
+    }
+
+    /// Read scalar field `f` of `obj`.
+    #[inline]
+    pub fn read<O, V: Scalar>(&self, obj: Local<'_, O>, f: Field<O, V>) -> V {
+        // SAFETY: `obj` is live and `f` is a field of type V inside it, properly aligned
+        // (repr(C) layout computed by offset_of!).
+        unsafe { ((obj.addr + f.offset()) as *const V).read() }
+    }
+
+    /// Write scalar field `f` of `obj` (no barrier: scalars hold no pointers).
+    #[inline]
+    pub fn write<O, V: Scalar>(&mut self, obj: Local<'_, O>, f: Field<O, V>, v: V) {
+        // SAFETY: as in `read`.
+        unsafe { ((obj.addr + f.offset()) as *mut V).write(v) }
+    }
+
+    /// Usable capacity of a heap object that starts at `addr`, in bytes.
+    fn capacity(&mut self, addr: usize) -> usize {
+        let heap = self.cx.p().cache.heap().clone();
+        match heap.find_object(addr) {
+            Some((s, _, base)) if s.is_large() => s.limit() - base,
+            Some((s, _, base)) => s.elemsize() - (addr - base),
+            None => 0, // zero-length objects alias `zerobase`, outside the heap
+        }
+    }
+
+    /// Number of elements of a pointer array.
+    pub fn array_len<T>(&mut self, a: Local<'_, PtrArray<T>>) -> usize {
+        self.capacity(a.addr) / 8
+    }
+
+    /// Element `i` of a pointer array, rooted; panics when out of bounds.
+    pub fn array_get<T>(&mut self, a: Local<'_, PtrArray<T>>, i: usize) -> Option<Local<'s, T>> {
+        assert!(i < self.array_len(a), "index {i} out of bounds");
+        // SAFETY: in bounds of a live pointer array.
+        let v = unsafe { read_pointer(a.addr + 8 * i) };
+        (v != 0).then(|| self.root(v))
+    }
+
+    /// Store element `i` of a pointer array through the barrier; panics when out of bounds.
+    pub fn array_set<T>(&mut self, a: Local<'_, PtrArray<T>>, i: usize, v: Option<Local<'_, T>>) {
+        assert!(i < self.array_len(a), "index {i} out of bounds");
+        let new = v.map_or(0, |l| l.addr);
+        // SAFETY: in bounds of a live pointer array; `new` is nil or live.
+        unsafe { write_pointer(self.cx.p(), a.addr + 8 * i, new) };
+    }
+
+    /// Length of a byte buffer (at least what was asked for).
+    pub fn bytes_len(&mut self, b: Local<'_, Bytes>) -> usize {
+        self.capacity(b.addr)
+    }
+
+    /// Copy bytes out of a buffer at `offset`; panics when out of bounds.
+    pub fn read_bytes(&mut self, b: Local<'_, Bytes>, offset: usize, out: &mut [u8]) {
+        let len = self.bytes_len(b);
+        assert!(offset.checked_add(out.len()).is_some_and(|e| e <= len), "range out of bounds");
+        // SAFETY: the range lies inside the live buffer.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                (b.addr + offset) as *const u8,
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        };
+    }
+
+    /// Copy bytes into a buffer at `offset`; panics when out of bounds.
+    pub fn write_bytes(&mut self, b: Local<'_, Bytes>, offset: usize, data: &[u8]) {
+        let len = self.bytes_len(b);
+        assert!(offset.checked_add(data.len()).is_some_and(|e| e <= len), "range out of bounds");
+        // SAFETY: the range lies inside the live buffer.
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), (b.addr + offset) as *mut u8, data.len())
+        };
+    }
+
+    /// Load a global root, rooted in this scope.
+    pub fn global<T>(&mut self, g: Global<T>) -> Option<Local<'s, T>> {
+        // SAFETY: global slots are live, aligned pointer slots for the runtime's life.
+        let v = unsafe { read_pointer(g.slot()) };
+        (v != 0).then(|| self.root(v))
+    }
+
+    /// Store into a global root through the write barrier.
+    pub fn set_global<T>(&mut self, g: Global<T>, v: Option<Local<'_, T>>) {
+        let new = v.map_or(0, |l| l.addr);
+        // SAFETY: as in `global`; `new` is nil or live.
+        unsafe { write_pointer(self.cx.p(), g.slot(), new) };
+    }
+
+    /// Run `f` in a nested scope: the handles it makes are dropped as roots when it returns.
+    pub fn scope<R>(&mut self, f: impl for<'i> FnOnce(&mut Mutator<'i>) -> R) -> R {
+        // SAFETY: our own G, running.
+        let mark = unsafe { self.cx.g().len() };
+        let r = {
+            let mut inner = Mutator { cx: &mut *self.cx, _brand: PhantomData };
+            f(&mut inner)
+        };
+        // SAFETY: as above.
+        unsafe { self.cx.g().truncate(mark) };
+        r
+    }
+
+    /// Run `f` in a nested scope and keep one of its handles alive in this scope (V8's
+    /// escapable handle scope): everything else `f` rooted is dropped.
+    pub fn escape<T, E>(
+        &mut self,
+        f: impl for<'i> FnOnce(&mut Mutator<'i>) -> Result<Local<'i, T>, E>,
+    ) -> Result<Local<'s, T>, E> {
+        // SAFETY: our own G, running.
+        let mark = unsafe { self.cx.g().len() };
+        let r = {
+            let mut inner = Mutator { cx: &mut *self.cx, _brand: PhantomData };
+            f(&mut inner).map(|l| l.addr)
+        };
+        // Truncate and re-root with no safepoint in between, so the object stays reachable.
+        // SAFETY: as above.
+        unsafe { self.cx.g().truncate(mark) };
+        r.map(|a| self.root(a))
+    }
+
+    /// Poll for a stop-the-world or handshake request.
+    #[inline(always)]
+    pub fn safepoint(&mut self) {
+        self.cx.safepoint();
+    }
+
+    /// Run blocking work without holding a P (Go's system-call path): the world can stop and the
+    /// collector can scan this goroutine's roots meanwhile. `f` cannot touch the heap.
+    pub fn without_p<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.cx.without_p(f)
+    }
+
+    /// Roots this goroutine currently holds.
+    pub fn root_count(&self) -> usize {
+        // SAFETY: our own G, running.
+        unsafe { self.cx.g().len() }
+    }
+
+    /// The id of the P this goroutine holds.
+    pub fn p_id(&self) -> usize {
+        self.cx.p_id()
+    }
+
+    /// This goroutine's id.
+    pub fn g_id(&self) -> u64 {
+        self.cx.g_id()
+    }
+}

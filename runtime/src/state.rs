@@ -1,0 +1,88 @@
+//! The state the runtime keeps per P and per G (Go keeps the mcache, gcWork and write-barrier
+//! buffer on the P, and the stack, whose pointer slots are the roots, on the G).
+
+use crate::barrier::{WbBuf, WriteBarrier};
+use gomem_allocator::MCache;
+use std::cell::UnsafeCell;
+use std::sync::Arc;
+
+/// Per-P state (Go's `p.mcache`, `p.wbBuf`; `p.gcw` arrives with the collector).
+pub struct PState {
+    /// The P's allocation cache.
+    pub cache: MCache,
+    /// The P's write-barrier buffer.
+    pub wbbuf: WbBuf,
+    /// The runtime's barrier switch (shared).
+    pub wb: Arc<WriteBarrier>,
+}
+
+impl PState {
+    pub(crate) fn new(cache: MCache, wb: Arc<WriteBarrier>) -> PState {
+        PState { cache, wbbuf: WbBuf::new(), wb }
+    }
+}
+
+/// A goroutine's precise roots: the heap addresses its live handles point at (the analogue of
+/// the pointer slots of a Go stack frame). Pushed by the G as it creates handles, truncated when
+/// a scope ends.
+///
+/// Ownership: the G's own thread mutates it while it runs mutator code; the collector reads it
+/// only through the scheduler's handshake (the G parked at a safepoint or holding no P), which
+/// orders those reads after the G's last push.
+pub struct GState {
+    roots: UnsafeCell<Vec<usize>>,
+}
+
+// SAFETY: the root stack is accessed by its G's thread while that G runs, and by a handshake
+// closure only while the G is stopped (the scheduler's guarantee); never both at once.
+unsafe impl Sync for GState {}
+
+impl GState {
+    pub(crate) fn new() -> GState {
+        GState { roots: UnsafeCell::new(Vec::with_capacity(64)) }
+    }
+
+    /// Push a root.
+    ///
+    /// # Safety
+    /// - Called on the G's own thread while it runs (holds a P).
+    #[inline(always)]
+    pub(crate) unsafe fn push(&self, addr: usize) -> usize {
+        // SAFETY: the caller is the owning G, running.
+        let v = unsafe { &mut *self.roots.get() };
+        v.push(addr);
+        v.len() - 1
+    }
+
+    /// Number of roots.
+    ///
+    /// # Safety
+    /// - As for `push`.
+    #[inline(always)]
+    pub(crate) unsafe fn len(&self) -> usize {
+        // SAFETY: as for push.
+        unsafe { (*self.roots.get()).len() }
+    }
+
+    /// Drop roots back to `n`.
+    ///
+    /// # Safety
+    /// - As for `push`.
+    #[inline(always)]
+    pub(crate) unsafe fn truncate(&self, n: usize) {
+        // SAFETY: as for push.
+        unsafe { (*self.roots.get()).truncate(n) }
+    }
+
+    /// Visit every root (what the collector scans).
+    ///
+    /// # Safety
+    /// - The G is stopped (parked at a safepoint or holding no P and kept from reacquiring one),
+    ///   or the caller is the G itself.
+    pub unsafe fn for_each_root(&self, mut f: impl FnMut(usize)) {
+        // SAFETY: the caller guarantees no concurrent mutation.
+        for &r in unsafe { &*self.roots.get() } {
+            f(r);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Goroutines: [`GCtx`], the running goroutine as its closure sees it (Go's `g` while it runs on
+//! an M with a P), and [`GHandle`], the spawner's handle. See the crate docs for the overview.
+
+use crate::sched::{NotSend, Sched};
+use crate::state::{GStatus, Ticket};
+use crate::stw::{Stopwatch, WorldStopped};
+use crate::sync::{thread, Arc, Ordering};
+
+/// The handle of a spawned goroutine.
+#[derive(Debug)]
+pub struct GHandle<R> {
+    pub(crate) handle: thread::JoinHandle<R>,
+    pub(crate) id: u64,
+}
+
+impl<R> GHandle<R> {
+    /// Wait for the goroutine to finish: `Ok` with its closure's result, or `Err` with the
+    /// panic payload if it panicked. Either way it has released its P by then.
+    pub fn join(self) -> std::thread::Result<R> {
+        self.handle.join()
+    }
+
+    /// The goroutine's id (Go's `goid`): unique within its scheduler, never 0.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// The running goroutine, as its closure sees it: it holds a P whenever user code runs.
+///
+/// It stays on the goroutine's thread (neither `Send` nor `Sync`). Every method that can
+/// give up the P or park takes `&mut self`, so no borrow of the P's payload from [`p`](Self::p)
+/// survives a safepoint.
+#[doc(alias = "g")]
+pub struct GCtx<P: Send + 'static, G: Send + Sync + 'static> {
+    sched: Arc<Sched<P, G>>,
+    id: u64,
+    g: Arc<G>,
+    /// The P this G holds while `Running`; `None` inside [`without_p`](Self::without_p).
+    p: Option<usize>,
+    _not_send: NotSend,
+}
+
+impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
+    pub(crate) fn new(sched: Arc<Sched<P, G>>, id: u64, g: Arc<G>) -> Self {
+        GCtx { sched, id, g, p: None, _not_send: NotSend::default() }
+    }
+
+    /// First steps of a new goroutine's thread: wait for a P (the G was queued by `spawn`),
+    /// then behave as at a safepoint.
+    pub(crate) fn start(&mut self) {
+        let st = self.sched.lock();
+        let st = self.sched.resume_locked(st, self.id);
+        let st = self.sched.safepoint_locked(st, self.id, &self.g);
+        self.p = st.gs[&self.id].status.p();
+    }
+
+    /// The held P's payload (Go's `getg().m.p.ptr()`), exclusively: no other thread touches it
+    /// while this G holds the P and runs.
+    #[inline]
+    pub fn p(&mut self) -> &mut P {
+        let p = self.p.expect("gomem-sched: goroutine without a P");
+        // SAFETY: this G holds P `p` and is `Running` (user code runs only then), so it is the
+        // payload's exclusive owner (see `PSlot`): a stop-the-world waits for it to park, and
+        // no one else is handed the P until it releases it. The borrow lives no longer than
+        // `&mut self`, and every call that parks or releases the P takes `&mut self`.
+        self.sched.procs[p].0.with_mut(|ptr| unsafe { &mut *ptr })
+    }
+
+    /// The index of the held P, in `0..gomaxprocs()`.
+    pub fn p_id(&self) -> usize {
+        self.p.expect("gomem-sched: goroutine without a P")
+    }
+
+    /// This goroutine's payload.
+    pub fn g(&self) -> &G {
+        &self.g
+    }
+
+    /// This goroutine's id (the same as [`GHandle::id`]).
+    pub fn g_id(&self) -> u64 {
+        self.id
+    }
+
+    /// The scheduler this goroutine runs on.
+    pub fn sched(&self) -> &Arc<Sched<P, G>> {
+        &self.sched
+    }
+
+    /// Safepoint poll (Go's preemption check at function entry). The fast path is one Relaxed
+    /// load of the scheduler's poll word; only when it is non-zero (a stop-the-world or a
+    /// handshake is in progress) does the slow path take the lock, run a pending handshake on
+    /// this G, and park here while someone else's stop-the-world is requested or in force.
+    #[inline]
+    #[doc(alias = "preemptPark")]
+    pub fn safepoint(&mut self) {
+        // Relaxed: a hint only; the slow path re-decides everything under the scheduler's lock
+        // (see `Sched::publish_poll`).
+        if self.sched.poll.load(Ordering::Relaxed) != 0 {
+            self.safepoint_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn safepoint_slow(&mut self) {
+        let st = self.sched.lock();
+        drop(self.sched.safepoint_locked(st, self.id, &self.g));
+    }
+
+    /// Release the P around blocking work (Go's `entersyscall`/`exitsyscall`).
+    ///
+    /// Releasing the P counts as reaching a safepoint: from then on this G no longer delays a
+    /// stop-the-world, and a handshake runs on its behalf on the caller's thread. `f` runs with
+    /// no P. Afterwards the G queues for a P (any P, first come first served) and gets one only
+    /// after any stop-the-world in progress ends and any handshake scanning it finishes.
+    ///
+    /// If `f` panics the G does not reacquire a P; the panic unwinds out of the goroutine.
+    #[doc(alias = "entersyscall")]
+    #[doc(alias = "exitsyscall")]
+    pub fn without_p<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        {
+            let mut st = self.sched.lock();
+            let s = &mut *st;
+            let slot = s.g_mut(self.id);
+            let GStatus::Running(p) = slot.status else { unreachable!() };
+            slot.status = GStatus::Syscall;
+            s.active -= 1;
+            s.release_p(p);
+            self.p = None;
+            self.sched.cv.notify_all();
+        }
+        let r = f();
+        let mut st = self.sched.lock();
+        st.g_mut(self.id).status = GStatus::Runnable;
+        st.runq.push_back(Ticket::G(self.id));
+        st.dispatch();
+        self.sched.cv.notify_all();
+        let st = self.sched.resume_locked(st, self.id);
+        let st = self.sched.safepoint_locked(st, self.id, &self.g);
+        self.p = st.gs[&self.id].status.p();
+        r
+    }
+
+    /// Stop the world from this goroutine, which holds a P: its own P counts as stopped, and
+    /// [`WorldStopped::each_p`] includes it. The token borrows `self`, so this G cannot poll,
+    /// release its P or touch [`p`](Self::p) until the world starts again.
+    ///
+    /// If another stop-the-world is in progress, this G parks at a safepoint (so that one can
+    /// complete) and tries again when it ends. A handshake pending on this G runs while it waits.
+    #[doc(alias = "stopTheWorld")]
+    pub fn stop_the_world(&mut self, reason: &'static str) -> WorldStopped<'_, P, G> {
+        let sched = &*self.sched;
+        let mut st = sched.lock();
+        // Parks while someone else's stop is requested or in force, and runs our handshake.
+        st = sched.safepoint_locked(st, self.id, &self.g);
+        debug_assert!(!st.stw.active);
+        st.stw.active = true;
+        st.stw.stopper = Some(self.id);
+        sched.publish_poll(&st);
+        let clock = Stopwatch::start();
+        // Our own P stays `Running` (and counted in `active`): it is ours to stop.
+        while st.active > 1 {
+            if st.g_mut(self.id).hs_pending {
+                st = sched.run_handshake_self(st, self.id, &self.g);
+            } else {
+                st = sched.wait(st);
+            }
+        }
+        if cfg!(debug_assertions) {
+            st.verify_stopped();
+        }
+        drop(st);
+        WorldStopped::new(sched, reason, clock.elapsed())
+    }
+}
+
+impl<P: Send + 'static, G: Send + Sync + 'static> Drop for GCtx<P, G> {
+    /// The goroutine ends, normally or by a panic: release its P (if it holds one) and leave.
+    fn drop(&mut self) {
+        self.sched.exit_g(self.id);
+    }
+}
