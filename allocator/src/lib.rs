@@ -11,13 +11,13 @@
 //!
 //! 1. Round the request up to one of 67 size classes ([`sizeclass`]); pointer-free requests
 //!    under 16 bytes are packed into a shared 16-byte tiny block instead.
-//! 2. Take the next free slot of the span the P's [`MCache`](mcache::MCache) holds for that
+//! 2. Take the next free slot of the span the P's [`MCache`] holds for that
 //!    span class: a count-trailing-zeros on a cached 64-bit window of the span's alloc bitmap,
 //!    with no lock and no atomic read-modify-write ([`MSpan::next_free_fast`](mspan::MSpan::next_free_fast)).
 //! 3. If the span is full, swap it for one from the class's [`MCentral`](mcentral::MCentral):
 //!    a swept span with free slots, else an unswept one it sweeps on the spot.
 //! 4. If the central list has nothing, allocate a fresh span of pages from the
-//!    [`MHeap`](mheap::MHeap) (through the P's page cache when it can, else under the heap
+//!    [`MHeap`] (through the P's page cache when it can, else under the heap
 //!    lock), which grows by mapping more of its arena reservation, and reserves new arenas from
 //!    the OS ([`os`]) when that runs out.
 //!
@@ -79,6 +79,16 @@ pub mod sync;
 pub mod typedesc;
 
 pub use error::AllocError;
+
+/// Report a broken heap invariant and abort (Go's `throw`): `fatal error: <msg>` on stderr, then
+/// the process ends. Used where continuing would hand out or free live memory wrongly. A panic is
+/// not enough there: in a background thread (the sweeper, the collector) it would kill only that
+/// thread and leave the program running on a corrupt heap, or waiting forever for it.
+#[cold]
+pub fn throw(msg: &str) -> ! {
+    eprintln!("fatal error: {msg}");
+    std::process::abort()
+}
 pub use mcache::MCache;
 pub use mheap::{HeapConfig, MHeap};
 pub use mspan::MSpan;

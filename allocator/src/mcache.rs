@@ -70,6 +70,12 @@ impl MCache {
         &self.heap
     }
 
+    /// The current tiny block, if any (Go greys every P's tiny block at mark start: its new
+    /// sub-allocations are not marked individually).
+    pub fn tiny_block(&self) -> Option<usize> {
+        (self.tiny != 0).then_some(self.tiny)
+    }
+
     /// Whether a span refill happened since the last call (and clear the flag).
     pub fn take_refilled(&mut self) -> bool {
         core::mem::take(&mut self.refilled)
@@ -350,6 +356,11 @@ impl MCache {
             n += (ac - before) as u64;
         }
         (free, used, n)
+    }
+
+    /// Tiny sub-allocations not yet added to the heap's counters.
+    pub fn unflushed_tiny_allocs(&self) -> u64 {
+        self.tiny_allocs
     }
 
     /// Free pages held in this P's page cache.

@@ -5,9 +5,9 @@
 //! heap's sweepgen: with `sg` the heap's, swept is `(sg / 2) % 2` and unswept the other one, so
 //! the `+2` of each new cycle turns every swept set into an unswept one without moving a span.
 //!
-//! A P takes a span with [`MCentral::cache_span`]: a swept partial span if there is one, else it
+//! A P takes a span with `MCentral::cache_span`: a swept partial span if there is one, else it
 //! sweeps unswept spans (taking sweep ownership with the sweepgen CAS) until one has room, else
-//! it grows the heap by a fresh span. It gives a span back with [`MCentral::uncache_span`].
+//! it grows the heap by a fresh span. It gives a span back with `MCentral::uncache_span`.
 
 use crate::error::AllocError;
 use crate::mspan::{MSpan, SweepReport};
@@ -109,6 +109,10 @@ impl MCentral {
         };
         // SAFETY: we own the span.
         let span = unsafe { s.as_ref() };
+        // Count the whole free part as live now (Go's refill: heapLive += free bytes).
+        // SAFETY: we own the span.
+        let free = unsafe { span.with_local(|l| span.nelems() - l.alloc_count) };
+        stats::add64(&heap.stats().heap_live, (free * span.elemsize()) as u64);
         span.set_sweepgen(sg.wrapping_add(3));
         // SAFETY: we own the span's allocation state.
         unsafe {
@@ -165,6 +169,13 @@ impl MCentral {
         // SAFETY: still ours until pushed.
         let free = unsafe { span.with_local(|l| span.nelems() - l.alloc_count) };
         stats::add(&heap.stats().central_free, free * span.elemsize());
+        if span.sweepgen() != sg.wrapping_add(1) {
+            // Unused free slots were counted live when cached; take them back. (A stale span
+            // was cached before mark termination recomputed heap_live, so it owes nothing.)
+            heap.stats()
+                .heap_live
+                .fetch_sub((free * span.elemsize()) as u64, crate::sync::Ordering::Relaxed);
+        }
         if span.sweepgen() == sg.wrapping_add(1) {
             // Stale: cached before this sweep began. Take sweep ownership directly (no one else
             // can sweep a cached span) and sweep it.
@@ -197,12 +208,12 @@ impl MCentral {
         // SAFETY: sweep ownership is held, and sweeping never overlaps marking.
         let rep = unsafe { span.sweep(heap.clobberfree()) };
         if rep.zombies > 0 {
-            panic!(
-                "gomem: found {} pointer(s) to free objects in span {:#x} (class {}): heap corrupted",
+            crate::throw(&format!(
+                "found {} pointer(s) to free objects in span {:#x} (class {}): heap corrupted",
                 rep.zombies,
                 span.base(),
                 self.spanclass.size_class().index()
-            );
+            ));
         }
         let st = heap.stats();
         let sg = heap.sweepgen();

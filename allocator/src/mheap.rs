@@ -506,6 +506,7 @@ impl MHeap {
             }
         }
         stats::add64(&self.stats.large_allocs, 1);
+        stats::add64(&self.stats.heap_live, (npages * PAGE_SIZE) as u64);
         stats::add64(&self.stats.large_alloc_bytes, (npages * PAGE_SIZE) as u64);
         span.set_sweepgen(self.sweepgen());
         self.central(spc).full_swept(self.sweepgen()).push(s);
@@ -525,6 +526,26 @@ impl MHeap {
     pub unsafe fn advance_sweepgen(&self) {
         // ORDERING: Release; pairs with the Acquire in `sweepgen`.
         self.sweepgen.fetch_add(2, Ordering::Release);
+    }
+
+    /// Clear every arena's page-marks bits (at the start of a cycle, world stopped).
+    pub fn clear_page_marks(&self) {
+        let h = lock(&self.locked);
+        for &m in &h.metas {
+            // SAFETY: arena metadata lives as long as the heap.
+            unsafe { &*m }.clear_page_marks();
+        }
+    }
+
+    /// Bytes the pacer considers live (Go's `heapLive`, see [`HeapStats::heap_live`]).
+    pub fn heap_live(&self) -> u64 {
+        stats::get64(&self.stats.heap_live)
+    }
+
+    /// Set `heap_live` to the bytes marked by the cycle that just ended (Go's `resetLive`), with
+    /// the world stopped at mark termination.
+    pub fn reset_heap_live(&self, marked: u64) {
+        self.stats.heap_live.store(marked, Ordering::Relaxed);
     }
 
     /// Sweep one span that needs it, from any central list (Go's `sweepone`). Returns `None`
@@ -559,6 +580,7 @@ impl MHeap {
     pub fn ledger(&self, caches: &[&MCache]) -> Ledger {
         let st = &self.stats;
         let mut small_in_use = 0u64;
+        let mut total_alloc = stats::get64(&st.large_alloc_bytes);
         let mut mallocs = stats::get64(&st.tiny_allocs) + stats::get64(&st.large_allocs);
         let mut frees = stats::get64(&st.large_frees);
         for c in 1..crate::sizeclass::NUM_SIZE_CLASSES {
@@ -566,7 +588,9 @@ impl MHeap {
             let f = stats::get64(&st.small_frees[c]);
             mallocs += a;
             frees += f;
-            small_in_use += (a - f) * SizeClass::from_index(c).expect("class").size() as u64;
+            let size = SizeClass::from_index(c).expect("class").size() as u64;
+            small_in_use += (a - f) * size;
+            total_alloc += a * size;
         }
         let large_in_use = stats::get64(&st.large_alloc_bytes) - stats::get64(&st.large_free_bytes);
         let (mut cache_free, mut cache_used, mut cache_mallocs) = (0usize, 0usize, 0u64);
@@ -595,6 +619,9 @@ impl MHeap {
             metadata,
             mallocs: mallocs + cache_mallocs,
             frees,
+            total_alloc: total_alloc + cache_used as u64,
+            tiny_allocs: stats::get64(&st.tiny_allocs)
+                + caches.iter().map(|c| c.unflushed_tiny_allocs()).sum::<u64>(),
         }
     }
 

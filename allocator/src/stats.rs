@@ -43,6 +43,11 @@ pub struct HeapStats {
     pub central_free: AtomicUsize,
     /// Metadata bytes mapped (arena metadata, span structs).
     pub metadata: AtomicUsize,
+    /// Bytes the pacer considers live (Go's `heapLive`): reset to the marked bytes at mark
+    /// termination, then raised by every span handed to a P (its whole free part, counted up
+    /// front as Go does) and every large object, and lowered by the free slots a P hands back
+    /// unused. An overestimate by design; the trigger is compared against it.
+    pub heap_live: AtomicU64,
     /// Small objects handed out, per size class, as flushed from mcaches.
     pub small_allocs: [AtomicU64; NUM_SIZE_CLASSES],
     /// Small objects freed by sweeping, per size class.
@@ -67,6 +72,7 @@ impl Default for HeapStats {
             span_overhead: AtomicUsize::new(0),
             central_free: AtomicUsize::new(0),
             metadata: AtomicUsize::new(0),
+            heap_live: AtomicU64::new(0),
             small_allocs: core::array::from_fn(|_| AtomicU64::new(0)),
             small_frees: core::array::from_fn(|_| AtomicU64::new(0)),
             tiny_allocs: AtomicU64::new(0),
@@ -120,6 +126,11 @@ pub struct Ledger {
     pub mallocs: u64,
     /// Objects freed since the heap was created.
     pub frees: u64,
+    /// Bytes allocated since the heap was created (size-class bytes; pages for large objects;
+    /// a tiny block counts as one 16-byte object), Go's `TotalAlloc`.
+    pub total_alloc: u64,
+    /// Tiny sub-allocations that fit an existing block (included in `mallocs`).
+    pub tiny_allocs: u64,
 }
 
 impl Ledger {

@@ -136,6 +136,78 @@ impl<T> Mutex<T> {
     }
 }
 
+/// A condition variable paired with [`Mutex`] (parking_lot's in normal builds, loom's under
+/// loom). `wait` takes and returns the guard by value so both builds share one signature.
+#[cfg(not(loom))]
+#[derive(Debug, Default)]
+pub struct Condvar(parking_lot::Condvar);
+
+#[cfg(not(loom))]
+impl Condvar {
+    /// A new condition variable.
+    pub const fn new() -> Self {
+        Self(parking_lot::Condvar::new())
+    }
+    /// Atomically release the lock and wait for a notification.
+    pub fn wait<'a, T>(&self, mut g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        self.0.wait(&mut g);
+        g
+    }
+    /// As [`Condvar::wait`], giving up after `timeout`.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        mut g: MutexGuard<'a, T>,
+        timeout: std::time::Duration,
+    ) -> MutexGuard<'a, T> {
+        let _ = self.0.wait_for(&mut g, timeout);
+        g
+    }
+    /// Wake every waiter.
+    pub fn notify_all(&self) {
+        self.0.notify_all();
+    }
+    /// Wake one waiter.
+    pub fn notify_one(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Loom's condition variable behind the same API as the normal build's.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub struct Condvar(loom::sync::Condvar);
+
+#[cfg(loom)]
+impl Condvar {
+    /// A new condition variable.
+    pub fn new() -> Self {
+        Self(loom::sync::Condvar::new())
+    }
+    /// Atomically release the lock and wait for a notification.
+    pub fn wait<'a, T>(&self, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        match self.0.wait(g) {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+    /// Loom has no timeouts: waits for a notification.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        g: MutexGuard<'a, T>,
+        _timeout: std::time::Duration,
+    ) -> MutexGuard<'a, T> {
+        self.wait(g)
+    }
+    /// Wake every waiter.
+    pub fn notify_all(&self) {
+        self.0.notify_all();
+    }
+    /// Wake one waiter.
+    pub fn notify_one(&self) {
+        self.0.notify_one();
+    }
+}
+
 /// Lock a mutex.
 #[cfg(not(loom))]
 #[inline]

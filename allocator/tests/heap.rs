@@ -418,3 +418,23 @@ fn object_counts_per_span_follow_the_layout() {
         );
     }
 }
+
+#[test]
+fn heap_live_counts_cached_spans_up_front_and_settles_on_release() {
+    let h = heap();
+    let mut c = h.new_cache();
+    assert_eq!(h.heap_live(), 0);
+    for _ in 0..1000 {
+        c.alloc_noscan(64).unwrap();
+    }
+    // While cached, the whole free part of the current span counts as live.
+    assert!(h.heap_live() >= 1000 * 64);
+    let big = c.alloc_noscan(100_000).unwrap();
+    let _ = big;
+    c.release_all();
+    // Released: exactly the objects handed out (64-byte class) plus the large object's pages.
+    assert_eq!(h.heap_live(), 1000 * 64 + 13 * PAGE_SIZE as u64);
+    // Mark termination resets it to what was marked.
+    h.reset_heap_live(4096);
+    assert_eq!(h.heap_live(), 4096);
+}

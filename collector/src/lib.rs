@@ -10,6 +10,23 @@
 //!
 //! Status: the allocator (issue 2) is in place; the collector is the subject of a later issue
 //! and has no code yet.
+//!
+//! Modules so far (bottom layer first):
+//! - [`sync`]: the loom-switched atomics and locks, plus the scanner's word load;
+//! - [`work`]: per-P work buffers and the global work pool (Go's `mgcwork.go`);
+//! - [`mark`]: greying, scanning with oblets, draining (Go's `mgcmark.go`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use gomem_allocator as allocator;
+
+pub mod barrier;
+pub mod checkmark;
+pub mod cycle;
+pub mod mark;
+pub mod pacer;
+pub mod sync;
+pub mod work;
+pub mod world;
+
+pub use mark::{drain, scan_object, shade, OBLET_BYTES};
+pub use work::{GcWork, WorkBuf, WorkPool, WORKBUF_ENTRIES};

@@ -34,6 +34,8 @@ impl<T> Global<T> {
 /// All global slots of one runtime.
 #[derive(Default)]
 pub struct Globals {
+    // Boxed on purpose: a slot's address must not move when the Vec grows.
+    #[allow(clippy::vec_box)]
     chunks: Mutex<Vec<Box<[AtomicUsize; CHUNK]>>>,
     count: AtomicUsize,
 }

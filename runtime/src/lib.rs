@@ -67,6 +67,7 @@
 pub mod barrier;
 pub mod config;
 pub mod globals;
+pub mod memstats;
 pub mod mutator;
 pub mod object;
 mod runtime;
@@ -80,6 +81,7 @@ pub use gomem_allocator as allocator;
 pub use gomem_allocator::AllocError;
 pub use gomem_collector as collector;
 pub use gomem_sched as sched;
+pub use memstats::MemStats;
 pub use mutator::{Local, Mutator};
 pub use object::{Bytes, Field, Gc, GcType, PtrArray, Scalar};
 pub use runtime::{JoinHandle, Runtime, RuntimeError, MAX_GOMAXPROCS};

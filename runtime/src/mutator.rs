@@ -89,12 +89,19 @@ impl<'s> Mutator<'s> {
         Local { addr, _p: PhantomData }
     }
 
-    /// After an allocation: root the result, then poll a safepoint if the allocation took the
-    /// slow path (the new object is rooted before the world can stop).
+    /// After an allocation of `size` bytes: root the result; while the collector marks, pay
+    /// for the allocation with assist work; if the allocation took the slow path, test the GC
+    /// trigger and poll a safepoint (the new object is rooted before the world can stop).
     #[inline(always)]
-    fn rooted_alloc<T>(&mut self, addr: usize) -> Local<'s, T> {
+    fn rooted_alloc<T>(&mut self, addr: usize, size: usize) -> Local<'s, T> {
         let l = self.root(addr);
-        if self.cx.p().cache.take_refilled() {
+        let p = self.cx.p();
+        if p.wb.enabled() {
+            let PState { gc, collector, .. } = p;
+            collector.assist_alloc(gc, size);
+        }
+        if p.cache.take_refilled() {
+            p.collector.on_refill();
             self.cx.safepoint();
         }
         l
@@ -104,20 +111,20 @@ impl<'s> Mutator<'s> {
     #[inline]
     pub fn alloc<T: GcType>(&mut self) -> Result<Local<'s, T>, AllocError> {
         let p = self.cx.p().cache.alloc(T::DESC)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize))
+        Ok(self.rooted_alloc(p.as_ptr() as usize, T::DESC.size))
     }
 
     /// Allocate a zeroed, pointer-free buffer of `len` bytes.
     pub fn alloc_bytes(&mut self, len: usize) -> Result<Local<'s, Bytes>, AllocError> {
         let p = self.cx.p().cache.alloc_noscan(len)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize))
+        Ok(self.rooted_alloc(p.as_ptr() as usize, len))
     }
 
     /// Allocate an array of `len` nil pointers to `T`. Its [`array_len`](Self::array_len) is at
     /// least `len`: the rest of the size-class slot is usable and starts nil.
     pub fn alloc_array<T>(&mut self, len: usize) -> Result<Local<'s, PtrArray<T>>, AllocError> {
         let p = self.cx.p().cache.alloc_array(&POINTER, len)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize))
+        Ok(self.rooted_alloc(p.as_ptr() as usize, len * 8))
     }
 
     /// Load the pointer in field `f` of `obj`, rooted in this scope; `None` for nil.
@@ -255,6 +262,18 @@ impl<'s> Mutator<'s> {
         // SAFETY: as above.
         unsafe { self.cx.g().truncate(mark) };
         r.map(|a| self.root(a))
+    }
+
+    /// Run a full garbage collection and wait for it, sweeping included (Go's `runtime.GC`).
+    /// The goroutine gives up its P meanwhile, so the collector can stop the world.
+    pub fn gc(&mut self) {
+        let c = self.cx.p().collector.clone();
+        self.cx.without_p(|| c.gc());
+    }
+
+    /// Completed GC cycles so far (Go's `NumGC`).
+    pub fn num_gc(&mut self) -> u32 {
+        self.cx.p().collector.num_gc()
     }
 
     /// Poll for a stop-the-world or handshake request.

@@ -1,17 +1,20 @@
-//! The runtime instance: one heap, GOMAXPROCS processors, the goroutines that run on them.
+//! The runtime instance: one heap, its collector, GOMAXPROCS processors, the goroutines that run
+//! on them.
 
-use crate::barrier::WriteBarrier;
-use crate::config::Config;
+use crate::config::{Config, GcPercent};
 use crate::globals::{Global, Globals};
 use crate::mutator::Mutator;
 use crate::state::{GState, PState};
 use gomem_allocator::{AllocError, MHeap};
+use gomem_collector::cycle::{Collector, CollectorConfig, DebugModes};
+use gomem_collector::world::{GcPState, Stopped, World};
 use gomem_sched::{GHandle, Sched, WorldStopped};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// The most processors a runtime accepts. Each P owns an allocation cache and, with the
-/// collector, work buffers; beyond a few hundred the per-P state costs more than the
-/// parallelism gives (Go itself cannot start with much more: its threads run out).
+/// The most processors a runtime accepts. Each P owns an allocation cache and collector state;
+/// beyond a few hundred the per-P state costs more than the parallelism gives (Go itself cannot
+/// start with much more: its threads run out).
 pub const MAX_GOMAXPROCS: usize = 1024;
 
 /// A handle to join a goroutine and get its result.
@@ -43,14 +46,63 @@ impl From<crate::config::ConfigError> for RuntimeError {
     }
 }
 
-/// One gomem runtime: a heap, its processors and goroutines. Several can live in one process
-/// (each with its own heap), which keeps tests hermetic.
+/// One gomem runtime: a heap, its collector, its processors and goroutines. Several can live in
+/// one process (each with its own heap), which keeps tests hermetic.
 pub struct Runtime {
     config: Config,
     heap: Arc<MHeap>,
-    wb: Arc<WriteBarrier>,
+    collector: Arc<Collector>,
     globals: Arc<Globals>,
     sched: Arc<Sched<PState, GState>>,
+}
+
+/// The collector's view of this runtime's goroutines (see `gomem_collector::world`).
+struct RtWorld {
+    sched: Arc<Sched<PState, GState>>,
+    globals: Arc<Globals>,
+}
+
+struct RtStopped<'a, 'b> {
+    w: &'a mut WorldStopped<'b, PState, GState>,
+    globals: &'a Globals,
+}
+
+impl Stopped for RtStopped<'_, '_> {
+    fn for_each_p(&mut self, f: &mut dyn FnMut(&mut gomem_allocator::MCache, &mut GcPState)) {
+        self.w.each_p(|_, p| f(&mut p.cache, &mut p.gc));
+    }
+    fn for_each_goroutine_root(&mut self, f: &mut dyn FnMut(usize)) {
+        // SAFETY: the world is stopped: every G is parked at a safepoint or holds no P.
+        self.w.each_g(|g| unsafe { g.for_each_root(&mut *f) });
+    }
+    fn for_each_global_root(&mut self, f: &mut dyn FnMut(usize)) {
+        self.globals.for_each_root(f);
+    }
+}
+
+impl World for RtWorld {
+    fn stop_the_world(
+        &self,
+        reason: &'static str,
+        f: &mut dyn FnMut(&mut dyn Stopped),
+    ) -> Duration {
+        let t = Instant::now();
+        let mut w = self.sched.stop_the_world(reason);
+        f(&mut RtStopped { w: &mut w, globals: &self.globals });
+        w.start_the_world();
+        t.elapsed()
+    }
+    fn scan_goroutine_roots(&self, f: &(dyn Fn(usize) + Sync)) {
+        // SAFETY: the handshake runs this for a G only while that G is stopped at a safepoint
+        // or holds no P and cannot reacquire one.
+        self.sched.handshake(&|g: &GState| unsafe { g.for_each_root(f) });
+    }
+    fn scan_global_roots(&self, f: &mut dyn FnMut(usize)) {
+        self.globals.for_each_root(f);
+    }
+    fn gomaxprocs(&self) -> usize {
+        self.sched.gomaxprocs()
+    }
 }
 
 impl Runtime {
@@ -64,17 +116,29 @@ impl Runtime {
             }));
         }
         let heap = MHeap::new(config.heap_config()).map_err(RuntimeError::Heap)?;
-        let wb = Arc::new(WriteBarrier::default());
-        let procs = (0..config.gomaxprocs.max(1))
-            .map(|_| PState::new(heap.new_cache(), wb.clone()))
-            .collect();
-        Ok(Runtime {
-            config,
-            heap,
-            wb,
-            globals: Arc::new(Globals::default()),
-            sched: Sched::new(procs),
-        })
+        let gomaxprocs = config.gomaxprocs.max(1);
+        let collector = Collector::new(
+            heap.clone(),
+            CollectorConfig {
+                gc_percent: match config.gc_percent {
+                    GcPercent::Off => -1,
+                    GcPercent::Percent(p) => p.min(i32::MAX as u32) as i32,
+                },
+                memory_limit: config.memory_limit.unwrap_or(u64::MAX),
+                gomaxprocs,
+                debug: DebugModes {
+                    gctrace: config.debug.gctrace,
+                    checkmark: config.debug.gccheckmark,
+                    stoptheworld: config.debug.gcstoptheworld,
+                },
+            },
+        );
+        let procs =
+            (0..gomaxprocs).map(|_| PState::new(heap.new_cache(), collector.clone())).collect();
+        let globals = Arc::new(Globals::default());
+        let sched = Sched::new(procs);
+        collector.start(Arc::new(RtWorld { sched: sched.clone(), globals: globals.clone() }));
+        Ok(Runtime { config, heap, collector, globals, sched })
     }
 
     /// A runtime configured from GOGC, GOMEMLIMIT, GOMAXPROCS and GODEBUG.
@@ -109,9 +173,9 @@ impl Runtime {
         &self.heap
     }
 
-    /// The write-barrier switch.
-    pub fn write_barrier(&self) -> &Arc<WriteBarrier> {
-        &self.wb
+    /// The collector.
+    pub fn collector(&self) -> &Arc<Collector> {
+        &self.collector
     }
 
     /// The global roots.
@@ -124,7 +188,24 @@ impl Runtime {
         &self.sched
     }
 
-    /// Stop the world from outside any goroutine (tests, benchmarks, the collector's thread).
+    /// Run a full collection and wait for it, sweeping included (Go's `runtime.GC`). Works with
+    /// GOGC=off. Call it from outside goroutines, or use [`Mutator::gc`] inside one.
+    pub fn gc(&self) {
+        self.collector.gc();
+    }
+
+    /// Set GOGC at run time (Go's `debug.SetGCPercent`); returns the previous value. Negative
+    /// turns the collector off (forced cycles still run).
+    pub fn set_gc_percent(&self, percent: i32) -> i32 {
+        self.collector.set_gc_percent(percent)
+    }
+
+    /// Go's `runtime.ReadMemStats`: stops the world and reports Go's MemStats fields.
+    pub fn read_mem_stats(&self) -> crate::memstats::MemStats {
+        crate::memstats::MemStats::read(self)
+    }
+
+    /// Stop the world from outside any goroutine (tests, benchmarks).
     pub fn stop_the_world(&self, reason: &'static str) -> WorldStopped<'_, PState, GState> {
         self.sched.stop_the_world(reason)
     }
@@ -141,5 +222,11 @@ impl Runtime {
         drop(refs);
         w.start_the_world();
         l
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.collector.shutdown();
     }
 }

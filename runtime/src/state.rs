@@ -1,24 +1,28 @@
 //! The state the runtime keeps per P and per G (Go keeps the mcache, gcWork and write-barrier
 //! buffer on the P, and the stack, whose pointer slots are the roots, on the G).
 
-use crate::barrier::{WbBuf, WriteBarrier};
 use gomem_allocator::MCache;
+use gomem_collector::barrier::WriteBarrier;
+use gomem_collector::cycle::Collector;
+use gomem_collector::world::GcPState;
 use std::cell::UnsafeCell;
 use std::sync::Arc;
 
-/// Per-P state (Go's `p.mcache`, `p.wbBuf`; `p.gcw` arrives with the collector).
+/// Per-P state (Go's `p.mcache`, `p.gcw`, `p.wbBuf`).
 pub struct PState {
     /// The P's allocation cache.
     pub cache: MCache,
-    /// The P's write-barrier buffer.
-    pub wbbuf: WbBuf,
-    /// The runtime's barrier switch (shared).
+    /// The collector's per-P state: mark work, barrier buffer, assist credit.
+    pub gc: GcPState,
+    /// The barrier switch (shared; a copy of the collector's, one load away).
     pub wb: Arc<WriteBarrier>,
+    /// The collector.
+    pub collector: Arc<Collector>,
 }
 
 impl PState {
-    pub(crate) fn new(cache: MCache, wb: Arc<WriteBarrier>) -> PState {
-        PState { cache, wbbuf: WbBuf::new(), wb }
+    pub(crate) fn new(cache: MCache, collector: Arc<Collector>) -> PState {
+        PState { cache, gc: GcPState::default(), wb: collector.write_barrier().clone(), collector }
     }
 }
 
@@ -27,14 +31,15 @@ impl PState {
 /// a scope ends.
 ///
 /// Ownership: the G's own thread mutates it while it runs mutator code; the collector reads it
-/// only through the scheduler's handshake (the G parked at a safepoint or holding no P), which
-/// orders those reads after the G's last push.
+/// only through the scheduler's handshake or with the world stopped (the G parked at a safepoint
+/// or holding no P), which orders those reads after the G's last push.
 pub struct GState {
     roots: UnsafeCell<Vec<usize>>,
 }
 
 // SAFETY: the root stack is accessed by its G's thread while that G runs, and by a handshake
-// closure only while the G is stopped (the scheduler's guarantee); never both at once.
+// closure or a stopped-world reader only while the G is stopped (the scheduler's guarantee);
+// never both at once.
 unsafe impl Sync for GState {}
 
 impl GState {

@@ -1,5 +1,6 @@
 //! The public API from a runtime implementer's side: typed objects, pointer stores and loads,
 //! scopes and escapes, globals, arrays, bytes, several goroutines at once.
+#![allow(missing_docs)] // test-only heap types
 
 use gomem::{gc_object, Config, Gc, GcType, Local, Mutator, Runtime};
 
@@ -195,7 +196,7 @@ fn out_of_bounds_array_access_panics_cleanly() {
         .join();
     assert!(r.is_err());
     // The runtime is still usable: the panicking goroutine released its P.
-    assert_eq!(rt.go(|m| m.alloc::<Cell>().is_ok()).join().unwrap(), true);
+    assert!(rt.go(|m| m.alloc::<Cell>().is_ok()).join().unwrap());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The complete example of docs/embedding.md, compiled and run (keep the two identical apart
 //! from `main` becoming this test).
+#![allow(missing_docs)] // the guide's example types
 
 use gomem::{gc_object, Config, Gc, Local, Mutator, Runtime};
 

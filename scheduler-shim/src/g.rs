@@ -111,8 +111,8 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
     /// Release the P around blocking work (Go's `entersyscall`/`exitsyscall`).
     ///
     /// Releasing the P counts as reaching a safepoint: from then on this G no longer delays a
-    /// stop-the-world, and a handshake runs on its behalf on the caller's thread. `f` runs with
-    /// no P. Afterwards the G queues for a P (any P, first come first served) and gets one only
+    /// stop-the-world, and a pending handshake is run on its behalf by the handshake's caller
+    /// (possibly while `f` runs). `f` runs with no P. Afterwards the G queues for a P (any P, first come first served) and gets one only
     /// after any stop-the-world in progress ends and any handshake scanning it finishes.
     ///
     /// If `f` panics the G does not reacquire a P; the panic unwinds out of the goroutine.

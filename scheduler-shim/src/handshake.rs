@@ -12,8 +12,9 @@
 //! 3. Any other G (parked at a safepoint, waiting for a P, inside `without_p`, or exited) the
 //!    caller claims: it clears `hs_pending` and sets `scan` (Go's `_Gscan` bit), which keeps the
 //!    G from becoming `Running`, runs the closure unlocked, then clears `scan`.
-//! 4. The caller returns once no G is pending and `self_running` is zero; only then does the
-//!    closure's borrow end.
+//! 4. Once no G is pending the handshake bit is cleared (Gs stop taking the slow path even while
+//!    the last runs finish). The caller returns once, moreover, `self_running` is zero; only
+//!    then does the closure's borrow end.
 
 use crate::sched::{Guard, Sched};
 use crate::state::{GStatus, Handshake, HsFn};
@@ -33,6 +34,10 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// for itself forever; a goroutine can call it inside `without_p`), including while the
     /// world is stopped. If `f` panics, the panic propagates to the caller once no goroutine is
     /// still running `f`; goroutines not yet reached are skipped.
+    ///
+    /// A goroutine that holds the world stopped ([`GCtx::stop_the_world`](crate::GCtx::stop_the_world))
+    /// is running: it runs `f` only at its first safepoint after starting the world, so the
+    /// stopper must not wait for this call meanwhile.
     #[doc(alias = "suspendG")]
     #[doc(alias = "forEachP")]
     pub fn handshake(&self, f: &(dyn Fn(&G) + Sync)) {
@@ -42,7 +47,10 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         // call is in progress: `HsRun`'s drop (run on return and on unwind) waits for every
         // self-run to finish and withdraws the pointer before the borrow of `f` ends.
         let f = unsafe {
-            core::mem::transmute::<*const (dyn Fn(&G) + Sync + '_), *const (dyn Fn(&G) + Sync + 'static)>(f)
+            core::mem::transmute::<
+                *const (dyn Fn(&G) + Sync + '_),
+                *const (dyn Fn(&G) + Sync + 'static),
+            >(f)
         };
         let mut run = HsRun::begin(self, f);
         run.claim_and_run();
@@ -50,8 +58,14 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
 
     /// Lock held, G `id` `Running` with `hs_pending`: run the current handshake on this G, here
     /// on its own thread (step 2). Returns with the lock held again.
-    pub(crate) fn run_handshake_self<'a>(&'a self, mut st: Guard<'a, G>, id: u64, g: &G) -> Guard<'a, G> {
-        st.g_mut(id).hs_pending = false;
+    pub(crate) fn run_handshake_self<'a>(
+        &'a self,
+        mut st: Guard<'a, G>,
+        id: u64,
+        g: &G,
+    ) -> Guard<'a, G> {
+        st.clear_hs_pending(id);
+        self.publish_poll(&st);
         let hs = st.hs.as_mut().expect("gomem-sched: handshake pending but none in progress");
         hs.self_running += 1;
         let f = hs.f.0;
@@ -96,7 +110,8 @@ impl<'a, P: Send + 'static, G: Send + Sync + 'static> HsRun<'a, P, G> {
             slot.hs_pending = true;
             pending.push(id);
         }
-        st.hs = Some(Handshake { f: HsFn(f), self_running: 0 });
+        let n = pending.len();
+        st.hs = Some(Handshake { f: HsFn(f), self_running: 0, pending: n });
         sched.publish_poll(&st);
         sched.cv.notify_all();
         HsRun { sched, f, pending }
@@ -109,7 +124,8 @@ impl<'a, P: Send + 'static, G: Send + Sync + 'static> HsRun<'a, P, G> {
         loop {
             // Drop the Gs that ran it themselves (an exited one's slot may be gone).
             self.pending.retain(|id| st.gs.get(id).is_some_and(|s| s.hs_pending));
-            let claim = self.pending.iter().position(|id| !matches!(st.gs[id].status, GStatus::Running(_)));
+            let claim =
+                self.pending.iter().position(|id| !matches!(st.gs[id].status, GStatus::Running(_)));
             let Some(i) = claim else {
                 let hs = st.hs.as_ref().expect("gomem-sched: handshake vanished");
                 if self.pending.is_empty() && hs.self_running == 0 {
@@ -119,8 +135,9 @@ impl<'a, P: Send + 'static, G: Send + Sync + 'static> HsRun<'a, P, G> {
                 continue;
             };
             let id = self.pending.swap_remove(i);
+            st.clear_hs_pending(id);
+            sched.publish_poll(&st);
             let slot = st.g_mut(id);
-            slot.hs_pending = false;
             slot.scan = true;
             let g = slot.g.clone();
             drop(st);
@@ -141,8 +158,8 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Drop for HsRun<'_, P, G> {
         let mut st = sched.lock();
         // Normally nothing is left; after a panic in `f`, skip the Gs not yet reached.
         for id in self.pending.drain(..) {
-            if let Some(slot) = st.gs.get_mut(&id) {
-                slot.hs_pending = false;
+            if st.gs.get(&id).is_some_and(|s| s.hs_pending) {
+                st.clear_hs_pending(id);
             }
         }
         st.gs.retain(|_, s| s.status != GStatus::Dead || s.hs_pending || s.scan);

@@ -34,8 +34,7 @@
 //!
 //! ## Vocabulary
 //!
-//! - **P**: a processor token; GOMAXPROCS of them ([`Sched::gomaxprocs`]). Its payload is
-//!   touched only by its exclusive owner (below).
+//! - **P**: a processor token; GOMAXPROCS of them ([`Sched::gomaxprocs`]).
 //! - **holds a P**: a G has been handed P `p` and has not released it. It is either *running*
 //!   (executing user code; it alone owns the payload) or *parked* (not executing user code: parked
 //!   at a safepoint, or handed the P and not yet woken). A [worker](WorkerCtx::with_p) can hold a
@@ -47,6 +46,13 @@
 //!   stopped** when every P is, except a goroutine stopper's own ([`GCtx::stop_the_world`]).
 //!   A G becomes running again only by its own thread, under the lock, while no stop is
 //!   requested and no handshake is scanning it; that one rule is what makes "stopped" hold.
+//! - **exclusive owner** of a P's payload: the G that holds the P while it is running
+//!   ([`GCtx::p`]), the worker that holds it inside [`WorkerCtx::with_p`], or the holder of the
+//!   [`WorldStopped`] token ([`WorldStopped::each_p`]). There is always at most one, and the
+//!   payload is touched by no one else, so `P` needs only `Send`.
+//! - **a G's payload** is read by other threads only while that G runs no user code: by a
+//!   handshake while the G is parked or holds no P (and is held off its P meanwhile), or through
+//!   [`WorldStopped::each_g`]. Hence `G: Sync`; any interior mutability is the runtime's affair.
 //!
 //! Every slow path shares one lock and one condition variable (Go's `sched.lock`; "don't be
 //! clever"); only the poll word is read without it. Ownership of a P's payload passes only
@@ -82,12 +88,12 @@
 #![warn(clippy::multiple_unsafe_ops_per_block)]
 
 // Bottom layer first.
-pub mod sync;
-mod state;
-mod sched;
-mod stw;
-mod handshake;
 mod g;
+mod handshake;
+mod sched;
+mod state;
+mod stw;
+pub mod sync;
 mod worker;
 
 pub use g::{GCtx, GHandle};

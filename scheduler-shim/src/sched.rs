@@ -98,7 +98,12 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         let id = {
             let mut st = self.lock();
             let id = st.next_id();
-            let slot = GSlot { g: Arc::clone(&g), status: GStatus::Runnable, scan: false, hs_pending: false };
+            let slot = GSlot {
+                g: Arc::clone(&g),
+                status: GStatus::Runnable,
+                scan: false,
+                hs_pending: false,
+            };
             st.gs.insert(id, slot);
             st.live += 1;
             st.runq.push_back(Ticket::G(id));
@@ -196,7 +201,12 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// itself, and park while a stop-the-world requested by someone else is requested or in
     /// force. Returns with the G `Running`, no handshake pending on it, and no stop-the-world
     /// in force unless this G is its stopper.
-    pub(crate) fn safepoint_locked<'a>(&'a self, mut st: Guard<'a, G>, id: u64, g: &G) -> Guard<'a, G> {
+    pub(crate) fn safepoint_locked<'a>(
+        &'a self,
+        mut st: Guard<'a, G>,
+        id: u64,
+        g: &G,
+    ) -> Guard<'a, G> {
         loop {
             let s = &mut *st;
             let must_park = s.stw.active && s.stw.stopper != Some(id);
@@ -229,7 +239,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
             let stopping = s.stw.active;
             let slot = s.g_mut(id);
             if let GStatus::Parked(p) = slot.status {
-                if !slot.scan {
+                if !stopping && !slot.scan {
                     slot.status = GStatus::Running(p);
                     s.active += 1;
                     return st;

@@ -101,6 +101,9 @@ pub(crate) struct Handshake<G> {
     pub(crate) f: HsFn<G>,
     /// Gs currently running `f` on themselves, at a safepoint.
     pub(crate) self_running: usize,
+    /// Gs whose `hs_pending` is set. The poll word's handshake bit is set only while this is
+    /// non-zero, so Gs stop taking the slow path as soon as every G has been served or claimed.
+    pub(crate) pending: usize,
 }
 
 /// The scheduler's lock-protected state.
@@ -160,7 +163,7 @@ impl<G> State<G> {
         if self.stw.active {
             bits |= POLL_STOP;
         }
-        if self.hs.is_some() {
+        if self.hs.as_ref().is_some_and(|hs| hs.pending > 0) {
             bits |= POLL_HANDSHAKE;
         }
         bits
@@ -169,6 +172,15 @@ impl<G> State<G> {
     /// G `id`'s slot; it must exist.
     pub(crate) fn g_mut(&mut self, id: u64) -> &mut GSlot<G> {
         self.gs.get_mut(&id).expect("gomem-sched: unknown goroutine")
+    }
+
+    /// G `id` no longer awaits the current handshake (it runs it, someone runs it for it, or
+    /// the handshake gives up on it). The caller publishes the poll word.
+    pub(crate) fn clear_hs_pending(&mut self, id: u64) {
+        let slot = self.g_mut(id);
+        debug_assert!(slot.hs_pending);
+        slot.hs_pending = false;
+        self.hs.as_mut().expect("gomem-sched: handshake pending but none in progress").pending -= 1;
     }
 
     /// Hand idle Ps to the run queue's head, first come first served, unless a stop-the-world
@@ -218,7 +230,8 @@ impl<G> State<G> {
     /// - INV-SCHED-4: `!stw.active ⇒ idle.is_empty() ∨ runq.is_empty()` (no P idles while
     ///   someone waits for one, except while the world is stopped).
     /// - INV-SCHED-5: `live == #{G not Dead}`; a `Dead` slot has `hs_pending ∨ scan`.
-    /// - INV-SCHED-6: `scan ⇒ status ≠ Running`; `hs_pending ∨ scan ⇒ hs.is_some()`.
+    /// - INV-SCHED-6: `scan ⇒ status ≠ Running`; `hs_pending ∨ scan ⇒ hs.is_some()`;
+    ///   `hs.pending == #{hs_pending}`.
     pub(crate) fn verify(&self) {
         let n = self.procs.len();
         let mut held = vec![0usize; n];
@@ -271,6 +284,8 @@ impl<G> State<G> {
         assert_eq!(self.runq.len(), queued, "INV-SCHED-3");
         assert!(self.stw.active || self.idle.is_empty() || self.runq.is_empty(), "INV-SCHED-4");
         assert_eq!(self.live, live, "INV-SCHED-5");
+        let pending = self.gs.values().filter(|s| s.hs_pending).count();
+        assert_eq!(self.hs.as_ref().map_or(0, |hs| hs.pending), pending, "INV-SCHED-6: pending");
     }
 
     /// Check, on top of [`verify`](Self::verify), that the world is stopped: nothing runs but the

@@ -48,7 +48,8 @@ impl<'a, P: Send + 'static, G: Send + Sync + 'static> WorldStopped<'a, P, G> {
 
     /// Visit every live goroutine's payload (Go's `forEachG`). The goroutines are parked at a
     /// safepoint or hold no P (or are the stopper). A goroutine spawned during the call may
-    /// or may not be visited.
+    /// or may not be visited. A handshake running concurrently (from another thread) may be
+    /// reading the same payloads: `G`'s interior mutability must allow that.
     #[doc(alias = "forEachG")]
     pub fn each_g(&self, mut f: impl FnMut(&G)) {
         let gs: Vec<_> = {

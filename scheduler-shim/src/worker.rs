@@ -55,7 +55,8 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         let thread_shared = Arc::clone(&shared);
         let body = move || {
             // The context is made on the worker's own thread: it is not `Send`.
-            let mut ctx = WorkerCtx { sched, shared: thread_shared, id, _not_send: NotSend::default() };
+            let mut ctx =
+                WorkerCtx { sched, shared: thread_shared, id, _not_send: NotSend::default() };
             loop {
                 {
                     let mut fl = sync::lock(&ctx.shared.flags);

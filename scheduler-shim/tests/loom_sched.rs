@@ -1,5 +1,6 @@
 //! Loom models of the scheduler shim's protocols: stop-the-world against a polling goroutine,
-//! P hand-off between goroutines, and a handshake against a goroutine that releases its P.
+//! P hand-off between goroutines, a handshake against a goroutine that releases its P, a
+//! goroutine stopping the world, and a worker borrowing a P against a stop-the-world.
 //!
 //! The payloads hold loom cells, so loom itself reports any access to a P's (or a G's) state
 //! that the scheduler's lock does not order after the previous owner's. Run with
@@ -55,6 +56,30 @@ impl PPay {
     }
 }
 
+/// A one-shot gate: `wait` returns once `open` has been called (loom's `Notify` alone may wake
+/// spuriously).
+struct Gate {
+    open: AtomicBool,
+    notify: Notify,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Gate { open: AtomicBool::new(false), notify: Notify::new() }
+    }
+
+    fn wait(&self) {
+        while !self.open.load(SeqCst) {
+            self.notify.wait();
+        }
+    }
+
+    fn open(&self) {
+        self.open.store(true, SeqCst);
+        self.notify.notify();
+    }
+}
+
 /// The total work on every P, read with the world stopped.
 fn total<G: Send + Sync + 'static>(sched: &Sched<PPay, G>) -> u64 {
     let mut t = 0;
@@ -63,11 +88,11 @@ fn total<G: Send + Sync + 'static>(sched: &Sched<PPay, G>) -> u64 {
 }
 
 /// (1) Stop-the-world against a goroutine polling safepoints: the stopper gets the token only
-/// once the G is parked (or not yet started), the G runs no user code while the world is stopped,
-/// and the world starts again (the G finishes).
+/// once the G is parked (or not yet started, or done), the G runs no user code while the world is
+/// stopped, and the world starts again (twice over; the G finishes).
 #[test]
 fn stw_vs_polling_goroutine() {
-    model(2, || {
+    model(3, || {
         let sched = Sched::<PPay, ()>::new(vec![PPay::new()]);
         let stopped = Arc::new(AtomicBool::new(false));
         let g = {
@@ -80,18 +105,21 @@ fn stw_vs_polling_goroutine() {
                 }
             })
         };
-        let mut world = sched.stop_the_world("loom");
-        stopped.store(true, SeqCst);
-        let mut seen = 0;
-        world.each_p(|_, p| {
-            seen = p.read();
-            p.use_it(100);
-        });
-        assert!(seen <= 2);
-        stopped.store(false, SeqCst);
-        world.start_the_world();
+        // Two rounds: the world restarts and can be stopped again.
+        for round in 0..2 {
+            let mut world = sched.stop_the_world("loom");
+            stopped.store(true, SeqCst);
+            let mut seen = 0;
+            world.each_p(|_, p| {
+                seen = p.read();
+                p.use_it(100);
+            });
+            assert!(seen <= 2 + 100 * round);
+            stopped.store(false, SeqCst);
+            world.start_the_world();
+        }
         g.join().unwrap();
-        assert_eq!(total(&sched), 102);
+        assert_eq!(total(&sched), 202);
     });
 }
 
@@ -99,7 +127,7 @@ fn stw_vs_polling_goroutine() {
 /// two holders of the P; both finish.
 #[test]
 fn p_handoff_between_two_goroutines() {
-    model(2, || {
+    model(3, || {
         let sched = Sched::<PPay, ()>::new(vec![PPay::new()]);
         let gs: Vec<_> = (0..2)
             .map(|_| {
@@ -129,36 +157,126 @@ struct GPay {
 // any access the protocol fails to order.
 unsafe impl Sync for GPay {}
 
+/// Add one to a protocol-guarded cell.
+fn bump(c: &UnsafeCell<u32>) {
+    // SAFETY: the caller is the cell's owner under the scheduler's protocol (loom checks it).
+    c.with_mut(|v| unsafe { *v += 1 });
+}
+
+/// Read a protocol-guarded cell.
+fn read(c: &UnsafeCell<u32>) -> u32 {
+    // SAFETY: as for `bump`, no owner writes concurrently (loom checks it).
+    c.with(|v| unsafe { *v })
+}
+
 /// (3) A handshake against a goroutine that releases and reacquires its P: the closure runs
 /// exactly once for it (on whichever thread), and never concurrently with its user code. The G
 /// stays alive (blocked without a P) until the handshake has returned, so that it is always
 /// part of it.
 #[test]
 fn handshake_vs_goroutine_toggling_its_p() {
-    model(2, || {
+    model(3, || {
         let sched = Sched::<(), Arc<GPay>>::new(vec![()]);
         let pay = Arc::new(GPay { user: UnsafeCell::new(0), handshakes: UnsafeCell::new(0) });
-        let done = Arc::new(Notify::new());
+        let done = Arc::new(Gate::new());
         let g = {
             let done = done.clone();
             sched.spawn(pay.clone(), move |ctx| {
-                // SAFETY (both): user code of a running G; loom checks the handshake is ordered.
-                ctx.g().user.with_mut(|u| unsafe { *u += 1 });
+                // User code of a running G: touches its own payload.
+                bump(&ctx.g().user);
                 ctx.without_p(|| ());
-                ctx.g().user.with_mut(|u| unsafe { *u += 1 });
+                bump(&ctx.g().user);
                 ctx.without_p(|| done.wait());
             })
         };
         sched.handshake(&|g: &Arc<GPay>| {
-            // SAFETY (both): the handshake runs while the G runs no user code (checked by loom).
-            let u = g.user.with(|u| unsafe { *u });
-            assert!(u <= 2);
-            g.handshakes.with_mut(|h| unsafe { *h += 1 });
+            // The handshake runs while the G runs no user code.
+            assert!(read(&g.user) <= 2);
+            bump(&g.handshakes);
         });
-        done.notify();
+        done.open();
         g.join().unwrap();
-        // SAFETY: every thread that touched the cells has been joined or has returned.
-        assert_eq!(pay.handshakes.with(|h| unsafe { *h }), 1);
-        assert_eq!(pay.user.with(|u| unsafe { *u }), 2);
+        // Every thread that touched the cells has been joined or has returned.
+        assert_eq!(read(&pay.handshakes), 1);
+        assert_eq!(read(&pay.user), 2);
+    });
+}
+
+/// (4) A goroutine stops the world on two Ps while another goroutine uses its P: the stopper's
+/// token reaches both payloads (its own included) only once the other G is parked or done.
+#[test]
+fn goroutine_stopper_vs_goroutine() {
+    model(3, || {
+        let sched = Sched::<PPay, ()>::new(vec![PPay::new(), PPay::new()]);
+        let user = sched.spawn((), |ctx| {
+            ctx.p().use_it(1);
+            ctx.safepoint();
+            ctx.p().use_it(1);
+        });
+        let stopper = sched.spawn((), |ctx| {
+            ctx.p().use_it(10);
+            let mut world = ctx.stop_the_world("loom");
+            let mut n = 0;
+            world.each_p(|_, p| {
+                p.use_it(100);
+                n += 1;
+            });
+            assert_eq!(n, 2);
+        });
+        stopper.join().unwrap();
+        user.join().unwrap();
+        assert_eq!(total(&sched), 212);
+    });
+}
+
+/// (5) A worker borrowing a P against a stop-the-world: `with_p` never overlaps the stopped
+/// world, and stopping the worker joins it.
+#[test]
+fn worker_with_p_vs_stw() {
+    model(3, || {
+        let sched = Sched::<PPay, ()>::new(vec![PPay::new()]);
+        let worker = sched.spawn_worker("loom-worker", |ctx| ctx.with_p(|p| p.use_it(1)));
+        worker.wake();
+        sched.stop_the_world("loom").each_p(|_, p| p.use_it(100));
+        worker.stop();
+        let t = total(&sched);
+        assert!(t == 100 || t == 101, "{t}");
+    });
+}
+
+/// (6) A handshake, a stop-the-world from a third thread, and a goroutine that polls and then
+/// blocks: the handshake runs exactly once for the G whether the G runs it itself, is parked by
+/// the stop (the caller runs it, and the G cannot resume meanwhile) or has released its P.
+#[test]
+fn handshake_vs_stw_vs_goroutine() {
+    model(3, || {
+        let sched = Sched::<PPay, Arc<GPay>>::new(vec![PPay::new()]);
+        let pay = Arc::new(GPay { user: UnsafeCell::new(0), handshakes: UnsafeCell::new(0) });
+        let done = Arc::new(Gate::new());
+        let g = {
+            let done = done.clone();
+            sched.spawn(pay.clone(), move |ctx| {
+                bump(&ctx.g().user);
+                ctx.p().use_it(1);
+                ctx.safepoint();
+                bump(&ctx.g().user);
+                ctx.without_p(|| done.wait());
+            })
+        };
+        let stopper = {
+            let sched = sched.clone();
+            loom::thread::spawn(move || {
+                sched.stop_the_world("loom").each_p(|_, p| p.use_it(100));
+            })
+        };
+        sched.handshake(&|g: &Arc<GPay>| {
+            assert!(read(&g.user) <= 2);
+            bump(&g.handshakes);
+        });
+        done.open();
+        stopper.join().unwrap();
+        g.join().unwrap();
+        assert_eq!(read(&pay.handshakes), 1);
+        assert_eq!(total(&sched), 101);
     });
 }

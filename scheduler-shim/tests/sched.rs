@@ -133,7 +133,9 @@ fn stop_the_world_waits_for_running_gs_and_resumes_them() {
         assert_eq!(gs, GS);
         assert_eq!(world.reason(), "test");
         world.start_the_world();
-        wait_until("every goroutine to resume", || snapshot().iter().zip(&frozen).all(|(a, b)| a > b));
+        wait_until("every goroutine to resume", || {
+            snapshot().iter().zip(&frozen).all(|(a, b)| a > b)
+        });
     }
     done.store(true, SeqCst);
     join_all(hs);
@@ -155,7 +157,11 @@ fn g_blocked_without_p_does_not_delay_stop_the_world() {
     wait_until("the goroutine to block", || inside.load(SeqCst));
     let t = Instant::now();
     let world = sched.stop_the_world("blocked");
-    assert!(t.elapsed() < Duration::from_millis(500), "STW waited {:?} for a blocked G", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "STW waited {:?} for a blocked G",
+        t.elapsed()
+    );
     assert!(world.stop_duration() < Duration::from_millis(500));
     drop(world);
     h.join().unwrap();
@@ -194,8 +200,11 @@ fn g_looping_on_safepoint_is_stopped_promptly() {
 #[test]
 fn without_p_reacquires_only_after_the_world_starts() {
     let sched = Sched::<(), ()>::new(vec![()]);
-    let (inside, release, resumed) =
-        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (inside, release, resumed) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let h = {
         let (inside, release, resumed) = (inside.clone(), release.clone(), resumed.clone());
         sched.spawn((), move |ctx| {
@@ -560,7 +569,7 @@ fn worker_sees_should_stop_and_drop_stops_it() {
     worker.wake();
     wait_until("the worker loop", || looping.load(SeqCst));
     drop(worker); // sets should_stop and joins
-    // The worker gave its P back: a goroutine can run.
+                  // The worker gave its P back: a goroutine can run.
     sched.spawn((), |_| ()).join().unwrap();
 }
 
@@ -604,7 +613,9 @@ fn handshake_panic_propagates_and_releases_everything() {
         .collect();
     // All three block without a P, so the caller runs (and panics in) the handshake.
     wait_until("goroutines to block", || blocked.load(SeqCst) == 3);
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sched.handshake(&|_| panic!("scan failed"))));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sched.handshake(&|_| panic!("scan failed"))
+    }));
     assert!(r.is_err());
     // The scheduler is usable afterwards: another handshake and a stop complete.
     let n = AtomicUsize::new(0);
@@ -616,6 +627,16 @@ fn handshake_panic_propagates_and_releases_everything() {
     stop.store(true, SeqCst);
     join_all(hs);
     sched.verify();
+}
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Arc<Sched<Vec<u8>, AtomicU64>>>();
+    send_sync::<gomem_sched::WorldStopped<'static, Vec<u8>, AtomicU64>>();
+    send_sync::<gomem_sched::Worker>();
+    fn send<T: Send>() {}
+    send::<GHandle<u64>>();
 }
 
 #[test]

@@ -1,0 +1,109 @@
+//! The hybrid write barrier (Go's `mbarrier.go` and `mwbbuf.go`).
+//!
+//! # The rule
+//!
+//! While the collector marks, a pointer store `*slot = ptr` first shades two pointers:
+//!
+//! ```text
+//! writePointer(slot, ptr):
+//!     shade(*slot)     // Yuasa: the old target cannot be hidden by unlinking it
+//!     shade(ptr)       // Dijkstra: the new target cannot hide in an already-scanned object
+//!     *slot = ptr
+//! ```
+//!
+//! Why nothing can hide from the marker (Go's argument, restated): an object the mutator can
+//! reach is reachable from its roots or from the heap. To make the marker miss it, the mutator
+//! would have to move the only path to it out of grey objects' reach: store it somewhere already
+//! scanned (black) and delete the old path. The insertion half catches the store into black; the
+//! deletion half catches the unlink. Together they let each goroutine's roots be scanned once
+//! per cycle, at any safepoint, without a final rescan at mark termination. Go's runtime records
+//! both pointers unconditionally (it does not check whether the current stack is still grey),
+//! and so do we. Design document: Go proposal 17503, "Eliminate STW stack re-scanning".
+//!
+//! # The buffer
+//!
+//! Shading on every store would be slow, so the barrier appends both pointers to a per-P
+//! [`WbBuf`] and only when it is full (or at mark termination) does the P shade them all into its
+//! [`GcWork`]. When marking is off the barrier is one relaxed load of [`WriteBarrier::enabled`] and
+//! a predictable branch. Objects allocated while marking are born black (the allocator's
+//! allocate-black), so they need no barrier for their initialising stores.
+
+use crate::mark::shade;
+use crate::sync::{AtomicBool, Ordering};
+use crate::work::{GcWork, WorkPool};
+use gomem_allocator::MHeap;
+
+/// Entries per P buffer (Go's `wbBufEntries` = 512).
+pub const WB_BUF_ENTRIES: usize = 512;
+
+/// The barrier switch (Go's `writeBarrier.enabled`), on during mark and mark termination.
+#[derive(Debug, Default)]
+pub struct WriteBarrier {
+    enabled: AtomicBool,
+}
+
+impl WriteBarrier {
+    /// Whether pointer stores must be recorded.
+    #[inline(always)]
+    pub fn enabled(&self) -> bool {
+        // Relaxed: flipped only with the world stopped; restarting the world (a lock release and
+        // acquire in the scheduler) orders the flip before any mutator code reads it.
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Flip the switch. The world must be stopped.
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+    }
+}
+
+/// A P's buffer of pointers recorded by the barrier (Go's `wbBuf`).
+#[derive(Debug)]
+pub struct WbBuf {
+    entries: Vec<usize>,
+}
+
+impl Default for WbBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WbBuf {
+    /// An empty buffer.
+    pub fn new() -> WbBuf {
+        WbBuf { entries: Vec::with_capacity(WB_BUF_ENTRIES) }
+    }
+
+    /// Record the old and new value of a pointer slot; true when the buffer is now full and
+    /// must be flushed before the next store.
+    #[inline(always)]
+    pub fn record(&mut self, old: usize, new: usize) -> bool {
+        self.entries.push(old);
+        self.entries.push(new);
+        self.entries.len() + 2 > WB_BUF_ENTRIES
+    }
+
+    /// Shade every recorded pointer into `gcw` (Go's `wbBufFlush1`); nil and non-heap values are
+    /// ignored by `shade`.
+    pub fn flush(&mut self, heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool) {
+        for p in self.entries.drain(..) {
+            shade(heap, gcw, pool, p);
+        }
+    }
+
+    /// Throw the entries away (at mark termination, when everything is already marked).
+    pub fn discard(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Recorded pointers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

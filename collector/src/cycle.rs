@@ -1,0 +1,809 @@
+//! The GC cycle (Go's `mgc.go`): when a cycle starts, its phases, the mark workers and assists,
+//! mark termination, and the hand-over to sweeping. See the crate docs for the overview.
+//!
+//! # One cycle
+//!
+//! 1. **Sweep termination** (concurrent, then stop the world): finish sweeping the previous
+//!    cycle's spans, because marking must not start while any span still holds the previous
+//!    cycle's marks. With the world stopped: clear the page-marks bits, start the pacer's
+//!    cycle, turn on the write barrier and allocate-black, grey every P's tiny block.
+//! 2. **Concurrent mark**: the controller scans the global roots and then each goroutine's
+//!    roots through the scheduler's handshake (at each G's safepoint, no global stop); mark
+//!    workers drain the grey objects; allocating goroutines assist in proportion to what they
+//!    allocate; the barrier shades what mutators overwrite and store.
+//! 3. **Mark termination** (stop the world): when the workers find no work, the world is stopped
+//!    and every P's barrier buffer and local work are flushed. Work found means marking was not
+//!    done: restart the world and keep marking (Go does the same after its ragged barrier). No
+//!    work: optionally re-verify the marks (`gccheckmark`), turn the barrier and allocate-black
+//!    off, set `heap_live` to the bytes marked, advance the sweep generation, make every P
+//!    return its cached spans, and commit the pacer's new goal and trigger.
+//! 4. **Concurrent sweep**: a background sweeper sweeps span by span; allocation sweeps what it
+//!    takes; a refill also sweeps one extra span while sweeping is unfinished (a simple form of
+//!    Go's proportional sweep).
+//!
+//! # Threads
+//!
+//! A controller thread runs cycles when one is requested (the heap trigger, checked by
+//! allocating goroutines after a refill, or [`Collector::gc`]). Mark workers are plain threads:
+//! Go runs its workers on Ps and preempts mutators to make room, but gomem's scheduler shim does
+//! not preempt, so a P-bound worker could starve behind busy mutators. Their number follows Go's
+//! 25% rule rounded up (one worker for GOMAXPROCS ≤ 6); see `docs/collector.md` for what that
+//! changes in CPU accounting. The sweeper is a plain thread too.
+
+use crate::barrier::WriteBarrier;
+use crate::checkmark;
+use crate::mark::{drain, shade};
+use crate::pacer::{Pacer, PacerConfig};
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
+use crate::work::{GcWork, WorkPool};
+use crate::world::{GcPState, Stopped, World};
+use gomem_allocator::MHeap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// GC phase (Go's `gcphase`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Not collecting; sweeping may be in progress (`_GCoff`).
+    Off = 0,
+    /// Concurrent mark: barrier on, allocate-black, workers and assists active (`_GCmark`).
+    Mark = 1,
+    /// Mark termination, world stopped (`_GCmarktermination`).
+    MarkTermination = 2,
+}
+
+/// Debug modes and knobs (the collector's part of GODEBUG).
+#[derive(Clone, Debug, Default)]
+pub struct DebugModes {
+    /// `gctrace`: 1 prints one line per cycle to stderr.
+    pub gctrace: u8,
+    /// `gccheckmark=1`: re-mark with the world stopped and fail on anything missed.
+    pub checkmark: bool,
+    /// `gcstoptheworld`: 1 marks with the world stopped, 2 also sweeps with it stopped.
+    pub stoptheworld: u8,
+}
+
+/// How to configure a collector.
+#[derive(Clone, Debug)]
+pub struct CollectorConfig {
+    /// GOGC; negative means off.
+    pub gc_percent: i32,
+    /// GOMEMLIMIT in bytes; `u64::MAX` for none.
+    pub memory_limit: u64,
+    /// GOMAXPROCS.
+    pub gomaxprocs: usize,
+    /// Debug modes.
+    pub debug: DebugModes,
+}
+
+/// Size of the pause rings (Go's `PauseNs[256]`).
+pub const PAUSE_RING: usize = 256;
+
+/// Cycle statistics kept for MemStats (Go's `memstats` GC fields) and gctrace.
+#[derive(Clone, Debug)]
+pub struct GcStats {
+    /// Completed cycles (Go's `NumGC`).
+    pub num_gc: u32,
+    /// Cycles forced by [`Collector::gc`] (Go's `NumForcedGC`).
+    pub num_forced_gc: u32,
+    /// Circular buffer of recent pause totals, ns (`PauseNs`).
+    pub pause_ns: [u64; PAUSE_RING],
+    /// Circular buffer of recent pause end times, Unix ns (`PauseEnd`).
+    pub pause_end: [u64; PAUSE_RING],
+    /// Total stop-the-world time, ns (`PauseTotalNs`).
+    pub pause_total_ns: u64,
+    /// Unix ns of the last mark termination (`LastGC`).
+    pub last_gc: u64,
+    /// The largest single pause so far, ns.
+    pub pause_max_ns: u64,
+    /// Every pause so far, ns (for percentiles; bounded to the last 4096).
+    pub pauses: Vec<u64>,
+    /// GC CPU time (pauses × GOMAXPROCS + workers + assists), ns.
+    pub gc_cpu_ns: u64,
+    /// Bytes marked by the last cycle (the live heap).
+    pub heap_marked: u64,
+}
+
+impl Default for GcStats {
+    fn default() -> Self {
+        GcStats {
+            num_gc: 0,
+            num_forced_gc: 0,
+            pause_ns: [0; PAUSE_RING],
+            pause_end: [0; PAUSE_RING],
+            pause_total_ns: 0,
+            last_gc: 0,
+            pause_max_ns: 0,
+            pauses: Vec::new(),
+            gc_cpu_ns: 0,
+            heap_marked: 0,
+        }
+    }
+}
+
+struct ControlState {
+    /// A cycle has been asked for and not started.
+    requested: bool,
+    /// The pending request came from `gc()`.
+    forced: bool,
+    /// Cycles started so far (Go's `work.cycles`).
+    started: u32,
+    /// The controller should exit.
+    shutdown: bool,
+    /// Mark workers currently draining.
+    active_workers: usize,
+    /// Bumped each time workers are released to mark (so a woken worker knows to run).
+    mark_epoch: u64,
+}
+
+/// The collector of one heap (Go's GC state: `work`, `gcController`, `memstats` GC fields).
+pub struct Collector {
+    heap: Arc<MHeap>,
+    pool: WorkPool,
+    wb: Arc<WriteBarrier>,
+    phase: AtomicU8,
+    pacer: Mutex<Pacer>,
+    /// Mirror of the pacer's trigger for the allocation fast check.
+    trigger: AtomicU64,
+    /// Background scan credit (Go's `bgScanCredit`), in scan-work units.
+    bg_credit: AtomicU64,
+    /// Mirrors of the assist ratios (f64 bits).
+    assist_work_per_byte: AtomicU64,
+    assist_bytes_per_work: AtomicU64,
+    assist_ns: AtomicU64,
+    worker_ns: AtomicU64,
+    /// Bytes marked by mark workers this cycle (harvested from their GcWork).
+    worker_marked: AtomicU64,
+    sweep_done: AtomicBool,
+    ctl: Mutex<ControlState>,
+    /// Signals controller, workers and `gc()` waiters.
+    cv: Condvar,
+    stats: Mutex<GcStats>,
+    debug: DebugModes,
+    gomaxprocs: usize,
+    start: Instant,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+fn f64_bits(v: f64) -> u64 {
+    v.to_bits()
+}
+fn bits_f64(v: u64) -> f64 {
+    f64::from_bits(v)
+}
+
+/// Go's number format for gctrace: ≥ 10 → integer; else 2 significant digits, ≤ 3 decimals.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms >= 10.0 {
+        format!("{}", ms as u64)
+    } else if ms >= 1.0 {
+        format!("{:.1}", (ms * 10.0).floor() / 10.0)
+    } else if ms >= 0.1 {
+        format!("{:.2}", (ms * 100.0).floor() / 100.0)
+    } else {
+        format!("{:.3}", (ms * 1000.0).floor() / 1000.0)
+    }
+}
+
+impl Collector {
+    /// A collector for `heap`. Call [`Collector::start`] to launch its threads.
+    pub fn new(heap: Arc<MHeap>, cfg: CollectorConfig) -> Arc<Collector> {
+        let mut pacer = Pacer::new(PacerConfig {
+            gc_percent: cfg.gc_percent,
+            memory_limit: cfg.memory_limit,
+            gomaxprocs: cfg.gomaxprocs,
+        });
+        pacer.commit(0, 0, 0, 0);
+        let trigger = if pacer.gc_percent() < 0 && pacer.memory_limit() == u64::MAX {
+            u64::MAX
+        } else {
+            pacer.trigger()
+        };
+        Arc::new(Collector {
+            heap,
+            pool: WorkPool::new(),
+            wb: Arc::new(WriteBarrier::default()),
+            phase: AtomicU8::new(Phase::Off as u8),
+            pacer: Mutex::new(pacer),
+            trigger: AtomicU64::new(trigger),
+            bg_credit: AtomicU64::new(0),
+            assist_work_per_byte: AtomicU64::new(f64_bits(0.0)),
+            assist_bytes_per_work: AtomicU64::new(f64_bits(0.0)),
+            assist_ns: AtomicU64::new(0),
+            worker_ns: AtomicU64::new(0),
+            worker_marked: AtomicU64::new(0),
+            sweep_done: AtomicBool::new(true),
+            ctl: Mutex::new(ControlState {
+                requested: false,
+                forced: false,
+                started: 0,
+                shutdown: false,
+                active_workers: 0,
+                mark_epoch: 0,
+            }),
+            cv: Condvar::new(),
+            stats: Mutex::new(GcStats::default()),
+            debug: cfg.debug,
+            gomaxprocs: cfg.gomaxprocs.max(1),
+            start: Instant::now(),
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The write-barrier switch the runtime's pointer stores test.
+    pub fn write_barrier(&self) -> &Arc<WriteBarrier> {
+        &self.wb
+    }
+
+    /// The global work pool (for flushing barrier buffers and assists).
+    pub fn pool(&self) -> &WorkPool {
+        &self.pool
+    }
+
+    /// The heap.
+    pub fn heap(&self) -> &Arc<MHeap> {
+        &self.heap
+    }
+
+    /// The current phase.
+    #[inline(always)]
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            1 => Phase::Mark,
+            2 => Phase::MarkTermination,
+            _ => Phase::Off,
+        }
+    }
+
+    fn set_phase(&self, p: Phase) {
+        self.phase.store(p as u8, Ordering::Relaxed);
+    }
+
+    /// Number of mark worker threads: Go's 25% of GOMAXPROCS, dedicated plus fractional,
+    /// rounded up to whole threads.
+    pub fn mark_workers(&self) -> usize {
+        (self.gomaxprocs as f64 * 0.25).ceil().max(1.0) as usize
+    }
+
+    /// Launch the controller, the mark workers and the sweeper.
+    pub fn start(self: &Arc<Self>, world: Arc<dyn World>) {
+        let mut threads = lock(&self.threads);
+        let c = self.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("gomem-gc".into())
+                .spawn(move || c.controller(&*world))
+                .expect("spawn gc controller"),
+        );
+        for i in 0..self.mark_workers() {
+            let c = self.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("gomem-mark-{i}"))
+                    .spawn(move || c.mark_worker())
+                    .expect("spawn mark worker"),
+            );
+        }
+        let c = self.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("gomem-sweep".into())
+                .spawn(move || c.sweeper())
+                .expect("spawn sweeper"),
+        );
+    }
+
+    /// Stop every collector thread (after finishing a cycle in progress).
+    pub fn shutdown(&self) {
+        lock(&self.ctl).shutdown = true;
+        self.cv.notify_all();
+        let threads: Vec<_> = lock(&self.threads).drain(..).collect();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    // ------------------------------------------------------------------ triggering
+
+    /// Allocation slow-path hook (after a span refill or a large allocation): start a cycle if
+    /// the heap reached the trigger, and sweep a little while sweeping is unfinished.
+    pub fn on_refill(&self) {
+        if !self.sweep_done.load(Ordering::Relaxed) && self.heap.sweep_one().is_none() {
+            self.sweep_done.store(true, Ordering::Relaxed);
+        }
+        if self.phase() == Phase::Off
+            && self.heap.heap_live() >= self.trigger.load(Ordering::Relaxed)
+        {
+            let mut ctl = lock(&self.ctl);
+            if !ctl.requested {
+                ctl.requested = true;
+                drop(ctl);
+                self.cv.notify_all();
+            }
+        }
+    }
+
+    /// Force a full cycle and wait for it to finish, sweeping included (Go's `runtime.GC`).
+    /// Works with GOGC=off. Must not be called from a goroutine that holds a P unless the
+    /// runtime releases it around the call (the cycle stops the world).
+    pub fn gc(&self) {
+        let mut ctl = lock(&self.ctl);
+        // Go: wait for the current cycle (if any) and then run a complete new one.
+        let target = ctl.started + if self.phase() != Phase::Off { 2 } else { 1 };
+        ctl.requested = true;
+        ctl.forced = true;
+        self.cv.notify_all();
+        loop {
+            let done = lock(&self.stats).num_gc;
+            if done >= target && !ctl.requested {
+                break;
+            }
+            if ctl.shutdown {
+                return;
+            }
+            ctl = self.cv.wait_timeout(ctl, Duration::from_millis(5));
+            if ctl.started < target && !ctl.requested {
+                ctl.requested = true;
+                ctl.forced = true;
+                self.cv.notify_all();
+            }
+        }
+        drop(ctl);
+        self.heap.sweep_all();
+        self.sweep_done.store(true, Ordering::Relaxed);
+    }
+
+    /// Change GOGC at run time (Go's `debug.SetGCPercent`); returns the old value. Lowering it
+    /// below the current heap triggers a cycle at the next allocation check.
+    pub fn set_gc_percent(&self, p: i32) -> i32 {
+        let mut pacer = lock(&self.pacer);
+        let old = pacer.set_gc_percent(p);
+        self.publish_trigger(&pacer);
+        old
+    }
+
+    fn publish_trigger(&self, pacer: &Pacer) {
+        let t = if pacer.gc_percent() < 0 && pacer.memory_limit() == u64::MAX {
+            u64::MAX
+        } else {
+            pacer.trigger()
+        };
+        self.trigger.store(t, Ordering::Relaxed);
+    }
+
+    /// The heap goal (Go's `NextGC`).
+    pub fn heap_goal(&self) -> u64 {
+        lock(&self.pacer).heap_goal()
+    }
+
+    /// GOGC in force.
+    pub fn gc_percent(&self) -> i32 {
+        lock(&self.pacer).gc_percent()
+    }
+
+    /// Completed cycles (cheap: no copy of the statistics).
+    pub fn num_gc(&self) -> u32 {
+        lock(&self.stats).num_gc
+    }
+
+    /// A copy of the cycle statistics.
+    pub fn stats(&self) -> GcStats {
+        lock(&self.stats).clone()
+    }
+
+    /// GC CPU as a fraction of GOMAXPROCS × wall time since the collector started (Go's
+    /// `GCCPUFraction`).
+    pub fn gc_cpu_fraction(&self) -> f64 {
+        let st = lock(&self.stats);
+        let wall = self.start.elapsed().as_nanos() as f64 * self.gomaxprocs as f64;
+        if wall == 0.0 {
+            0.0
+        } else {
+            st.gc_cpu_ns as f64 / wall
+        }
+    }
+
+    // ------------------------------------------------------------------ assists
+
+    /// Mark assist (Go's `gcAssistAlloc`): charge `bytes` just allocated by the goroutine on
+    /// this P; if in debt, steal background credit, then do scan work in proportion.
+    pub fn assist_alloc(&self, gp: &mut GcPState, bytes: usize) {
+        gp.assist_credit -= bytes as i64;
+        if gp.assist_credit >= 0 || self.phase() != Phase::Mark {
+            return;
+        }
+        let wpb = bits_f64(self.assist_work_per_byte.load(Ordering::Relaxed));
+        let bpw = bits_f64(self.assist_bytes_per_work.load(Ordering::Relaxed));
+        let debt = (-gp.assist_credit) as u64;
+        // Over-assist by 64 KiB of work, as Go does, so assists are not tiny.
+        let work = ((debt as f64 * wpb) as u64).max(64 << 10);
+        // Steal background credit first.
+        let mut have = self.bg_credit.load(Ordering::Relaxed);
+        loop {
+            let take = have.min(work);
+            if take == 0 {
+                break;
+            }
+            match self.bg_credit.compare_exchange_weak(
+                have,
+                have - take,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    gp.assist_credit += (take as f64 * bpw) as i64 + 1;
+                    if gp.assist_credit >= 0 {
+                        return;
+                    }
+                    break;
+                }
+                Err(v) => have = v,
+            }
+        }
+        let t = Instant::now();
+        let done =
+            drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| self.phase() != Phase::Mark);
+        gp.gcw.dispose(&self.pool);
+        gp.assist_credit += (done as f64 * bpw) as i64 + 1;
+        if done == 0 {
+            // Nothing to scan: the cycle is about to end; forgive the debt as Go's parked
+            // assists are woken at mark termination.
+            gp.assist_credit = 0;
+        }
+        self.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if !self.pool.is_empty() {
+            self.cv.notify_all();
+        }
+    }
+
+    // ------------------------------------------------------------------ threads
+
+    fn controller(&self, world: &dyn World) {
+        loop {
+            let forced;
+            {
+                let mut ctl = lock(&self.ctl);
+                while !ctl.requested && !ctl.shutdown {
+                    ctl = self.cv.wait(ctl);
+                }
+                if ctl.shutdown {
+                    return;
+                }
+                ctl.requested = false;
+                forced = core::mem::take(&mut ctl.forced);
+                ctl.started += 1;
+            }
+            self.run_cycle(world, forced);
+            self.cv.notify_all();
+        }
+    }
+
+    fn mark_worker(&self) {
+        let mut gcw = GcWork::new();
+        let mut seen_epoch = 0;
+        loop {
+            {
+                let mut ctl = lock(&self.ctl);
+                while !ctl.shutdown && (ctl.mark_epoch == seen_epoch || self.phase() != Phase::Mark)
+                {
+                    ctl = self.cv.wait(ctl);
+                }
+                if ctl.shutdown {
+                    return;
+                }
+                seen_epoch = ctl.mark_epoch;
+                ctl.active_workers += 1;
+            }
+            // Drain until there is nothing left anywhere; new work (assists, barrier flushes)
+            // re-arms us through the epoch.
+            loop {
+                let t = Instant::now();
+                let done =
+                    drain(&self.heap, &mut gcw, &self.pool, None, &|| self.phase() != Phase::Mark);
+                self.worker_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                self.bg_credit.fetch_add(done, Ordering::Relaxed);
+                gcw.dispose(&self.pool);
+                if self.pool.is_empty() || self.phase() != Phase::Mark {
+                    break;
+                }
+            }
+            let (bm, sw) = gcw.take_counters();
+            self.add_worker_counters(bm, sw);
+            let mut ctl = lock(&self.ctl);
+            ctl.active_workers -= 1;
+            drop(ctl);
+            self.cv.notify_all();
+        }
+    }
+
+    fn sweeper(&self) {
+        loop {
+            {
+                let mut ctl = lock(&self.ctl);
+                while !ctl.shutdown && self.sweep_done.load(Ordering::Relaxed) {
+                    ctl = self.cv.wait(ctl);
+                }
+                if ctl.shutdown {
+                    return;
+                }
+            }
+            let mut n = 0u32;
+            while self.phase() == Phase::Off {
+                if self.heap.sweep_one().is_none() {
+                    self.sweep_done.store(true, Ordering::Relaxed);
+                    break;
+                }
+                n += 1;
+                if n % 10 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ the cycle
+
+    fn add_worker_counters(&self, bytes_marked: u64, _scan: u64) {
+        self.worker_marked.fetch_add(bytes_marked, Ordering::Relaxed);
+    }
+
+    /// Run one complete cycle (phases 1–3 of the module docs; phase 4 runs in the background).
+    fn run_cycle(&self, world: &dyn World, forced: bool) {
+        let t_start = Instant::now();
+        let at = t_start.duration_since(self.start);
+        // 1. Sweep termination, concurrent part: finish the previous cycle's sweeping.
+        self.heap.sweep_all();
+        let heap0 = self.heap.heap_live();
+        let stw = self.debug.stoptheworld > 0;
+        let mut ctl_gcw = GcWork::new();
+        self.worker_marked.store(0, Ordering::Relaxed);
+        let assist0 = self.assist_ns.load(Ordering::Relaxed);
+        let worker0 = self.worker_ns.load(Ordering::Relaxed);
+        let goal = lock(&self.pacer).heap_goal();
+
+        let mut heap_live_mark_start = 0;
+        let pause1 = world.stop_the_world("GC sweep termination", &mut |w: &mut dyn Stopped| {
+            // Anything a P swept lazily is done; anything left is swept now.
+            self.heap.sweep_all();
+            self.heap.clear_page_marks();
+            heap_live_mark_start = self.heap.heap_live();
+            {
+                let mut pacer = lock(&self.pacer);
+                pacer.start_cycle(
+                    self.start.elapsed().as_nanos() as u64,
+                    heap_live_mark_start,
+                    0,
+                    0,
+                );
+                self.assist_work_per_byte
+                    .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
+                self.assist_bytes_per_work
+                    .store(f64_bits(pacer.assist_bytes_per_work()), Ordering::Relaxed);
+            }
+            self.bg_credit.store(0, Ordering::Relaxed);
+            // The barrier goes on while the world is stopped, so every P sees it before any
+            // object is greyed; from here on new objects are born black.
+            self.set_phase(Phase::Mark);
+            self.wb.set_enabled(true);
+            self.heap.set_alloc_black(true);
+            let heap = &self.heap;
+            let pool = &self.pool;
+            w.for_each_p(&mut |cache, gp| {
+                gp.assist_credit = 0;
+                if let Some(t) = cache.tiny_block() {
+                    shade(heap, &mut gp.gcw, pool, t);
+                }
+            });
+            if stw {
+                // gcstoptheworld: the whole mark happens in this pause, on this thread.
+                w.for_each_goroutine_root(&mut |r| {
+                    shade(heap, &mut ctl_gcw, pool, r);
+                });
+                w.for_each_global_root(&mut |r| {
+                    shade(heap, &mut ctl_gcw, pool, r);
+                });
+                drain(heap, &mut ctl_gcw, pool, None, &|| false);
+            }
+        });
+        let t_mark = Instant::now();
+
+        // 2. Concurrent mark: roots, then wait until the workers run dry.
+        if !stw {
+            let heap = &self.heap;
+            let pool = &self.pool;
+            world.scan_global_roots(&mut |r| {
+                shade(heap, &mut ctl_gcw, pool, r);
+            });
+            ctl_gcw.dispose(pool);
+            self.release_workers();
+            let roots = Mutex::new(Vec::new());
+            world.scan_goroutine_roots(&|r| lock(&roots).push(r));
+            let roots: Vec<usize> = core::mem::take(&mut *lock(&roots));
+            for r in roots {
+                shade(heap, &mut ctl_gcw, pool, r);
+            }
+            ctl_gcw.dispose(pool);
+            self.release_workers();
+        }
+
+        // 3. Mark termination, repeated until a stopped world finds no work left.
+        let mut pause2 = Duration::ZERO;
+        let mut heap1 = 0;
+        let mut marked_total = 0u64;
+        loop {
+            if !stw {
+                self.wait_for_quiescence();
+            }
+            let mut restart = false;
+            let p = world.stop_the_world("GC mark termination", &mut |w: &mut dyn Stopped| {
+                let heap = &self.heap;
+                let pool = &self.pool;
+                let mut found = false;
+                let mut p_marked = 0;
+                // Mark workers are threads, not goroutines: the stopped world does not stop
+                // them. Switching the phase makes them stop draining and hand their local work
+                // to the pool; wait until none is active before deciding anything.
+                self.set_phase(Phase::MarkTermination);
+                {
+                    let mut ctl = lock(&self.ctl);
+                    while ctl.active_workers > 0 {
+                        ctl = self.cv.wait_timeout(ctl, Duration::from_micros(50));
+                    }
+                }
+                w.for_each_p(&mut |_, gp| {
+                    gp.wbbuf.flush(heap, &mut gp.gcw, pool);
+                    if !gp.gcw.is_empty() {
+                        found = true;
+                    }
+                    gp.gcw.dispose(pool);
+                });
+                if stw {
+                    // Everything is marked here, in the pause itself.
+                    drain(heap, &mut ctl_gcw, pool, None, &|| false);
+                    found = false;
+                }
+                if found || !pool.is_empty() {
+                    self.set_phase(Phase::Mark);
+                    restart = true;
+                    return;
+                }
+                w.for_each_p(&mut |_, gp| {
+                    let (bm, _) = gp.gcw.take_counters();
+                    p_marked += bm;
+                    gp.wbbuf.discard();
+                });
+                if self.debug.checkmark {
+                    checkmark::verify(heap, w);
+                }
+                heap1 = heap.heap_live();
+                let (cm, _) = ctl_gcw.take_counters();
+                // Objects allocated during mark were allocated black; count them as marked
+                // (heap_live grew by at least their size, span-granular, as in Go).
+                let alloc_black = heap1.saturating_sub(heap_live_mark_start);
+                marked_total =
+                    p_marked + cm + self.worker_marked.load(Ordering::Relaxed) + alloc_black;
+                self.wb.set_enabled(false);
+                heap.set_alloc_black(false);
+                self.set_phase(Phase::Off);
+                heap.reset_heap_live(marked_total);
+                // SAFETY: the world is stopped, the previous generation was fully swept in
+                // sweep termination, and every P's cache is released right below, before any P
+                // allocates again.
+                unsafe { heap.advance_sweepgen() };
+                w.for_each_p(&mut |cache, _| cache.release_all());
+                let mut pacer = lock(&self.pacer);
+                let now = self.start.elapsed().as_nanos() as u64;
+                pacer.end_cycle(
+                    now,
+                    heap1,
+                    forced,
+                    self.assist_ns.load(Ordering::Relaxed) - assist0,
+                    // Go's endCycle takes idle-priority mark time here (it assumes dedicated
+                    // and fractional workers used exactly their 25%); gomem has no idle-priority
+                    // workers.
+                    0,
+                    t_mark.elapsed().as_nanos() as u64,
+                );
+                pacer.commit(marked_total, marked_total, 0, 0);
+                self.publish_trigger(&pacer);
+            });
+            pause2 += p;
+            if !restart {
+                break;
+            }
+            self.release_workers();
+        }
+        let mark_wall = t_mark.elapsed().saturating_sub(pause2);
+        if self.debug.stoptheworld >= 2 {
+            world.stop_the_world("GC sweep (gcstoptheworld=2)", &mut |_| {
+                self.heap.sweep_all();
+            });
+            self.sweep_done.store(true, Ordering::Relaxed);
+        } else {
+            self.sweep_done.store(false, Ordering::Relaxed);
+        }
+
+        // Statistics and the trace line.
+        let assist = self.assist_ns.load(Ordering::Relaxed) - assist0;
+        let worker = self.worker_ns.load(Ordering::Relaxed) - worker0;
+        let total_pause = pause1 + pause2;
+        let now_unix =
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let (num_gc, cpu_frac) = {
+            let mut st = lock(&self.stats);
+            let i = st.num_gc as usize % PAUSE_RING;
+            st.pause_ns[i] = total_pause.as_nanos() as u64;
+            st.pause_end[i] = now_unix;
+            st.pause_total_ns += total_pause.as_nanos() as u64;
+            for p in [pause1, pause2] {
+                let ns = p.as_nanos() as u64;
+                st.pause_max_ns = st.pause_max_ns.max(ns);
+                if st.pauses.len() == 4096 {
+                    st.pauses.remove(0);
+                }
+                st.pauses.push(ns);
+            }
+            st.last_gc = now_unix;
+            st.num_gc += 1;
+            if forced {
+                st.num_forced_gc += 1;
+            }
+            st.gc_cpu_ns +=
+                total_pause.as_nanos() as u64 * self.gomaxprocs as u64 + assist + worker;
+            st.heap_marked = marked_total;
+            let wall = self.start.elapsed().as_nanos() as f64 * self.gomaxprocs as f64;
+            (st.num_gc, if wall > 0.0 { st.gc_cpu_ns as f64 / wall } else { 0.0 })
+        };
+        if self.debug.gctrace > 0 {
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            let procs =
+                self.gomaxprocs.min(std::thread::available_parallelism().map_or(1, |n| n.get()))
+                    as f64;
+            eprintln!(
+                "gc {} @{:.3}s {}%: {}+{}+{} ms clock, {}+{}/{}/{}+{} ms cpu, {}->{}->{} MB, {} MB goal, {} MB stacks, {} MB globals, {} P{}",
+                num_gc,
+                at.as_secs_f64(),
+                (cpu_frac * 100.0) as u64,
+                fmt_ms(ms(pause1)),
+                fmt_ms(ms(mark_wall)),
+                fmt_ms(ms(pause2)),
+                fmt_ms(ms(pause1) * procs),
+                fmt_ms(assist as f64 / 1e6),
+                fmt_ms(worker as f64 / 1e6),
+                fmt_ms(0.0),
+                fmt_ms(ms(pause2) * procs),
+                heap0 >> 20,
+                heap1 >> 20,
+                marked_total >> 20,
+                goal >> 20,
+                0,
+                0,
+                self.gomaxprocs,
+                if forced { " (forced)" } else { "" }
+            );
+        }
+    }
+
+    /// Let the mark workers run (new work, a new cycle, a restarted mark).
+    fn release_workers(&self) {
+        lock(&self.ctl).mark_epoch += 1;
+        self.cv.notify_all();
+    }
+
+    /// Wait until no worker is draining and the global pool is empty (a termination candidate).
+    fn wait_for_quiescence(&self) {
+        let mut ctl = lock(&self.ctl);
+        loop {
+            if ctl.active_workers == 0 && self.pool.is_empty() {
+                return;
+            }
+            if !self.pool.is_empty() && ctl.active_workers == 0 {
+                // Work appeared (assists, barrier flushes) while the workers slept.
+                ctl.mark_epoch += 1;
+                self.cv.notify_all();
+            }
+            ctl = self.cv.wait_timeout(ctl, Duration::from_millis(1));
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Greying and scanning: the classic per-object marker (Go's `greyobject`, `scanobject`,
+//! `gcDrain` and `gcDrainN` in `mgcmark.go`). See the crate docs for the overview.
+//!
+//! Tri-colour vocabulary: an object is **white** while its mark bit is clear, **grey** once it
+//! is marked and queued in some [`GcWork`] or in the [`WorkPool`], and **black** once it is
+//! marked and no longer queued (scanned, or pointer-free and never queued at all).
+//!
+//! - [`shade`] takes any word (nil, a pointer into another mapping, an interior pointer) and,
+//!   if it points into an object of an `InUse` span, sets the object's mark bit with an atomic
+//!   test-and-set ([`MSpan::try_mark`]). The winner of that race alone records the span in its
+//!   arena's page-marks bitmap, counts the object's bytes and, unless the span is noscan, queues
+//!   the object. So every object is counted and scanned exactly once however many Ps find it.
+//! - [`scan_object`] reads an object's pointer slots from the allocator's metadata
+//!   ([`MSpan::for_each_ptr_slot`]; nothing is guessed) and shades what they hold.
+//! - [`drain`] alternates the two until the P and the pool run dry, a scan-work budget is spent
+//!   (mark assists) or the caller asks it to stop (preemption).
+//!
+//! There is no recursion anywhere: depth lives in the work buffers, so a million-node list
+//! needs no more stack than a single node.
+//!
+//! # Oblets
+//!
+//! A large object is not scanned in one piece. Its first scan queues one entry for each further
+//! 128 KiB "oblet" ([`OBLET_BYTES`]) and scans only the first; the rest are separate work items.
+//! This bounds how long one work item takes (so a P reaches its preemption check and a mark
+//! assist its budget within about one oblet, whatever the object size) and lets other Ps share
+//! a huge array through the pool, where one P would otherwise scan it alone. An oblet entry is
+//! `base + k * OBLET_BYTES` (k ≥ 1): since large objects have no header and spans start on page
+//! boundaries, such an address can never be confused with an object base.
+//!
+//! # Divergences from Go
+//!
+//! - This is the classic marker of `mgcmark_nogreenteagc.go`. Go 1.27 defaults to Green Tea,
+//!   which defers small objects to per-span scans; the object graph marked is the same.
+//! - `bytes_marked` grows by the slot size when an object is greyed, for scan objects too. Go
+//!   counts a scan object when it scans it, oblet by oblet; the oblets of an object add up to
+//!   its slot, so the totals agree whenever marking has finished, which is the only time Go
+//!   reads them (`heapMarked` at mark termination).
+//! - Oblets are queued up to the object's end (`limit`), not up to the end of its last page as
+//!   Go does: entries past the last pointer would scan nothing anyway.
+//!
+//! # The collector's contract
+//!
+//! Marking relies on the invariants the rest of the collector maintains, as Go's does:
+//! - every span seen while marking stays `InUse`: the previous cycle's sweep finished
+//!   (`MHeap::sweep_all`) before the first [`shade`], and the next sweep starts after the last
+//!   [`drain`] (`docs/allocator.md`, "Sweep protocol");
+//! - the words handed to [`shade`] come from precise roots and pointer slots, so a pointer to a
+//!   heap slot points to an allocated object whose allocation happened-before the word was
+//!   published. A pointer to a *free* slot (a mutator or barrier bug) is still marked and the
+//!   sweeper reports it as a zombie; scanning such a slot is defended against the
+//!   `clobberfree` pattern but can otherwise read a stale header (see [`scan_object`]).
+
+use crate::sync::load_word;
+use crate::work::{GcWork, WorkPool};
+use gomem_allocator::consts::{MIN_LEGAL_POINTER, PTR_SIZE};
+use gomem_allocator::mheap::MHeap;
+use gomem_allocator::mspan::{MSpan, CLOBBER_PATTERN};
+
+/// Large objects are scanned in pieces of at most this many bytes (Go's `maxObletBytes`).
+pub const OBLET_BYTES: usize = 128 << 10;
+
+/// [`drain`] asks `should_stop` after this many work items since it last asked…
+const DRAIN_CHECK_ITEMS: u32 = 32;
+/// …or once this much scan work was done since then, whichever comes first. One oblet is at
+/// most 128 KiB of work, so a check happens at least every two oblets.
+const DRAIN_CHECK_WORK: u64 = 64 << 10;
+
+/// Shade `ptr` (Go's `shade` → `findObject` → `greyobject`).
+///
+/// `ptr` may be any word: nil, an address outside the heap (another mapping, a stack, another
+/// heap), a span's unused tail, or a pointer to anywhere inside an object. If it points into
+/// the object area of an `InUse` span of `heap` and that object is unmarked, mark it, set its
+/// span's page-marks bit, add its slot size to `gcw.bytes_marked` and, unless its span is
+/// noscan (which makes it black at once), queue its base on `gcw` for [`scan_object`].
+///
+/// Returns whether this call greyed (or blackened) an object; `false` for non-heap words and
+/// for objects already marked, by this P or another.
+#[inline]
+pub fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize) -> bool {
+    // Nil and the first page are never heap pointers (Go's `minLegalPointer`).
+    if ptr < MIN_LEGAL_POINTER {
+        return false;
+    }
+    // None for foreign addresses, free or manual spans, and span tails past `limit`.
+    let Some((span, index, base)) = heap.find_object(ptr) else {
+        return false;
+    };
+    grey_object(heap, gcw, pool, span, index, base)
+}
+
+/// Mark slot `index` (base `base`) of `span` and queue it (Go's `greyobject`).
+#[inline]
+fn grey_object(
+    heap: &MHeap,
+    gcw: &mut GcWork,
+    pool: &WorkPool,
+    span: &MSpan,
+    index: usize,
+    base: usize,
+) -> bool {
+    if !span.try_mark(index) {
+        return false;
+    }
+    let span_base = span.base();
+    if let Some(arena) = heap.arena_of(span_base) {
+        arena.set_page_marked(span_base);
+    }
+    gcw.bytes_marked += span.elemsize() as u64;
+    if !span.spanclass().noscan() {
+        gcw.put(pool, base);
+    }
+    true
+}
+
+/// Scan one work item (Go's `scanobject`) and shade every pointer it holds.
+///
+/// `b` is what [`shade`] queued: the base of a scan object (the slot base, header included, for
+/// objects over 512 bytes), or an oblet start `base + k * OBLET_BYTES` (k ≥ 1) queued by the
+/// first scan of a large object. Visiting the base of a large object over [`OBLET_BYTES`]
+/// queues its other oblets and scans only the first 128 KiB.
+///
+/// Like Go, pointers back into the piece being scanned (`[b, b + n)`, the object or the oblet)
+/// are skipped without a lookup: the object is already marked.
+///
+/// Adds to `gcw.heap_scan_work` the offset from `b` just past the last pointer slot visited (0
+/// when there is none), as Go does: scalar tails cost nothing. `bytes_marked` was counted when
+/// the object was greyed.
+///
+/// An address that is neither an object base nor an oblet start of an `InUse` scan span is
+/// ignored (and asserts in debug builds): the queue only ever holds those. For a header object
+/// whose header holds the `clobberfree` pattern (a freed slot reached through a dangling
+/// pointer) the scan is skipped; the sweeper reports the slot as a zombie.
+pub fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
+    let Some(span) = heap.span_of_heap(b) else {
+        debug_assert!(false, "scan_object({b:#x}): not in an InUse span");
+        return;
+    };
+    let spc = span.spanclass();
+    if spc.noscan() {
+        debug_assert!(false, "scan_object({b:#x}): noscan span");
+        return;
+    }
+    let base = span.base();
+    let elemsize = span.elemsize();
+    // The range to scan, as `[from, from + n)` of the data of the object at `obj`.
+    let (obj, from, n) = if span.is_large() {
+        if elemsize > OBLET_BYTES {
+            if b == base {
+                let mut oblet = base + OBLET_BYTES;
+                while oblet < span.limit() {
+                    gcw.put(pool, oblet);
+                    oblet += OBLET_BYTES;
+                }
+            }
+            debug_assert!((b - base) % OBLET_BYTES == 0, "scan_object({b:#x}): not an oblet");
+            (base, b - base, (base + elemsize - b).min(OBLET_BYTES))
+        } else {
+            debug_assert!(b == base, "scan_object({b:#x}): not the object base");
+            (base, 0, elemsize)
+        }
+    } else {
+        let slot = span.obj_base(span.obj_index(b));
+        if slot != b {
+            debug_assert!(false, "scan_object({b:#x}): not a slot base");
+            return;
+        }
+        if !spc.size_class().has_span_heap_bits() {
+            // SAFETY: a header span's slot starts with its aligned header word, inside the
+            // mapped pages of this InUse span.
+            let header = unsafe { load_word(b) };
+            if header as u64 == CLOBBER_PATTERN {
+                return;
+            }
+        }
+        (b, 0, elemsize)
+    };
+    // For a header object the offsets are of its data (slot + 8); `from` is 0 then, and the
+    // whole slot including the header is the self-pointer range.
+    let mut last_slot = None;
+    let mut visit = |slot: usize| {
+        last_slot = Some(slot);
+        // SAFETY: `slot` is a pointer slot of an allocated object of an InUse span: aligned,
+        // mapped, accessed by mutators only as whole words.
+        let v = unsafe { load_word(slot) };
+        if v != 0 && v.wrapping_sub(b) >= n {
+            shade(heap, gcw, pool, v);
+        }
+    };
+    // SAFETY: `span` was InUse when looked up and stays so while marking (module docs, "The
+    // collector's contract"); `obj` is the base of a slot greyed from a pointer the mutator
+    // holds, so the slot is allocated, and its allocation (header, heap bits, large type)
+    // happened-before the pointer's publication, which our Acquire load of it (or the root
+    // hand-over) synchronised with.
+    unsafe { span.for_each_ptr_slot(obj, from, from + n, &mut visit) };
+    if let Some(s) = last_slot {
+        gcw.heap_scan_work += (s + PTR_SIZE - b) as u64;
+    }
+}
+
+/// Drain mark work (Go's `gcDrain`, or `gcDrainN` with a budget): take work from `gcw`, then
+/// from the pool, and scan it, until
+/// - no local or pool work is left (other Ps may still hold some: the termination check's
+///   business), or
+/// - `budget` scan-work units were done by this call (a mark assist paying its debt; like Go,
+///   the last object is finished, so the budget may be overshot by one work item), or
+/// - `should_stop()` returns true. It is asked on entry and then after every 32 items or 64 KiB
+///   of scan work (Go's preemption and idle-worker checks).
+///
+/// Whenever the pool is dry, some local work is offered to other Ps first
+/// ([`GcWork::balance`]). Returns the scan work done by this call, which is also in
+/// `gcw.heap_scan_work`.
+pub fn drain(
+    heap: &MHeap,
+    gcw: &mut GcWork,
+    pool: &WorkPool,
+    budget: Option<u64>,
+    should_stop: &dyn Fn() -> bool,
+) -> u64 {
+    let start = gcw.heap_scan_work;
+    let done = |gcw: &GcWork| gcw.heap_scan_work.saturating_sub(start);
+    let mut items_since_check = DRAIN_CHECK_ITEMS;
+    let mut work_at_check = 0;
+    loop {
+        let work = done(gcw);
+        if budget.is_some_and(|b| work >= b) {
+            break;
+        }
+        if items_since_check >= DRAIN_CHECK_ITEMS || work - work_at_check >= DRAIN_CHECK_WORK {
+            if should_stop() {
+                break;
+            }
+            items_since_check = 0;
+            work_at_check = work;
+        }
+        // Keep work visible to idle Ps (Go checks `work.full == 0` first; `balance` does).
+        gcw.balance(pool);
+        let Some(b) = gcw.try_get(pool) else {
+            break;
+        };
+        scan_object(heap, gcw, pool, b);
+        items_since_check += 1;
+    }
+    done(gcw)
+}

@@ -1,0 +1,52 @@
+//! What the collector needs from the world of goroutines, as traits the runtime implements
+//! (the collector never calls the scheduler shim directly; MMTk's `VMBinding` plays this part).
+//!
+//! - [`World::stop_the_world`] runs a closure with every P stopped and hands it each P's
+//!   allocation cache and collector state, and every goroutine's roots.
+//! - [`World::scan_goroutine_roots`] visits each goroutine's roots *without* stopping the world:
+//!   a goroutine's roots are read at its next safepoint, or on its behalf while it holds no P.
+//! - [`World::scan_global_roots`] visits the registered global roots.
+
+use crate::barrier::WbBuf;
+use crate::work::GcWork;
+use gomem_allocator::MCache;
+
+/// The collector's per-P state, kept on the P by the runtime (Go's `p.gcw`, `p.wbBuf`).
+#[derive(Debug, Default)]
+pub struct GcPState {
+    /// The P's mark work (Go's `gcWork`).
+    pub gcw: GcWork,
+    /// The P's write-barrier buffer.
+    pub wbbuf: WbBuf,
+    /// Mark-assist credit in bytes (Go keeps `gcAssistBytes` per goroutine; we keep it per P:
+    /// see `docs/collector.md`). Negative is debt.
+    pub assist_credit: i64,
+}
+
+/// The world, stopped: every P parked at a safepoint or idle.
+pub trait Stopped {
+    /// Visit every P's allocation cache and collector state.
+    fn for_each_p(&mut self, f: &mut dyn FnMut(&mut MCache, &mut GcPState));
+    /// Visit every root of every goroutine.
+    fn for_each_goroutine_root(&mut self, f: &mut dyn FnMut(usize));
+    /// Visit every registered global root.
+    fn for_each_global_root(&mut self, f: &mut dyn FnMut(usize));
+}
+
+/// The goroutine world as the collector sees it.
+pub trait World: Send + Sync + 'static {
+    /// Stop the world, run `f`, restart it. Returns the pause: from the stop request to the
+    /// restart.
+    fn stop_the_world(
+        &self,
+        reason: &'static str,
+        f: &mut dyn FnMut(&mut dyn Stopped),
+    ) -> std::time::Duration;
+    /// Visit every root of every goroutine that exists now, each read while its goroutine is
+    /// stopped at a safepoint or holds no P; returns when all are done.
+    fn scan_goroutine_roots(&self, f: &(dyn Fn(usize) + Sync));
+    /// Visit every registered global root.
+    fn scan_global_roots(&self, f: &mut dyn FnMut(usize));
+    /// Number of processors (GOMAXPROCS).
+    fn gomaxprocs(&self) -> usize;
+}

@@ -1,0 +1,569 @@
+//! Marking on a real heap: shading, scanning (headerless, header and large objects, oblets),
+//! draining without recursion, the sweep that follows, and two Ps marking one graph.
+//!
+//! There is no mutator yet, so the tests write pointer words with plain stores into objects
+//! they just allocated, before any marking starts.
+#![cfg(not(loom))]
+
+use gomem_allocator::mcache::MCache;
+use gomem_allocator::mheap::{HeapConfig, MHeap};
+use gomem_allocator::mspan::CLOBBER_PATTERN;
+use gomem_allocator::sync::{AtomicBool, AtomicUsize, Ordering};
+use gomem_allocator::typedesc::{TypeDesc, POINTER};
+use gomem_collector::mark::{drain, scan_object, shade, OBLET_BYTES};
+use gomem_collector::work::{GcWork, WorkPool};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A list node: `{ next: *Node, val: u64 }` (16-byte class, pointer bits in the span).
+static NODE: TypeDesc = TypeDesc::new(16, 8, &[1], "node");
+/// A tree node: `{ left, right: *Tree, val: u64 }` (24-byte class).
+static TREE: TypeDesc = TypeDesc::new(24, 16, &[0b11], "tree");
+/// `[128]*T`: 1024 bytes of pointers, so a malloc header (1152-byte class).
+static BIG_PTRS: TypeDesc = TypeDesc::new(1024, 1024, &[!0; 2], "[128]*T");
+/// 600 bytes, pointers in even words up to byte 584 (640-byte class, with header).
+static MIXED_600: TypeDesc = TypeDesc::new(600, 584, &[0x5555_5555_5555_5555, 0x155], "mixed600");
+
+fn heap() -> Arc<MHeap> {
+    MHeap::new(HeapConfig::default()).expect("heap")
+}
+
+fn alloc(c: &mut MCache, ty: &'static TypeDesc) -> usize {
+    c.alloc(ty).expect("alloc").as_ptr() as usize
+}
+
+/// Store `v` in word `i` of the object at `obj`.
+fn set(obj: usize, i: usize, v: usize) {
+    // SAFETY: tests only call this on objects they allocated with at least `i + 1` words, before
+    // any marker runs.
+    unsafe { ((obj + 8 * i) as *mut usize).write(v) }
+}
+
+/// Word `i` of the object at `obj`.
+fn get(obj: usize, i: usize) -> usize {
+    // SAFETY: as for `set`; the object is live (or a freed but mapped slot, read after sweeping).
+    unsafe { ((obj + 8 * i) as *const usize).read() }
+}
+
+fn is_marked(heap: &MHeap, p: usize) -> bool {
+    let (s, i, _) = heap.find_object(p).expect("heap object");
+    s.is_marked(i)
+}
+
+fn elemsize(heap: &MHeap, p: usize) -> u64 {
+    heap.find_object(p).expect("heap object").0.elemsize() as u64
+}
+
+/// Mark everything reachable from `roots` on one P. Returns (bytes_marked, heap_scan_work).
+fn mark_from(heap: &MHeap, roots: &[usize]) -> (u64, u64) {
+    let pool = WorkPool::new();
+    let mut gcw = GcWork::new();
+    for &r in roots {
+        shade(heap, &mut gcw, &pool, r);
+    }
+    let work = drain(heap, &mut gcw, &pool, None, &|| false);
+    assert!(gcw.is_empty() && pool.is_empty(), "drain left work behind");
+    gcw.dispose(&pool);
+    let (bytes, scan) = gcw.take_counters();
+    assert_eq!(work, scan, "drain reports the scan work it did");
+    (bytes, scan)
+}
+
+/// The allocator's sweep protocol after marking (docs/allocator.md): new sweep generation,
+/// caches give their spans back, sweep everything. Returns objects freed (ledger frees delta).
+fn finish_cycle(heap: &MHeap, caches: &mut [&mut MCache]) -> u64 {
+    let before = heap.ledger(&[]).frees;
+    // SAFETY: no other thread allocates or sweeps and every cache of the heap is released
+    // below before it allocates again.
+    unsafe { heap.advance_sweepgen() };
+    for c in caches.iter_mut() {
+        c.release_all();
+    }
+    heap.sweep_all();
+    let refs: Vec<&MCache> = caches.iter().map(|c| &**c).collect();
+    let l = heap.ledger(&refs);
+    assert!(l.balances(), "ledger does not add up\n{l}");
+    l.frees - before
+}
+
+fn list(c: &mut MCache, n: usize) -> Vec<usize> {
+    let nodes: Vec<usize> = (0..n).map(|_| alloc(c, &NODE)).collect();
+    for (i, &p) in nodes.iter().enumerate() {
+        set(p, 0, nodes.get(i + 1).copied().unwrap_or(0));
+        set(p, 1, i);
+    }
+    nodes
+}
+
+/// Go's TestGcDeepNesting idea: a million-deep structure marks without recursion.
+#[test]
+fn million_node_list_marks_from_its_head() {
+    const N: usize = 1_000_000;
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let nodes = list(&mut c, N);
+    let t = Instant::now();
+    let (bytes, scan) = mark_from(&h, &nodes[..1]);
+    let dt = t.elapsed();
+    eprintln!("marked {N} list nodes in {dt:?} ({:.1} ns/node)", dt.as_nanos() as f64 / N as f64);
+    assert_eq!(elemsize(&h, nodes[0]), 16);
+    assert_eq!(bytes, 16 * N as u64, "each node counted exactly once");
+    assert_eq!(scan, 8 * N as u64, "one pointer word per node");
+    assert!(nodes.iter().all(|&p| is_marked(&h, p)));
+    assert_eq!(finish_cycle(&h, &mut [&mut c]), 0, "nothing unreachable");
+    for (i, &p) in nodes.iter().enumerate().step_by(9973) {
+        assert_eq!(get(p, 1), i);
+    }
+}
+
+#[test]
+fn tree_marks_reachable_subtrees_only() {
+    // A complete binary tree of depth 15, built breadth-first; node i's children are 2i+1, 2i+2.
+    const N: usize = (1 << 15) - 1;
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let t: Vec<usize> = (0..N).map(|_| alloc(&mut c, &TREE)).collect();
+    for i in 0..N {
+        set(t[i], 0, t.get(2 * i + 1).copied().unwrap_or(0));
+        set(t[i], 1, t.get(2 * i + 2).copied().unwrap_or(0));
+        set(t[i], 2, i);
+    }
+    // Cut the root's right subtree (node 2 and its descendants: half the tree minus the root).
+    set(t[0], 1, 0);
+    let in_left = |mut i: usize| {
+        while i > 2 {
+            i = (i - 1) / 2;
+        }
+        i != 2
+    };
+    let reachable = (0..N).filter(|&i| in_left(i)).count();
+    assert_eq!(reachable, (N - 1) / 2 + 1);
+    let (bytes, scan) = mark_from(&h, &[t[0]]);
+    assert_eq!(bytes, 24 * reachable as u64);
+    assert_eq!(scan, 16 * reachable as u64, "two pointer words per node, nil or not");
+    for (i, &p) in t.iter().enumerate() {
+        assert_eq!(is_marked(&h, p), in_left(i), "node {i}");
+    }
+    assert_eq!(finish_cycle(&h, &mut [&mut c]), (N - reachable) as u64);
+    // A second cycle over the survivors finds the same live set and frees nothing.
+    h.sweep_all();
+    let (bytes2, _) = mark_from(&h, &[t[0]]);
+    assert_eq!(bytes2, bytes);
+    assert_eq!(finish_cycle(&h, &mut [&mut c]), 0);
+    for (i, &p) in t.iter().enumerate().filter(|&(i, _)| in_left(i)) {
+        assert_eq!(get(p, 2), i, "live node {i} intact");
+    }
+}
+
+#[test]
+fn cycles_and_self_pointers_terminate() {
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let ring = list(&mut c, 1000);
+    set(ring[999], 0, ring[0]);
+    let me = alloc(&mut c, &NODE);
+    set(me, 0, me);
+    let (bytes, scan) = mark_from(&h, &[ring[500], me, ring[3]]);
+    assert_eq!(bytes, 16 * 1001);
+    assert_eq!(scan, 8 * 1001);
+}
+
+#[test]
+fn large_pointer_array_is_scanned_in_oblets() {
+    // 4 MiB of pointers: 32 oblets. Element i points to a 16-byte noscan object; the last
+    // element instead points to a two-node list reachable from nowhere else.
+    const LEN: usize = (4 << 20) / 8;
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let arr = c.alloc_array(&POINTER, LEN).unwrap().as_ptr() as usize;
+    assert_eq!(elemsize(&h, arr), 4 << 20);
+    let leaves: Vec<usize> =
+        (0..LEN - 1).map(|_| c.alloc_noscan(16).unwrap().as_ptr() as usize).collect();
+    for (i, &l) in leaves.iter().enumerate() {
+        set(arr, i, l);
+    }
+    let tail = list(&mut c, 2);
+    set(arr, LEN - 1, tail[0]);
+
+    let pool = WorkPool::new();
+    let mut gcw = GcWork::new();
+    assert!(shade(&h, &mut gcw, &pool, arr));
+    assert_eq!(gcw.take_counters(), (4 << 20, 0));
+    // The first visit queues the 31 other oblets and scans only the first 128 KiB.
+    let b = gcw.try_get(&pool).unwrap();
+    assert_eq!(b, arr);
+    scan_object(&h, &mut gcw, &pool, b);
+    let per_oblet = (OBLET_BYTES / 8) as u64;
+    assert_eq!(gcw.take_counters(), (16 * per_oblet, OBLET_BYTES as u64));
+    assert_eq!(gcw.local_len() + 253 * pool.full_count(), 31);
+    assert!(leaves[..per_oblet as usize].iter().all(|&l| is_marked(&h, l)));
+    assert!(!is_marked(&h, leaves[per_oblet as usize]), "second oblet not scanned yet");
+    // Every further oblet is one work item with 128 KiB of scan work; the list hanging off the
+    // last element is found only when the last oblet is scanned.
+    let mut oblets = Vec::new();
+    while let Some(o) = gcw.try_get(&pool) {
+        let before = gcw.heap_scan_work;
+        if (arr..arr + (4 << 20)).contains(&o) {
+            oblets.push(o);
+            assert_eq!(is_marked(&h, tail[0]), o < arr + 31 * OBLET_BYTES, "+{:#x}", o - arr);
+            scan_object(&h, &mut gcw, &pool, o);
+            assert_eq!(gcw.heap_scan_work - before, OBLET_BYTES as u64, "+{:#x}", o - arr);
+        } else {
+            scan_object(&h, &mut gcw, &pool, o);
+        }
+    }
+    oblets.sort_unstable();
+    assert_eq!(oblets, (1..32).map(|k| arr + k * OBLET_BYTES).collect::<Vec<_>>());
+    assert!(pool.is_empty());
+    gcw.dispose(&pool);
+    assert!(is_marked(&h, tail[1]), "reachable only from the last oblet");
+    assert!(leaves.iter().all(|&l| is_marked(&h, l)));
+
+    // The whole thing again from scratch, with exact totals.
+    assert_eq!(finish_cycle(&h, &mut [&mut c]), 0);
+    h.sweep_all();
+    let (bytes, scan) = mark_from(&h, &[arr]);
+    assert_eq!(bytes, (4 << 20) + 16 * (LEN as u64 - 1) + 2 * 16);
+    assert_eq!(scan, (4 << 20) + 2 * 8, "32 full oblets plus the two list nodes");
+}
+
+#[test]
+fn oblets_end_at_the_object_not_the_span() {
+    // 300 KiB + 8 bytes of pointers in a 38-page span: three oblets, the last one 8 bytes.
+    const LEN: usize = (300 << 10) / 8 + 1;
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let arr = c.alloc_array(&POINTER, LEN).unwrap().as_ptr() as usize;
+    let last = alloc(&mut c, &NODE);
+    set(arr, LEN - 1, last);
+    let pool = WorkPool::new();
+    let mut gcw = GcWork::new();
+    shade(&h, &mut gcw, &pool, arr);
+    let b = gcw.try_get(&pool).unwrap();
+    scan_object(&h, &mut gcw, &pool, b);
+    let mut queued: Vec<usize> = core::iter::from_fn(|| gcw.try_get(&pool)).collect();
+    queued.sort_unstable();
+    assert_eq!(queued, vec![arr + OBLET_BYTES, arr + 2 * OBLET_BYTES]);
+    gcw.heap_scan_work = 0;
+    for &o in &queued {
+        scan_object(&h, &mut gcw, &pool, o);
+    }
+    // 128 KiB for the middle oblet, then up to and including the last pointer word.
+    assert_eq!(gcw.heap_scan_work, (OBLET_BYTES + (300 << 10) - 2 * OBLET_BYTES + 8) as u64);
+    drain(&h, &mut gcw, &pool, None, &|| false);
+    assert!(is_marked(&h, last));
+    gcw.dispose(&pool);
+}
+
+#[test]
+fn interior_pointers_mark_their_object() {
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let t = alloc(&mut c, &TREE);
+    let hdr = alloc(&mut c, &BIG_PTRS); // user pointer: slot + 8
+    let big = c.alloc_array(&POINTER, 100_000).unwrap().as_ptr() as usize;
+    let (bytes, _) = mark_from(&h, &[t + 16, hdr + 1000, big + 3 * OBLET_BYTES + 5]);
+    assert!(is_marked(&h, t) && is_marked(&h, hdr) && is_marked(&h, big));
+    assert_eq!(bytes, 24 + 1152 + elemsize(&h, big));
+    // The header slot's base is 8 bytes before the user pointer.
+    assert_eq!(h.find_object(hdr).unwrap().2, hdr - 8);
+}
+
+#[test]
+fn non_heap_words_are_ignored() {
+    let h = heap();
+    let other = heap();
+    let mut c = h.new_cache();
+    let mut oc = other.new_cache();
+    h.sweep_all();
+    let node = alloc(&mut c, &NODE);
+    let foreign_obj = alloc(&mut oc, &NODE);
+    let on_stack = 0usize;
+    let boxed = Box::new(0u64);
+    static GLOBAL: u64 = 0;
+    let (span, _, _) = h.find_object(node).unwrap();
+    let tail = span.limit(); // past the last slot: the pointer-bitmap tail of the page
+    assert!(tail < span.base() + span.span_bytes());
+    let large = c.alloc_noscan(40_000).unwrap().as_ptr() as usize;
+    let words = [
+        0,
+        8,
+        4095,
+        &on_stack as *const usize as usize,
+        &*boxed as *const u64 as usize,
+        &GLOBAL as *const u64 as usize,
+        foreign_obj,
+        tail,
+        tail + 64,
+        large + 40_000,        // past the large object's end, same page
+        large + 40_960 + 8192, // a page no span owns (or another span: then it is not `large`)
+        usize::MAX,
+        usize::MAX - 7,
+        1 << 47,
+    ];
+    let pool = WorkPool::new();
+    let mut gcw = GcWork::new();
+    for w in words {
+        let got = shade(&h, &mut gcw, &pool, w);
+        if got {
+            // Only possible for the address after `large`'s pages, if another span lives there.
+            assert_eq!(w, large + 40_960 + 8192, "{w:#x} was greyed");
+        }
+    }
+    assert!(!is_marked(&h, node));
+    assert!(!is_marked(&h, large));
+    assert!(!is_marked(&other, foreign_obj), "another heap's object is not ours to mark");
+    drain(&h, &mut gcw, &pool, None, &|| false);
+    gcw.dispose(&pool);
+    drop(boxed);
+}
+
+#[test]
+fn noscan_objects_are_marked_but_never_scanned() {
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let victims: Vec<usize> = (0..64).map(|_| alloc(&mut c, &NODE)).collect();
+    let buf = c.alloc_noscan(4096).unwrap().as_ptr() as usize;
+    let big = c.alloc_noscan(100_000).unwrap().as_ptr() as usize;
+    for (i, &v) in victims.iter().enumerate() {
+        set(buf, i, v); // pointer-looking words in pointer-free memory
+        set(big, i * 100, v);
+    }
+    let pool = WorkPool::new();
+    let mut gcw = GcWork::new();
+    assert!(shade(&h, &mut gcw, &pool, buf));
+    assert!(shade(&h, &mut gcw, &pool, big + 50_000));
+    assert!(gcw.is_empty(), "noscan objects go straight to black");
+    assert!(!shade(&h, &mut gcw, &pool, buf + 8), "already marked");
+    drain(&h, &mut gcw, &pool, None, &|| false);
+    assert!(victims.iter().all(|&v| !is_marked(&h, v)));
+    assert_eq!(gcw.take_counters(), (4096 + elemsize(&h, big), 0));
+    gcw.dispose(&pool);
+    assert_eq!(finish_cycle(&h, &mut [&mut c]), 64, "the victims were garbage");
+}
+
+#[test]
+fn header_objects_scan_from_slot_plus_8() {
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let hdr = alloc(&mut c, &BIG_PTRS);
+    let (a, b, cc) = (alloc(&mut c, &NODE), alloc(&mut c, &NODE), alloc(&mut c, &NODE));
+    set(hdr, 0, a); // the first data word, right after the header
+    set(hdr, 127, b); // the last word of the value
+    set(a, 0, cc);
+    set(hdr, 5, hdr + 40); // a pointer into itself: skipped
+    let mixed = alloc(&mut c, &MIXED_600);
+    let (m0, m1, m2, m3) =
+        (alloc(&mut c, &NODE), alloc(&mut c, &NODE), alloc(&mut c, &NODE), alloc(&mut c, &NODE));
+    set(mixed, 0, m0); // pointer word 0
+    set(mixed, 1, m1); // scalar word: must not be followed
+    set(mixed, 72, m2); // pointer word 72 (offset 576)
+    set(mixed, 73, m3); // offset 584: past the pointer prefix
+    let (bytes, scan) = mark_from(&h, &[hdr, mixed]);
+    assert!([hdr, a, b, cc, mixed, m0, m2].iter().all(|&p| is_marked(&h, p)));
+    assert!(!is_marked(&h, m1) && !is_marked(&h, m3));
+    assert_eq!(bytes, 1152 + 640 + 5 * 16);
+    // Scan work runs from the slot base (header included) to just past the last pointer
+    // slot. The type is tiled over the whole slot, as Go's header objects are (arrays carry the
+    // element type), so the zeroed slack of the slot has pointer slots too: [128]*T in a
+    // 1152-byte slot ends with 15 words of a second tile, and mixed600 in a 640-byte slot with
+    // a second tile whose last pointer word is at data offset 616.
+    assert_eq!(scan, 1152 + (8 + 616 + 8) + 5 * 8);
+    assert_eq!(finish_cycle(&h, &mut [&mut c]), 2, "m1 and m3 were garbage");
+}
+
+#[test]
+fn a_clobbered_free_header_slot_is_not_scanned() {
+    // A dangling pointer to a freed header object (a mutator bug) marks a zombie; with
+    // clobberfree its header is the clobber pattern, which the scanner must not follow.
+    let h = MHeap::new(HeapConfig { clobberfree: true, ..HeapConfig::default() }).unwrap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let keep = alloc(&mut c, &BIG_PTRS);
+    let dead = alloc(&mut c, &BIG_PTRS);
+    mark_from(&h, &[keep]);
+    assert_eq!(finish_cycle(&h, &mut [&mut c]), 1);
+    assert_eq!(get(dead - 8, 0) as u64, CLOBBER_PATTERN);
+    h.sweep_all();
+    let (bytes, scan) = mark_from(&h, &[keep, dead]);
+    assert_eq!(bytes, 2 * 1152);
+    assert_eq!(scan, 1152, "only the live object was scanned");
+}
+
+#[test]
+fn budget_and_stop_bound_a_drain() {
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let nodes = list(&mut c, 10_000);
+    let pool = WorkPool::new();
+    let mut gcw = GcWork::new();
+    shade(&h, &mut gcw, &pool, nodes[0]);
+    // An assist's budget: at least the budget, overshooting by at most one object.
+    let w = drain(&h, &mut gcw, &pool, Some(800), &|| false);
+    assert_eq!(w, 800);
+    assert!(!gcw.is_empty());
+    // A stop request is honoured at entry and then every few dozen items.
+    assert_eq!(drain(&h, &mut gcw, &pool, None, &|| true), 0);
+    let calls = AtomicUsize::new(0);
+    let w = drain(&h, &mut gcw, &pool, None, &|| calls.fetch_add(1, Ordering::Relaxed) == 2);
+    assert!(w > 0 && w <= 8 * 64 + 8, "stopped after the second periodic check: {w}");
+    // The rest.
+    let rest = drain(&h, &mut gcw, &pool, None, &|| false);
+    assert_eq!(800 + w + rest, 8 * 10_000);
+    gcw.dispose(&pool);
+    assert_eq!(gcw.take_counters(), (16 * 10_000, 8 * 10_000));
+}
+
+#[test]
+fn unreachable_objects_are_swept_reachable_ones_kept() {
+    let h = MHeap::new(HeapConfig { clobberfree: true, ..HeapConfig::default() }).unwrap();
+    let mut c = h.new_cache();
+    h.sweep_all(); // sweep termination: marking must not start before the last sweep ends
+    let nodes = list(&mut c, 1000);
+    set(nodes[599], 0, 0); // nodes 600.. are unreachable
+    let arr = c.alloc_array(&POINTER, 40_000).unwrap().as_ptr() as usize; // large, 2 oblets
+    let lost_arr = c.alloc_array(&POINTER, 40_000).unwrap().as_ptr() as usize;
+    let kept_leaf = alloc(&mut c, &TREE);
+    set(arr, 39_999, kept_leaf);
+    set(arr, 0, nodes[0]);
+    set(lost_arr, 0, nodes[700]); // garbage pointing at garbage
+    let hdr = alloc(&mut c, &BIG_PTRS);
+    let lost_hdr = alloc(&mut c, &BIG_PTRS);
+    set(kept_leaf, 2, 0x1234);
+    set(kept_leaf, 0, hdr);
+    let (bytes, _) = mark_from(&h, &[arr]);
+    let live_bytes = elemsize(&h, arr) + 600 * 16 + 24 + 1152;
+    assert_eq!(bytes, live_bytes);
+    let freed = finish_cycle(&h, &mut [&mut c]);
+    assert_eq!(freed, 400 + 1 + 1, "400 nodes, the lost array, the lost header object");
+    assert_eq!(get(kept_leaf, 2), 0x1234);
+    assert_eq!(get(kept_leaf, 0), hdr);
+    for (i, &p) in nodes.iter().enumerate() {
+        if i < 600 {
+            assert_eq!(get(p, 1), i, "live node {i}");
+        } else {
+            assert_eq!(get(p, 1) as u64, CLOBBER_PATTERN, "dead node {i} was freed");
+        }
+    }
+    assert_eq!(get(lost_hdr - 8, 0) as u64, CLOBBER_PATTERN);
+    assert!(h.find_object(lost_arr).is_none(), "the lost large object's span was freed");
+    // New allocations do not reuse live memory.
+    let fresh: Vec<usize> = (0..500).map(|_| alloc(&mut c, &NODE)).collect();
+    assert!(fresh.iter().all(|p| !nodes[..600].contains(p)));
+}
+
+/// Mark from `roots` with `threads` Ps sharing one pool, Go's way: each drains, then goes idle
+/// (the `nwait` count); the last one idle with the pool empty ends marking. Returns
+/// (sum of bytes_marked, sum of heap_scan_work).
+fn mark_parallel(heap: &MHeap, roots: &[usize], threads: usize) -> (u64, u64) {
+    let pool = WorkPool::new();
+    let idle = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    let totals: Vec<(u64, u64)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let (pool, idle, done) = (&pool, &idle, &done);
+                s.spawn(move || {
+                    let mut gcw = GcWork::new();
+                    for &r in roots.iter().skip(t).step_by(threads) {
+                        shade(heap, &mut gcw, pool, r);
+                    }
+                    'work: loop {
+                        drain(heap, &mut gcw, pool, None, &|| false);
+                        assert!(gcw.is_empty());
+                        if idle.fetch_add(1, Ordering::AcqRel) + 1 == threads
+                            && pool.is_empty()
+                            && idle.load(Ordering::Acquire) == threads
+                        {
+                            done.store(true, Ordering::Release);
+                            break;
+                        }
+                        loop {
+                            if done.load(Ordering::Acquire) {
+                                break 'work;
+                            }
+                            if !pool.is_empty() {
+                                idle.fetch_sub(1, Ordering::AcqRel);
+                                continue 'work;
+                            }
+                            std::thread::yield_now();
+                        }
+                    }
+                    gcw.dispose(pool);
+                    gcw.take_counters()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(pool.is_empty());
+    totals.iter().fold((0, 0), |(a, b), &(x, y)| (a + x, b + y))
+}
+
+#[test]
+fn two_ps_mark_one_graph_exactly_once() {
+    const N: usize = 200_000;
+    for round in 0..4u64 {
+        let h = heap();
+        let mut c = h.new_cache();
+        h.sweep_all();
+        // A random graph of tree nodes (two random edges each), plus a pointer array over a
+        // random subset so oblets are shared too.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ round;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let nodes: Vec<usize> = (0..N).map(|_| alloc(&mut c, &TREE)).collect();
+        let mut edges = vec![[usize::MAX; 2]; N];
+        for i in 0..N {
+            for (k, e) in edges[i].iter_mut().enumerate() {
+                if next() % 4 != 0 {
+                    *e = (next() % N as u64) as usize;
+                    set(nodes[i], k, nodes[*e]);
+                }
+            }
+        }
+        const ALEN: usize = 70_000; // 560 KiB: 5 oblets
+        let arr = c.alloc_array(&POINTER, ALEN).unwrap().as_ptr() as usize;
+        let mut arr_targets = Vec::new();
+        for i in 0..ALEN {
+            if next() % 3 == 0 {
+                let t = (next() % N as u64) as usize;
+                set(arr, i, nodes[t]);
+                arr_targets.push(t);
+            }
+        }
+        let root_ids: Vec<usize> = (0..16).map(|_| (next() % N as u64) as usize).collect();
+        // The expected live set, computed outside the heap.
+        let mut seen = vec![false; N];
+        let mut stack: Vec<usize> = root_ids.iter().chain(&arr_targets).copied().collect();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(edges[i].iter().filter(|&&e| e != usize::MAX));
+            }
+        }
+        let live = seen.iter().filter(|&&s| s).count() as u64;
+        let mut roots: Vec<usize> = root_ids.iter().map(|&i| nodes[i]).collect();
+        roots.push(arr);
+        let (bytes, scan) = mark_parallel(&h, &roots, 2);
+        assert_eq!(bytes, 24 * live + elemsize(&h, arr), "round {round}");
+        assert!(scan > 0);
+        for (i, &p) in nodes.iter().enumerate() {
+            assert_eq!(is_marked(&h, p), seen[i], "round {round}, node {i}");
+        }
+        let freed = finish_cycle(&h, &mut [&mut c]);
+        assert_eq!(freed, N as u64 - live, "round {round}");
+    }
+}

@@ -1,0 +1,227 @@
+//! The collector's stress test: several goroutines (more than GOMAXPROCS) build, mutate and drop
+//! random object graphs while collections run back to back on another thread. Each goroutine
+//! keeps a shadow graph outside the heap (ids and edges) saying what must be alive and how it is
+//! linked; it checks every reachable object's identity, payload and pointers against the shadow
+//! after every cycle it observes and at the end. `clobberfree` and `gccheckmark` are on, so a
+//! premature free shows as a clobbered payload and a missed mark panics at mark termination.
+//!
+//! Seeded. The short run is part of the suite; the long one is `#[ignore]`d:
+//! `GOMEM_GC_STRESS_OPS=2000000 cargo test -p gomem --release --test gc_stress -- --ignored`.
+#![allow(missing_docs)] // test-only heap types
+
+use gomem::sync::{AtomicBool, Ordering};
+use gomem::{gc_object, Config, Gc, Local, Mutator, PtrArray, Runtime};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+gc_object! {
+    /// A graph node: two edges, an id and a payload derived from the id.
+    pub struct Obj {
+        pub a: Gc<Obj>,
+        pub b: Gc<Obj>,
+        pub id: u64,
+        pub check: u64,
+    }
+}
+
+const SLOTS: usize = 1024;
+
+fn payload(id: u64) -> u64 {
+    id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// The shadow graph: what each root slot holds and each node's edges.
+#[derive(Default)]
+struct Shadow {
+    slots: Vec<Option<u64>>,
+    edges: HashMap<u64, [Option<u64>; 2]>,
+}
+
+fn field(i: usize) -> gomem::Field<Obj, Gc<Obj>> {
+    if i == 0 {
+        Obj::a
+    } else {
+        Obj::b
+    }
+}
+
+/// Walk the heap graph from the roots and compare it with the shadow.
+fn verify(m: &mut Mutator<'_>, table: Local<'_, PtrArray<Obj>>, sh: &Shadow) -> usize {
+    m.scope(|m| {
+        let mut seen = HashSet::new();
+        let mut stack: Vec<(Local<'_, Obj>, u64)> = Vec::new();
+        for (s, want) in sh.slots.iter().enumerate() {
+            let got = m.array_get(table, s);
+            match (got, want) {
+                (None, None) => {}
+                (Some(o), Some(id)) => stack.push((o, *id)),
+                _ => panic!(
+                    "slot {s}: heap {:?} vs shadow {want:?}",
+                    got.map(|o| m.read(o, Obj::id))
+                ),
+            }
+        }
+        while let Some((o, id)) = stack.pop() {
+            let got_id = m.read(o, Obj::id);
+            assert_eq!(got_id, id, "object {:#x}: id {got_id:#x}, shadow says {id}", o.addr());
+            assert_eq!(m.read(o, Obj::check), payload(id), "object {id} payload clobbered");
+            if !seen.insert(id) {
+                continue;
+            }
+            let edges = sh.edges[&id];
+            for (k, e) in edges.iter().enumerate() {
+                let child = m.get(o, field(k));
+                match (child, e) {
+                    (None, None) => {}
+                    (Some(c), Some(cid)) => stack.push((c, *cid)),
+                    _ => panic!("object {id} edge {k}: heap and shadow disagree"),
+                }
+            }
+        }
+        seen.len()
+    })
+}
+
+/// Drop shadow edges of nodes no longer reachable (keeps the shadow small).
+fn prune(sh: &mut Shadow) {
+    let mut live = HashSet::new();
+    let mut stack: Vec<u64> = sh.slots.iter().flatten().copied().collect();
+    while let Some(id) = stack.pop() {
+        if live.insert(id) {
+            stack.extend(sh.edges[&id].iter().flatten().copied());
+        }
+    }
+    sh.edges.retain(|id, _| live.contains(id));
+}
+
+fn mutator(m: &mut Mutator<'_>, seed: u64, ops: u64, gid: u64) -> usize {
+    let mut rng = Rng(seed | 1);
+    let table = m.alloc_array::<Obj>(SLOTS).unwrap();
+    let mut sh = Shadow { slots: vec![None; SLOTS], edges: HashMap::new() };
+    let mut next_id = gid << 40;
+    let mut checked = 0;
+    let mut last_cycle = 0;
+    for op in 0..ops {
+        m.scope(|m| {
+            let s = rng.below(SLOTS as u64) as usize;
+            match rng.below(10) {
+                0..=3 => {
+                    // New node into a slot, sometimes linked to an existing one.
+                    next_id += 1;
+                    let o = m.alloc::<Obj>().unwrap();
+                    m.write(o, Obj::id, next_id);
+                    m.write(o, Obj::check, payload(next_id));
+                    let mut e = [None, None];
+                    let t = rng.below(SLOTS as u64) as usize;
+                    if let (Some(tid), Some(to)) = (sh.slots[t], m.array_get(table, t)) {
+                        m.set(o, Obj::a, Some(to));
+                        e[0] = Some(tid);
+                    }
+                    m.array_set(table, s, Some(o));
+                    sh.slots[s] = Some(next_id);
+                    sh.edges.insert(next_id, e);
+                }
+                4..=6 => {
+                    // Link slot s's node to slot t's node (or to what t's node points at).
+                    let t = rng.below(SLOTS as u64) as usize;
+                    let k = rng.below(2) as usize;
+                    if let (Some(sid), Some(so)) = (sh.slots[s], m.array_get(table, s)) {
+                        let (target, tid) = match (sh.slots[t], m.array_get(table, t)) {
+                            (Some(tid), Some(to)) if rng.below(2) == 0 => {
+                                match (sh.edges[&tid][1], m.get(to, Obj::b)) {
+                                    (Some(gid2), Some(g)) => (Some(g), Some(gid2)),
+                                    _ => (Some(to), Some(tid)),
+                                }
+                            }
+                            (Some(tid), Some(to)) => (Some(to), Some(tid)),
+                            _ => (None, None),
+                        };
+                        m.set(so, field(k), target);
+                        sh.edges.get_mut(&sid).unwrap()[k] = tid;
+                    }
+                }
+                7 => {
+                    // Unlink.
+                    if let (Some(sid), Some(so)) = (sh.slots[s], m.array_get(table, s)) {
+                        let k = rng.below(2) as usize;
+                        m.set(so, field(k), None);
+                        sh.edges.get_mut(&sid).unwrap()[k] = None;
+                    }
+                }
+                _ => {
+                    // Drop a root: its node lives on only if linked from elsewhere.
+                    m.array_set(table, s, None);
+                    sh.slots[s] = None;
+                }
+            }
+        });
+        if op % 2048 == 0 {
+            prune(&mut sh);
+        }
+        // After every cycle this goroutine sees, check the whole graph.
+        let cycles = m.num_gc();
+        if cycles != last_cycle {
+            last_cycle = cycles;
+            checked += verify(m, table, &sh);
+        }
+    }
+    checked + verify(m, table, &sh)
+}
+
+fn run(goroutines: u64, procs: usize, ops: u64, seed: u64) {
+    let cfg = Config::default().gomaxprocs(procs).godebug("clobberfree=1,gccheckmark=1").unwrap();
+    let rt = Arc::new(Runtime::new(cfg).unwrap());
+    let done = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let (rt, done) = (rt.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) {
+                rt.gc();
+                n += 1;
+            }
+            n
+        })
+    };
+    let hs: Vec<_> = (0..goroutines)
+        .map(|g| {
+            rt.go(move |m| {
+                mutator(m, seed ^ (g + 1).wrapping_mul(0x2545_f491_4f6c_dd1d), ops, g + 1)
+            })
+        })
+        .collect();
+    let checked: usize = hs.into_iter().map(|h| h.join().expect("mutator")).sum();
+    done.store(true, Ordering::Relaxed);
+    let cycles = collector.join().unwrap();
+    eprintln!("gc_stress: {goroutines} goroutines x {ops} ops on {procs} Ps: {cycles} cycles, {checked} objects verified");
+    assert!(cycles >= 3, "only {cycles} cycles ran");
+    assert!(checked > 0);
+    let l = rt.ledger();
+    assert!(l.balances(), "{l}");
+}
+
+#[test]
+fn graphs_survive_back_to_back_cycles() {
+    run(4, 2, 20_000, 7);
+}
+
+#[test]
+#[ignore]
+fn long_stress() {
+    let ops =
+        std::env::var("GOMEM_GC_STRESS_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    run(6, 2, ops, 99);
+}
