@@ -155,6 +155,12 @@ pub struct Collector {
     worker_ns: AtomicU64,
     /// Bytes marked by mark workers this cycle (harvested from their GcWork).
     worker_marked: AtomicU64,
+    /// Scan work done by mark workers this cycle (for the pacer's `revise`).
+    worker_scan: AtomicU64,
+    /// Root bytes scanned last cycle: goroutine roots and globals (Go's stack and globals
+    /// scan sizes, 8 bytes per root slot here).
+    last_stack_scan: AtomicU64,
+    last_globals_scan: AtomicU64,
     sweep_done: AtomicBool,
     ctl: Mutex<ControlState>,
     /// Signals controller, workers and `gc()` waiters.
@@ -213,6 +219,9 @@ impl Collector {
             assist_ns: AtomicU64::new(0),
             worker_ns: AtomicU64::new(0),
             worker_marked: AtomicU64::new(0),
+            worker_scan: AtomicU64::new(0),
+            last_stack_scan: AtomicU64::new(0),
+            last_globals_scan: AtomicU64::new(0),
             sweep_done: AtomicBool::new(true),
             ctl: Mutex::new(ControlState {
                 requested: false,
@@ -544,8 +553,9 @@ impl Collector {
 
     // ------------------------------------------------------------------ the cycle
 
-    fn add_worker_counters(&self, bytes_marked: u64, _scan: u64) {
+    fn add_worker_counters(&self, bytes_marked: u64, scan: u64) {
         self.worker_marked.fetch_add(bytes_marked, Ordering::Relaxed);
+        self.worker_scan.fetch_add(scan, Ordering::Relaxed);
     }
 
     /// Run one complete cycle (phases 1–3 of the module docs; phase 4 runs in the background).
@@ -558,6 +568,11 @@ impl Collector {
         let stw = self.debug.stoptheworld > 0;
         let mut ctl_gcw = GcWork::new();
         self.worker_marked.store(0, Ordering::Relaxed);
+        self.worker_scan.store(0, Ordering::Relaxed);
+        let stack_scan_prev = self.last_stack_scan.load(Ordering::Relaxed);
+        let globals_scan_prev = self.last_globals_scan.load(Ordering::Relaxed);
+        let mut stack_scan = 0u64;
+        let mut globals_scan = 0u64;
         let assist0 = self.assist_ns.load(Ordering::Relaxed);
         let worker0 = self.worker_ns.load(Ordering::Relaxed);
         let goal = lock(&self.pacer).heap_goal();
@@ -573,8 +588,8 @@ impl Collector {
                 pacer.start_cycle(
                     self.start.elapsed().as_nanos() as u64,
                     heap_live_mark_start,
-                    0,
-                    0,
+                    stack_scan_prev,
+                    globals_scan_prev,
                 );
                 self.assist_work_per_byte
                     .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
@@ -598,9 +613,11 @@ impl Collector {
             if stw {
                 // gcstoptheworld: the whole mark happens in this pause, on this thread.
                 w.for_each_goroutine_root(&mut |r| {
+                    stack_scan += 8;
                     shade(heap, &mut ctl_gcw, pool, r);
                 });
                 w.for_each_global_root(&mut |r| {
+                    globals_scan += 8;
                     shade(heap, &mut ctl_gcw, pool, r);
                 });
                 drain(heap, &mut ctl_gcw, pool, None, &|| false);
@@ -613,6 +630,7 @@ impl Collector {
             let heap = &self.heap;
             let pool = &self.pool;
             world.scan_global_roots(&mut |r| {
+                globals_scan += 8;
                 shade(heap, &mut ctl_gcw, pool, r);
             });
             ctl_gcw.dispose(pool);
@@ -620,6 +638,7 @@ impl Collector {
             let roots = Mutex::new(Vec::new());
             world.scan_goroutine_roots(&|r| lock(&roots).push(r));
             let roots: Vec<usize> = core::mem::take(&mut *lock(&roots));
+            stack_scan = 8 * roots.len() as u64;
             for r in roots {
                 shade(heap, &mut ctl_gcw, pool, r);
             }
@@ -705,7 +724,7 @@ impl Collector {
                     0,
                     t_mark.elapsed().as_nanos() as u64,
                 );
-                pacer.commit(marked_total, marked_total, 0, 0);
+                pacer.commit(marked_total, marked_total, stack_scan, globals_scan);
                 self.publish_trigger(&pacer);
             });
             pause2 += p;
@@ -715,6 +734,8 @@ impl Collector {
             self.release_workers();
         }
         let mark_wall = t_mark.elapsed().saturating_sub(pause2);
+        self.last_stack_scan.store(stack_scan, Ordering::Relaxed);
+        self.last_globals_scan.store(globals_scan, Ordering::Relaxed);
         if self.debug.stoptheworld >= 2 {
             world.stop_the_world("GC sweep (gcstoptheworld=2)", &mut |_| {
                 self.heap.sweep_all();
@@ -777,8 +798,8 @@ impl Collector {
                 heap1 >> 20,
                 marked_total >> 20,
                 goal >> 20,
-                0,
-                0,
+                stack_scan >> 20,
+                globals_scan >> 20,
                 self.gomaxprocs,
                 if forced { " (forced)" } else { "" }
             );
@@ -795,6 +816,16 @@ impl Collector {
     fn wait_for_quiescence(&self) {
         let mut ctl = lock(&self.ctl);
         loop {
+            // Go revises the assist ratio whenever heapLive or the scan work done change; once
+            // a millisecond is close enough for assists to track the heap.
+            {
+                let mut pacer = lock(&self.pacer);
+                pacer.revise(self.heap.heap_live(), self.worker_scan.load(Ordering::Relaxed));
+                self.assist_work_per_byte
+                    .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
+                self.assist_bytes_per_work
+                    .store(f64_bits(pacer.assist_bytes_per_work()), Ordering::Relaxed);
+            }
             if ctl.active_workers == 0 && self.pool.is_empty() {
                 return;
             }

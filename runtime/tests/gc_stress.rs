@@ -25,6 +25,8 @@ gc_object! {
 }
 
 const SLOTS: usize = 1024;
+/// Cycles each mutator must overlap.
+const MIN_CYCLES: u32 = 5;
 
 fn payload(id: u64) -> u64 {
     id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555
@@ -114,7 +116,12 @@ fn mutator(m: &mut Mutator<'_>, seed: u64, ops: u64, gid: u64) -> usize {
     let mut next_id = gid << 40;
     let mut checked = 0;
     let mut last_cycle = 0;
-    for op in 0..ops {
+    // Run at least `ops` operations and until this goroutine has seen MIN_CYCLES cycles, so
+    // mutation overlaps collection however slow or loaded the machine is.
+    let first_cycle = m.num_gc();
+    let mut op = 0u64;
+    while op < ops || m.num_gc() < first_cycle + MIN_CYCLES {
+        op += 1;
         m.scope(|m| {
             let s = rng.below(SLOTS as u64) as usize;
             match rng.below(10) {
@@ -188,7 +195,7 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64) {
     let collector = {
         let (rt, done) = (rt.clone(), done.clone());
         std::thread::spawn(move || {
-            let mut n = 0;
+            let mut n = 0u64;
             while !done.load(Ordering::Relaxed) {
                 rt.gc();
                 n += 1;
@@ -207,7 +214,7 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64) {
     done.store(true, Ordering::Relaxed);
     let cycles = collector.join().unwrap();
     eprintln!("gc_stress: {goroutines} goroutines x {ops} ops on {procs} Ps: {cycles} cycles, {checked} objects verified");
-    assert!(cycles >= 3, "only {cycles} cycles ran");
+    assert!(cycles >= MIN_CYCLES as u64, "only {cycles} cycles ran");
     assert!(checked > 0);
     let l = rt.ledger();
     assert!(l.balances(), "{l}");
