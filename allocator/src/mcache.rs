@@ -26,6 +26,26 @@ use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
 use std::sync::Arc;
 
+/// Clear a slot. Small slots are cleared with inline word stores: a `memset` call costs more
+/// than the stores themselves below a few cache lines (Go's `memclrNoHeapPointers` is inlined
+/// assembly for the same reason).
+///
+/// # Safety
+/// - `[x, x + len)` is a slot owned by the calling P; `x` is 8-aligned and `len` a multiple of 8.
+#[inline(always)]
+unsafe fn zero_slot(x: usize, len: usize) {
+    if len <= 128 {
+        let p = x as *mut u64;
+        for i in 0..len / 8 {
+            // SAFETY: in bounds of the slot (i < len / 8), aligned.
+            unsafe { p.add(i).write(0) };
+        }
+    } else {
+        // SAFETY: the caller's guarantee.
+        unsafe { core::ptr::write_bytes(x as *mut u8, 0, len) };
+    }
+}
+
 /// A per-P allocation cache (Go's `mcache`).
 #[doc(alias = "mcache")]
 pub struct MCache {
@@ -84,15 +104,48 @@ impl MCache {
     // ------------------------------------------------------------------ entry points
 
     /// Allocate `size` zeroed bytes that hold no pointers.
-    #[inline]
+    ///
+    /// The fast path is inlined into the caller: tiny and small pointer-free requests reach
+    /// the span's cached bitmap window without a call; everything else goes out of line.
+    #[inline(always)]
     pub fn alloc_noscan(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        if size.wrapping_sub(1) < TINY_SIZE - 1 {
+            return self.alloc_tiny(size);
+        }
+        if size.wrapping_sub(1) < crate::consts::MAX_SMALL_REQUEST {
+            if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
+                let (x, span) = self.alloc_slot(SpanClass::new(sc, true))?;
+                // SAFETY: the span is cached by this P.
+                self.publish_slot(unsafe { span.as_ref() }, x);
+                // SAFETY: slot addresses are never null.
+                return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
+            }
+        }
         self.malloc(size, None)
     }
 
-    /// Allocate one zeroed value of type `ty`.
-    #[inline]
+    /// Allocate one zeroed value of type `ty`. Pointer-free types take the inlined
+    /// [`alloc_noscan`](Self::alloc_noscan) path; small scan types up to 512 bytes are inlined
+    /// too (slot, then the type's pointer bits); the rest goes out of line.
+    #[inline(always)]
     pub fn alloc(&mut self, ty: &'static TypeDesc) -> Result<NonNull<u8>, AllocError> {
-        self.malloc(ty.size, Some(ty))
+        if ty.is_noscan() {
+            return self.alloc_noscan(ty.size);
+        }
+        let size = ty.size;
+        if size.wrapping_sub(1) < crate::consts::MIN_SIZE_FOR_MALLOC_HEADER {
+            if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
+                let (x, span) = self.alloc_slot(SpanClass::new(sc, false))?;
+                // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
+                // (objects of at most 512 bytes), and `x` is the slot just taken from it.
+                unsafe { write_heap_bits_small(span.as_ref(), x, size, ty) };
+                // SAFETY: as above.
+                self.publish_slot(unsafe { span.as_ref() }, x);
+                // SAFETY: slot addresses are never null.
+                return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
+            }
+        }
+        self.malloc(size, Some(ty))
     }
 
     /// Allocate a zeroed array of `count` values of type `ty`. An element count whose total
@@ -109,7 +162,8 @@ impl MCache {
     }
 
     /// The allocator's `mallocgc`: `size` bytes, laid out as values of `ty` (pointer-free when
-    /// `ty` is `None` or has no pointers).
+    /// `ty` is `None` or has no pointers). The general, out-of-line dispatch.
+    #[inline(never)]
     pub fn malloc(
         &mut self,
         size: usize,
@@ -177,7 +231,7 @@ impl MCache {
         crate::poison::unpoison(x, span.elemsize());
         if needzero {
             // SAFETY: `x` is a slot of an InUse span owned by this P, `elemsize` bytes long.
-            unsafe { core::ptr::write_bytes(x as *mut u8, 0, span.elemsize()) };
+            unsafe { zero_slot(x, span.elemsize()) };
         }
         Ok((x, s))
     }

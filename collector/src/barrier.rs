@@ -87,8 +87,16 @@ impl WbBuf {
     /// Shade every recorded pointer into `gcw` (Go's `wbBufFlush1`); nil and non-heap values are
     /// ignored by `shade`.
     pub fn flush(&mut self, heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool) {
-        for p in self.entries.drain(..) {
+        self.flush_with(|p| {
             shade(heap, gcw, pool, p);
+        });
+    }
+
+    /// Hand every recorded pointer to `shade` and empty the buffer (the loom model passes a
+    /// shading step that needs no heap).
+    pub fn flush_with(&mut self, mut shade: impl FnMut(usize)) {
+        for p in self.entries.drain(..) {
+            shade(p);
         }
     }
 
