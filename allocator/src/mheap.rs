@@ -28,7 +28,7 @@ use crate::os::{Os, ReleaseMode};
 use crate::pagealloc::{PageAlloc, PageCache};
 use crate::sizeclass::{SizeClass, SpanClass, NUM_SPAN_CLASSES};
 use crate::stats::{self, HeapStats, Ledger};
-use crate::sync::{lock, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering, RwLock};
 use core::ptr::NonNull;
 use std::sync::Arc;
 
@@ -83,6 +83,11 @@ pub struct MHeap {
     clobberfree: AtomicBool,
     /// Rotating start for [`MHeap::sweep_one`].
     sweep_cursor: AtomicUsize,
+    /// Held shared by every [`MHeap::sweep_one`] for the duration of one span's sweep and
+    /// exclusively by [`MHeap::ledger`]. Sweepers that are not goroutines (the collector's
+    /// background sweeper) keep running while the world is stopped, and a sweep updates several
+    /// counters and the page allocator in turn; the gate lets the ledger see only whole sweeps.
+    sweep_gate: RwLock<()>,
     /// The dummy span every empty mcache slot points at (Go's `emptymspan`).
     empty_span: Box<MSpan>,
     /// Heap-wide statistics.
@@ -127,6 +132,7 @@ impl MHeap {
             alloc_black: AtomicBool::new(false),
             clobberfree: AtomicBool::new(cfg.clobberfree),
             sweep_cursor: AtomicUsize::new(0),
+            sweep_gate: RwLock::new(()),
             empty_span: Box::new(MSpan::new()),
             stats: HeapStats::default(),
         }))
@@ -552,6 +558,7 @@ impl MHeap {
     /// when there is nothing left to sweep, else the number of pages returned to the page heap
     /// (0 if the span stayed in use).
     pub fn sweep_one(&self) -> Option<usize> {
+        let _gate = self.sweep_gate.read();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
         for k in 0..NUM_SPAN_CLASSES {
             let i = (start + k) % NUM_SPAN_CLASSES;
@@ -578,6 +585,7 @@ impl MHeap {
     /// balance no P may allocate concurrently and every P's cache must be passed in (or have
     /// been released).
     pub fn ledger(&self, caches: &[&MCache]) -> Ledger {
+        let _gate = self.sweep_gate.write();
         let st = &self.stats;
         let mut small_in_use = 0u64;
         let mut total_alloc = stats::get64(&st.large_alloc_bytes);

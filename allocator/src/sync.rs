@@ -208,6 +208,56 @@ impl Condvar {
     }
 }
 
+/// A reader-writer lock (parking_lot's in normal builds, loom's under loom); `read` and
+/// `write` return the guards directly in both builds.
+#[cfg(not(loom))]
+#[derive(Debug, Default)]
+pub struct RwLock<T>(parking_lot::RwLock<T>);
+
+#[cfg(not(loom))]
+impl<T> RwLock<T> {
+    /// A new lock.
+    pub const fn new(v: T) -> Self {
+        Self(parking_lot::RwLock::new(v))
+    }
+    /// Shared access.
+    #[inline]
+    pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, T> {
+        self.0.read()
+    }
+    /// Exclusive access.
+    pub fn write(&self) -> parking_lot::RwLockWriteGuard<'_, T> {
+        self.0.write()
+    }
+}
+
+/// Loom's reader-writer lock behind the normal build's API.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub struct RwLock<T>(loom::sync::RwLock<T>);
+
+#[cfg(loom)]
+impl<T> RwLock<T> {
+    /// A new lock.
+    pub fn new(v: T) -> Self {
+        Self(loom::sync::RwLock::new(v))
+    }
+    /// Shared access.
+    pub fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
+        match self.0.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+    /// Exclusive access.
+    pub fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
+        match self.0.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
 /// Lock a mutex.
 #[cfg(not(loom))]
 #[inline]
