@@ -28,13 +28,14 @@
 //! - `large/{gomem,system,system_zeroed}/{40000,262144,1048576}`: batches capped at 64 MiB.
 //!   gomem returns zeroed memory and re-zeroes reused pages; `system_zeroed` (`alloc_zeroed`,
 //!   i.e. `calloc`) is the like-for-like baseline, `system` (`malloc`) the raw one.
-//! - `small_noscan_2t/{gomem,system}/{16,64,512}`: two threads, each with its own cache (its own
-//!   glibc arena/tcache for the system allocator), released together by a `Barrier`, each
-//!   allocating the same batch; the time is the wall time from the earliest start to the latest
-//!   finish, divided by the objects *per thread*. Perfect scaling would equal the one-thread
-//!   time per object.
+//! - `small_noscan_2t/{gomem,system}/{16,64,512}`: two long-lived worker threads, each with its
+//!   own cache (its own glibc arena/tcache for the system allocator), released together by a
+//!   `Barrier` for each batch, each allocating the same batch; the time is the wall time from
+//!   the earliest start to the latest finish, divided by the objects *per thread*. Perfect
+//!   scaling would equal the one-thread time per object.
 //! - `alloc_free_loop/{gomem,gomem_alloc_only,system_pair,system_pair_zeroed,system_batch}/
-//!   mixed_8-512`: the target, see [`bench_alloc_free_loop`] for why the comparison is fair.
+//!   mixed_8-512`: the target; see [`bench_alloc_free_loop`] for why the comparison is
+//!   fair.
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use gomem_allocator::mcache::MCache;
@@ -44,7 +45,7 @@ use gomem_allocator::sync::Arc;
 use gomem_allocator::typedesc::POINTER;
 use std::alloc::{handle_alloc_error, GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::Barrier;
+use std::sync::{mpsc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -324,76 +325,142 @@ fn span_of(times: &[(Instant, Instant)]) -> Duration {
     end - start
 }
 
-/// Two threads, each with its own cache, allocate `iters` objects each in batches; untimed GC
-/// cycles between batches (after both threads have been joined).
-fn gomem_2t(heap: &MHeap, caches: &mut [MCache; 2], size: usize, iters: u64) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let n = left.min(BATCH as u64) as usize;
-        let barrier = Barrier::new(2);
-        let times: Vec<(Instant, Instant)> = thread::scope(|s| {
-            let handles: Vec<_> = caches
-                .iter_mut()
-                .map(|cache| {
-                    let barrier = &barrier;
-                    s.spawn(move || {
-                        let mut buf: Vec<*mut u8> = Vec::with_capacity(n);
-                        barrier.wait();
-                        let t0 = Instant::now();
-                        for _ in 0..n {
-                            buf.push(gomem_alloc(cache, Kind::Noscan, size));
-                        }
-                        let t1 = Instant::now();
-                        black_box(&buf);
-                        (t0, t1)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("bench thread")).collect()
-        });
-        total += span_of(&times);
-        let [a, b] = &mut *caches;
-        collect(heap, &mut [a, b]);
-        left -= n as u64;
-    }
-    total
+/// A command to a two-thread bench worker.
+enum Cmd {
+    /// Wait on the shared barrier, then allocate `n` objects of `size` bytes; reply with the
+    /// timed `(start, end)`.
+    Alloc { n: usize, size: usize },
+    /// gomem only: give the cache's spans back (`release_all`), the P's part of a GC cycle.
+    Release,
 }
 
-/// The system allocator under the same protocol: each thread frees its own batch after its
-/// clock stops (freeing on the allocating thread keeps glibc on its per-thread fast paths).
-fn system_2t(size: usize, iters: u64) -> Duration {
-    let layout = layout(size);
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let n = left.min(BATCH as u64) as usize;
-        let barrier = Barrier::new(2);
-        let times: Vec<(Instant, Instant)> = thread::scope(|s| {
-            let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    let barrier = &barrier;
-                    s.spawn(move || {
-                        let mut buf: Vec<*mut u8> = Vec::with_capacity(n);
-                        barrier.wait();
-                        let t0 = Instant::now();
-                        for _ in 0..n {
-                            buf.push(sys_alloc(layout));
-                        }
-                        let t1 = Instant::now();
-                        for &p in &buf {
-                            sys_free(p, layout);
-                        }
-                        (t0, t1)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("bench thread")).collect()
-        });
-        total += span_of(&times);
-        left -= n as u64;
+/// Two long-lived worker threads (so each keeps its `MCache`, or its glibc arena and tcache,
+/// for the whole benchmark, as a P or a pool thread would), driven over channels.
+struct Workers {
+    cmds: Vec<mpsc::Sender<Cmd>>,
+    replies: mpsc::Receiver<(Instant, Instant)>,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Two workers allocating from their own cache of `heap`.
+    fn gomem(heap: &Arc<MHeap>) -> Workers {
+        Workers::spawn(|| {
+            let mut cache = heap.new_cache();
+            move |cmd: Cmd, barrier: &Barrier, buf: &mut Vec<*mut u8>| match cmd {
+                Cmd::Alloc { n, size } => {
+                    barrier.wait();
+                    let t0 = Instant::now();
+                    for _ in 0..n {
+                        buf.push(gomem_alloc(&mut cache, Kind::Noscan, size));
+                    }
+                    let t1 = Instant::now();
+                    black_box(&*buf);
+                    (t0, t1)
+                }
+                Cmd::Release => {
+                    cache.release_all();
+                    let t = Instant::now();
+                    (t, t)
+                }
+            }
+        })
     }
-    total
+
+    /// Two workers on the system allocator; each frees its own batch after its clock stops
+    /// (freeing on the allocating thread keeps glibc on its per-thread fast paths).
+    fn system() -> Workers {
+        Workers::spawn(|| {
+            |cmd: Cmd, barrier: &Barrier, buf: &mut Vec<*mut u8>| match cmd {
+                Cmd::Alloc { n, size } => {
+                    let layout = layout(size);
+                    barrier.wait();
+                    let t0 = Instant::now();
+                    for _ in 0..n {
+                        buf.push(sys_alloc(layout));
+                    }
+                    let t1 = Instant::now();
+                    for &p in buf.iter() {
+                        sys_free(p, layout);
+                    }
+                    (t0, t1)
+                }
+                Cmd::Release => {
+                    let t = Instant::now();
+                    (t, t)
+                }
+            }
+        })
+    }
+
+    fn spawn<F, W>(mut make: F) -> Workers
+    where
+        F: FnMut() -> W,
+        W: FnMut(Cmd, &Barrier, &mut Vec<*mut u8>) -> (Instant, Instant) + Send + 'static,
+    {
+        let barrier = Arc::new(Barrier::new(2));
+        let (reply_tx, replies) = mpsc::channel();
+        let mut cmds = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..2 {
+            let (tx, rx) = mpsc::channel::<Cmd>();
+            let mut work = make();
+            let barrier = barrier.clone();
+            let reply_tx = reply_tx.clone();
+            handles.push(thread::spawn(move || {
+                let mut buf: Vec<*mut u8> = Vec::with_capacity(BATCH);
+                while let Ok(cmd) = rx.recv() {
+                    buf.clear();
+                    let r = work(cmd, &barrier, &mut buf);
+                    if reply_tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            }));
+            cmds.push(tx);
+        }
+        Workers { cmds, replies, handles }
+    }
+
+    /// Send `cmd()` to both workers and wait for both replies.
+    fn both(&self, cmd: impl Fn() -> Cmd) -> [(Instant, Instant); 2] {
+        for tx in &self.cmds {
+            tx.send(cmd()).expect("bench worker gone");
+        }
+        let a = self.replies.recv().expect("bench worker gone");
+        let b = self.replies.recv().expect("bench worker gone");
+        [a, b]
+    }
+
+    /// Time `iters` objects per thread in batches; with `heap`, run a GC cycle between batches
+    /// (untimed, with both workers idle: the world is stopped).
+    fn run(&self, heap: Option<&MHeap>, size: usize, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(BATCH as u64) as usize;
+            total += span_of(&self.both(|| Cmd::Alloc { n, size }));
+            if let Some(heap) = heap {
+                // SAFETY: both workers are idle, waiting for a command, so nothing allocates or
+                // sweeps; the previous cycle was fully swept by the `sweep_all` below; and both
+                // caches release their spans before they allocate again.
+                unsafe { heap.advance_sweepgen() };
+                self.both(|| Cmd::Release);
+                heap.sweep_all();
+            }
+            left -= n as u64;
+        }
+        total
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.cmds.clear();
+        for h in self.handles.drain(..) {
+            h.join().expect("bench worker panicked");
+        }
+    }
 }
 
 fn bench_two_threads(c: &mut Criterion) {
@@ -402,12 +469,14 @@ fn bench_two_threads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(2));
     for size in TWO_THREAD_SIZES {
         let heap = MHeap::new(HeapConfig::default()).expect("heap");
-        let mut caches = [heap.new_cache(), heap.new_cache()];
+        let workers = Workers::gomem(&heap);
         g.bench_with_input(BenchmarkId::new("gomem", size), &size, |b, &size| {
-            b.iter_custom(|iters| gomem_2t(&heap, &mut caches, size, iters))
+            b.iter_custom(|iters| workers.run(Some(&heap), size, iters))
         });
+        drop(workers);
+        let workers = Workers::system();
         g.bench_with_input(BenchmarkId::new("system", size), &size, |b, &size| {
-            b.iter_custom(|iters| system_2t(size, iters))
+            b.iter_custom(|iters| workers.run(None, size, iters))
         });
     }
     g.finish();
