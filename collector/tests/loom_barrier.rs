@@ -48,7 +48,8 @@ fn barrier_flush_against_a_marker_loses_nothing() {
         while let Some(x) = term.try_get(&pool) {
             got.push(x);
         }
-        let want: HashSet<usize> = (1..=3usize).flat_map(|i| [0x1000 * i, 0x1000 * i + 8]).collect();
+        let want: HashSet<usize> =
+            (1..=3usize).flat_map(|i| [0x1000 * i, 0x1000 * i + 8]).collect();
         let got_set: HashSet<usize> = got.iter().copied().collect();
         assert_eq!(got.len(), want.len(), "a recorded pointer was greyed twice or lost: {got:?}");
         assert_eq!(got_set, want);
