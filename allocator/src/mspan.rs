@@ -649,18 +649,36 @@ fn tile_type_ptrs(
     }
 }
 
+/// Word `w` of a span's pointer bitmap, as an atomic.
+///
+/// Neighbouring objects share bitmap words, so the P writing a new object's bits (the only
+/// writer: it owns the span) can run while a marker reads a neighbour's bits from the same word.
+/// Go tolerates that race; in Rust it must be atomic. Relaxed suffices: a marker only reads the
+/// bits of an object whose address it obtained through an acquire (a root scan or a pointer
+/// load), which orders the owner's write of those bits before the read; bits of other objects in
+/// the word are not used.
+///
+/// # Safety
+/// - `bits` is the 8-aligned bitmap of a mapped one-page scan span and `w < 16`.
+#[inline(always)]
+unsafe fn bitmap_word<'a>(bits: usize, w: usize) -> &'a AtomicU64 {
+    // SAFETY: the caller's guarantee; AtomicU64 is a transparent u64 wrapper with its alignment.
+    unsafe { &*((bits + w * 8) as *const AtomicU64) }
+}
+
 /// Read `n <= 64` bits starting at bit `first` of the span bitmap at `bits`.
 #[inline]
 fn read_span_bits(bits: usize, first: usize, n: usize) -> u64 {
     let w = first / 64;
     let o = first % 64;
     // SAFETY: `bits` is the 128-byte bitmap at the end of a one-page scan span; `first + n` is at
-    // most 1024 bits (the page's words), so words `w` and `w+1` (when read) are inside it.
-    let lo = unsafe { *((bits + w * 8) as *const u64) } >> o;
+    // most 1024 bits (the page's words), so words `w` and `w+1` (when read) are inside it. The
+    // words are accessed atomically by everyone (see `bitmap_word`).
+    let lo = unsafe { bitmap_word(bits, w) }.load(Ordering::Relaxed) >> o;
     let mut v = lo;
     if o + n > 64 {
         // SAFETY: as above; o + n > 64 implies word w+1 exists within the 16-word bitmap.
-        let hi = unsafe { *((bits + (w + 1) * 8) as *const u64) };
+        let hi = unsafe { bitmap_word(bits, w + 1) }.load(Ordering::Relaxed);
         v |= hi << (64 - o);
     }
     if n < 64 {
@@ -713,14 +731,14 @@ pub(crate) unsafe fn write_heap_bits_small(
     let bits = span.heap_bits_addr();
     let wmask = if words == 64 { !0u64 } else { (1u64 << words) - 1 };
     // SAFETY: the bitmap occupies the span's last 128 bytes, which no slot overlaps (nelems was
-    // computed with the reservation), and the owning P is the only writer for a fresh slot.
-    unsafe {
-        let p0 = (bits + w * 8) as *mut u64;
-        *p0 = (*p0 & !(wmask << o)) | (src << o);
-        if o + words > 64 {
-            let p1 = (bits + (w + 1) * 8) as *mut u64;
-            let sh = 64 - o;
-            *p1 = (*p1 & !(wmask >> sh)) | (src >> sh);
-        }
+    // computed with the reservation); `w` (and `w + 1` when used) are below 16. The owning P is
+    // the only writer, so a load-then-store cannot lose another writer's bits.
+    let p0 = unsafe { bitmap_word(bits, w) };
+    p0.store((p0.load(Ordering::Relaxed) & !(wmask << o)) | (src << o), Ordering::Relaxed);
+    if o + words > 64 {
+        // SAFETY: as above.
+        let p1 = unsafe { bitmap_word(bits, w + 1) };
+        let sh = 64 - o;
+        p1.store((p1.load(Ordering::Relaxed) & !(wmask >> sh)) | (src >> sh), Ordering::Relaxed);
     }
 }
