@@ -816,6 +816,17 @@ impl Collector {
     fn wait_for_quiescence(&self) {
         let mut ctl = lock(&self.ctl);
         loop {
+            if ctl.shutdown {
+                // The workers have exited: finish this cycle's marking here so the cycle can
+                // end and the runtime can be dropped mid-mark.
+                drop(ctl);
+                let mut gcw = GcWork::new();
+                drain(&self.heap, &mut gcw, &self.pool, None, &|| false);
+                gcw.dispose(&self.pool);
+                let (bm, sw) = gcw.take_counters();
+                self.add_worker_counters(bm, sw);
+                return;
+            }
             // Go revises the assist ratio whenever heapLive or the scan work done change; once
             // a millisecond is close enough for assists to track the heap.
             {

@@ -161,8 +161,7 @@ impl<'s> Mutator<'s> {
 
     /// Usable capacity of a heap object that starts at `addr`, in bytes.
     fn capacity(&mut self, addr: usize) -> usize {
-        let heap = self.cx.p().cache.heap().clone();
-        match heap.find_object(addr) {
+        match self.cx.p().cache.heap().find_object(addr) {
             Some((s, _, base)) if s.is_large() => s.limit() - base,
             Some((s, _, base)) => s.elemsize() - (addr - base),
             None => 0, // zero-length objects alias `zerobase`, outside the heap
@@ -234,7 +233,11 @@ impl<'s> Mutator<'s> {
     }
 
     /// Run `f` in a nested scope: the handles it makes are dropped as roots when it returns.
+    ///
+    /// Entering a scope polls a safepoint (one relaxed load), as Go's compiler polls in function
+    /// prologues: code that walks a structure without allocating still stops promptly.
     pub fn scope<R>(&mut self, f: impl for<'i> FnOnce(&mut Mutator<'i>) -> R) -> R {
+        self.cx.safepoint();
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {
@@ -252,6 +255,7 @@ impl<'s> Mutator<'s> {
         &mut self,
         f: impl for<'i> FnOnce(&mut Mutator<'i>) -> Result<Local<'i, T>, E>,
     ) -> Result<Local<'s, T>, E> {
+        self.cx.safepoint();
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {

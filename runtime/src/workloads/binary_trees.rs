@@ -7,9 +7,13 @@
 //! checked (the check counts nodes); finally the long-lived tree is checked. With
 //! `goroutines > 1` the trees of each depth are shared among that many goroutines, as the
 //! parallel Go entries do.
+//!
+//! The check value of a run is the sum of every check the output prints.
 
+use super::{share, validate_goroutines, Outcome, Param, Progress};
 use crate::{gc_object, AllocError, Gc, Local, Mutator, Runtime};
 use std::fmt::Write;
+use std::sync::Arc;
 
 gc_object! {
     /// A tree node: two children, no payload (Go's `type Node struct{ left, right *Node }`).
@@ -22,6 +26,49 @@ gc_object! {
 }
 
 const MIN_DEPTH: u32 = 4;
+
+/// The parameters of a run (`gomem run binary-trees --depth N --goroutines K`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// The benchmark's N, the maximum tree depth (raised to 6 if smaller).
+    pub depth: u32,
+    /// Goroutines sharing each depth's trees.
+    pub goroutines: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { depth: 10, goroutines: 1 }
+    }
+}
+
+impl Params {
+    /// For reports.
+    pub fn parameters(&self) -> Vec<(&'static str, Param)> {
+        vec![
+            ("depth", Param::Uint(self.depth.into())),
+            ("goroutines", Param::Uint(self.goroutines)),
+        ]
+    }
+
+    /// The flags that reproduce these parameters.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--depth".into(),
+            self.depth.to_string(),
+            "--goroutines".into(),
+            self.goroutines.to_string(),
+        ]
+    }
+
+    /// Depths above 30 would need more than 2^31 nodes per tree.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.depth > 30 {
+            return Err(format!("--depth {}: at most 30", self.depth));
+        }
+        validate_goroutines(self.goroutines)
+    }
+}
 
 /// Build a perfect tree of `depth` (children first, then the parent, as Go's `bottomUpTree`).
 pub fn bottom_up<'s>(m: &mut Mutator<'s>, depth: u32) -> Result<Local<'s, Tree>, AllocError> {
@@ -51,9 +98,28 @@ pub fn check(m: &mut Mutator<'_>, t: Local<'_, Tree>) -> u32 {
 
 /// Run the benchmark for `n` on `rt` and return its output text.
 pub fn run(rt: &Runtime, n: u32, goroutines: usize) -> Result<String, AllocError> {
-    let max_depth = n.max(MIN_DEPTH + 2);
+    let p = Params { depth: n, goroutines: goroutines.max(1) as u64 };
+    Ok(run_with(rt, &p, &Progress::new())?.output)
+}
+
+/// Nodes in a perfect tree of `depth`.
+fn nodes(depth: u32) -> u64 {
+    (1u64 << (depth + 1)) - 1
+}
+
+/// Run the benchmark with `p` on `rt`: its output, and the sum of the checks as check value.
+/// Progress is counted in tree nodes.
+pub fn run_with(rt: &Runtime, p: &Params, progress: &Arc<Progress>) -> Result<Outcome, AllocError> {
+    let max_depth = p.depth.max(MIN_DEPTH + 2);
     let mut out = String::new();
     let stretch = max_depth + 1;
+    let total = nodes(stretch)
+        + nodes(max_depth)
+        + (MIN_DEPTH..=max_depth)
+            .step_by(2)
+            .map(|d| (1u64 << (max_depth - d + MIN_DEPTH)) * nodes(d))
+            .sum::<u64>();
+    progress.set_total(total);
     let c = rt
         .go(move |m| -> Result<u32, AllocError> {
             let t = bottom_up(m, stretch)?;
@@ -61,6 +127,8 @@ pub fn run(rt: &Runtime, n: u32, goroutines: usize) -> Result<String, AllocError
         })
         .join()
         .expect("stretch goroutine")?;
+    progress.advance(nodes(stretch));
+    let mut check_sum = u64::from(c);
     let _ = writeln!(out, "stretch tree of depth {stretch}\t check: {c}");
 
     // The long-lived tree lives in a global root while the others come and go.
@@ -72,20 +140,24 @@ pub fn run(rt: &Runtime, n: u32, goroutines: usize) -> Result<String, AllocError
     })
     .join()
     .expect("long-lived goroutine")?;
+    progress.advance(nodes(max_depth));
 
     for depth in (MIN_DEPTH..=max_depth).step_by(2) {
         let iterations = 1u64 << (max_depth - depth + MIN_DEPTH);
-        let k = goroutines.max(1) as u64;
+        let k = p.goroutines.max(1);
         let handles: Vec<_> = (0..k)
             .map(|i| {
-                let share = iterations / k + u64::from(i < iterations % k);
+                let share = share(iterations, k, i);
+                let progress = progress.clone();
                 rt.go(move |m| -> Result<u64, AllocError> {
+                    let mut tally = progress.tally();
                     let mut sum = 0u64;
                     for _ in 0..share {
                         sum += m.scope(|m| -> Result<u64, AllocError> {
                             let t = bottom_up(m, depth)?;
                             Ok(u64::from(check(m, t)))
                         })?;
+                        tally.add(nodes(depth));
                     }
                     Ok(sum)
                 })
@@ -95,6 +167,7 @@ pub fn run(rt: &Runtime, n: u32, goroutines: usize) -> Result<String, AllocError
         for h in handles {
             sum += h.join().expect("tree goroutine")?;
         }
+        check_sum += sum;
         let _ = writeln!(out, "{iterations}\t trees of depth {depth}\t check: {sum}");
     }
 
@@ -106,5 +179,6 @@ pub fn run(rt: &Runtime, n: u32, goroutines: usize) -> Result<String, AllocError
         .join()
         .expect("long-lived check");
     let _ = writeln!(out, "long lived tree of depth {max_depth}\t check: {c}");
-    Ok(out)
+    check_sum += u64::from(c);
+    Ok(Outcome { output: out, check: check_sum, metrics: Vec::new() })
 }

@@ -1,0 +1,3 @@
+module gomem.example/twins
+
+go 1.27
