@@ -461,9 +461,6 @@ impl Collector {
             gp.assist_credit = 0;
         }
         self.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        if !self.pool.is_empty() {
-            self.cv.notify_all();
-        }
     }
 
     // ------------------------------------------------------------------ threads
@@ -502,27 +499,35 @@ impl Collector {
                     return;
                 }
                 seen_epoch = ctl.mark_epoch;
-                ctl.active_workers += 1;
             }
-            // Drain until there is nothing left anywhere; new work (assists, barrier flushes)
-            // re-arms us through the epoch.
-            loop {
-                let t = Instant::now();
-                let done =
-                    drain(&self.heap, &mut gcw, &self.pool, None, &|| self.phase() != Phase::Mark);
-                self.worker_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                self.bg_credit.fetch_add(done, Ordering::Relaxed);
-                gcw.dispose(&self.pool);
-                if self.pool.is_empty() || self.phase() != Phase::Mark {
-                    break;
+            // Work for the whole mark phase: drain while there is work; when the pool runs dry,
+            // report idle (so termination can be detected) and look again shortly, since assists
+            // and barrier flushes keep publishing work (Go's dedicated worker keeps its P).
+            while self.phase() == Phase::Mark {
+                if !self.pool.is_empty() {
+                    lock(&self.ctl).active_workers += 1;
+                    // Re-check under the count: termination reads both.
+                    if self.phase() == Phase::Mark {
+                        let t = Instant::now();
+                        let done = drain(&self.heap, &mut gcw, &self.pool, None, &|| {
+                            self.phase() != Phase::Mark
+                        });
+                        self.worker_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        self.bg_credit.fetch_add(done, Ordering::Relaxed);
+                    }
+                    gcw.dispose(&self.pool);
+                    let (bm, sw) = gcw.take_counters();
+                    self.add_worker_counters(bm, sw);
+                    lock(&self.ctl).active_workers -= 1;
+                    self.cv.notify_all();
+                    continue;
                 }
+                let ctl = lock(&self.ctl);
+                if ctl.shutdown {
+                    return;
+                }
+                drop(self.cv.wait_timeout(ctl, Duration::from_micros(100)));
             }
-            let (bm, sw) = gcw.take_counters();
-            self.add_worker_counters(bm, sw);
-            let mut ctl = lock(&self.ctl);
-            ctl.active_workers -= 1;
-            drop(ctl);
-            self.cv.notify_all();
         }
     }
 

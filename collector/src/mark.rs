@@ -233,8 +233,13 @@ pub fn drain(
             items_since_check = 0;
             work_at_check = work;
         }
-        // Keep work visible to idle Ps (Go checks `work.full == 0` first; `balance` does).
-        gcw.balance(pool);
+        // Keep work visible to other drainers (Go checks `work.full == 0` first; `balance`
+        // does). Go balances before every object; with our mutex-guarded pool, two drainers
+        // doing that hand half a buffer back and forth through the lock for every object, so
+        // we balance on the stop-check cadence instead (every DRAIN_CHECK_ITEMS objects).
+        if items_since_check == 0 {
+            gcw.balance(pool);
+        }
         let Some(b) = gcw.try_get(pool) else {
             break;
         };
