@@ -187,11 +187,12 @@ pub fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
             shade(heap, gcw, pool, v);
         }
     };
-    // SAFETY: `span` was InUse when looked up and stays so while marking (module docs, "The
-    // collector's contract"); `obj` is the base of a slot greyed from a pointer the mutator
-    // holds, so the slot is allocated, and its allocation (header, heap bits, large type)
-    // happened-before the pointer's publication, which our Acquire load of it (or the root
-    // hand-over) synchronised with.
+    // The span was InUse when looked up and stays so while marking (module docs, "The
+    // collector's contract"); the slot was greyed from a pointer the mutator holds, so it is
+    // allocated, and its metadata (header, heap bits, large type) was written before that
+    // pointer was published.
+    // SAFETY: as above; our Acquire load of the pointer (or the root hand-over) synchronised
+    // with that publication, so the metadata is visible here.
     unsafe { span.for_each_ptr_slot(obj, from, from + n, &mut visit) };
     if let Some(s) = last_slot {
         gcw.heap_scan_work += (s + PTR_SIZE - b) as u64;

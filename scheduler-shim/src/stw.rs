@@ -37,11 +37,11 @@ impl<'a, P: Send + 'static, G: Send + Sync + 'static> WorldStopped<'a, P, G> {
     /// a goroutine (Go's `for _, p := range allp` with the world stopped).
     pub fn each_p(&mut self, mut f: impl FnMut(usize, &mut P)) {
         for (i, slot) in self.sched.procs.iter().enumerate() {
-            // SAFETY: the world is stopped (this token exists), so no G is `Running` except a
-            // G stopper, whose `GCtx` this token borrows mutably, and no worker is inside
-            // `with_p`; a parked G cannot resume until the token is dropped. So the token holder
-            // is every payload's exclusive owner (see `PSlot`), and `&mut self` keeps this
-            // borrow unique for the duration of `f`.
+            // The world is stopped (this token exists): no G is `Running` except a G stopper,
+            // whose `GCtx` this token borrows mutably, no worker is inside `with_p`, and a
+            // parked G cannot resume until the token is dropped.
+            // SAFETY: so the token holder owns every payload exclusively (see `PSlot`), and
+            // `&mut self` keeps this borrow unique for the duration of `f`.
             slot.0.with_mut(|ptr| f(i, unsafe { &mut *ptr }));
         }
     }
