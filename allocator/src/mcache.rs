@@ -58,6 +58,9 @@ pub struct MCache {
     tiny_offset: usize,
     /// Tiny sub-allocations not yet flushed to the heap's counters.
     tiny_allocs: u64,
+    /// Pointer-bearing bytes of scan objects allocated since the last flush (Go's
+    /// `scanAlloc`): added to the heap's `heap_scan` at refill and in `release_all`.
+    scan_alloc: u64,
     /// Pages this P can turn into spans without the heap lock (Go's `p.pcache`).
     page_cache: PageCache,
     /// Span structs this P can use without the heap lock (Go's `p.mspancache`).
@@ -79,6 +82,7 @@ impl MCache {
             tiny: 0,
             tiny_offset: 0,
             tiny_allocs: 0,
+            scan_alloc: 0,
             page_cache: PageCache::empty(),
             span_stash: Vec::with_capacity(8),
             refilled: false,
@@ -136,6 +140,7 @@ impl MCache {
         if size.wrapping_sub(1) < crate::consts::MIN_SIZE_FOR_MALLOC_HEADER {
             if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
                 let (x, span) = self.alloc_slot(SpanClass::new(sc, false))?;
+                self.scan_alloc += ty.ptr_bytes as u64;
                 // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
                 // (objects of at most 512 bytes), and `x` is the slot just taken from it.
                 unsafe { write_heap_bits_small(span.as_ref(), x, size, ty) };
@@ -170,6 +175,11 @@ impl MCache {
         ty: Option<&'static TypeDesc>,
     ) -> Result<NonNull<u8>, AllocError> {
         let ty = ty.filter(|t| !t.is_noscan());
+        if let Some(t) = ty {
+            // An array of values: every element but the last is scanned whole (Go's
+            // `heapSetType` scan size).
+            self.scan_alloc += (size.saturating_sub(t.size) + t.ptr_bytes) as u64;
+        }
         match classify(size, ty.is_none()) {
             None => Err(AllocError::TooLarge { bytes: size }),
             Some(SizeKind::Zero) => Ok(zerobase()),
@@ -205,6 +215,8 @@ impl MCache {
                     Some((&mut self.page_cache, &mut self.span_stash)),
                 )?;
                 self.refilled = true;
+                let heap_scan = &self.heap.stats.heap_scan;
+                stats::add64(heap_scan, core::mem::take(&mut self.scan_alloc));
                 // SAFETY: the span was just allocated for this object.
                 let base = unsafe { s.as_ref() }.base();
                 // SAFETY: span bases are non-null.
@@ -338,6 +350,7 @@ impl MCache {
         if spc == SpanClass::TINY {
             stats::add64(&heap.stats.tiny_allocs, core::mem::take(&mut self.tiny_allocs));
         }
+        stats::add64(&heap.stats.heap_scan, core::mem::take(&mut self.scan_alloc));
         self.alloc[spc.index()] = fresh;
         self.refilled = true;
         Ok(())
@@ -377,6 +390,7 @@ impl MCache {
             }
         }
         stats::add64(&heap.stats.tiny_allocs, core::mem::take(&mut self.tiny_allocs));
+        stats::add64(&heap.stats.heap_scan, core::mem::take(&mut self.scan_alloc));
         self.tiny = 0;
         self.tiny_offset = 0;
     }

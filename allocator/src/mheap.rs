@@ -548,6 +548,17 @@ impl MHeap {
         stats::get64(&self.stats.heap_live)
     }
 
+    /// Scannable bytes expected next cycle (Go's `heapScan`, see [`HeapStats::heap_scan`]).
+    /// Allocations still counted in some P's cache are not included.
+    pub fn heap_scan(&self) -> u64 {
+        stats::get64(&self.stats.heap_scan)
+    }
+
+    /// Set `heap_scan` to the scan work the cycle that just ended did (Go's `resetLive`).
+    pub fn reset_heap_scan(&self, scan_work: u64) {
+        self.stats.heap_scan.store(scan_work, Ordering::Relaxed);
+    }
+
     /// Set `heap_live` to the bytes marked by the cycle that just ended (Go's `resetLive`), with
     /// the world stopped at mark termination.
     pub fn reset_heap_live(&self, marked: u64) {

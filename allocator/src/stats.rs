@@ -48,6 +48,11 @@ pub struct HeapStats {
     /// front as Go does) and every large object, and lowered by the free slots a P hands back
     /// unused. An overestimate by design; the trigger is compared against it.
     pub heap_live: AtomicU64,
+    /// Scannable bytes the pacer expects to scan next cycle (Go's `heapScan`): reset to the
+    /// scan work done at mark termination, then raised by the pointer-bearing prefix of every
+    /// scan object allocated (flushed from each mcache's `scan_alloc` at refill, as Go's
+    /// `mcache.refill` flushes `scanAlloc`).
+    pub heap_scan: AtomicU64,
     /// Small objects handed out, per size class, as flushed from mcaches.
     pub small_allocs: [AtomicU64; NUM_SIZE_CLASSES],
     /// Small objects freed by sweeping, per size class.
@@ -73,6 +78,7 @@ impl Default for HeapStats {
             central_free: AtomicUsize::new(0),
             metadata: AtomicUsize::new(0),
             heap_live: AtomicU64::new(0),
+            heap_scan: AtomicU64::new(0),
             small_allocs: core::array::from_fn(|_| AtomicU64::new(0)),
             small_frees: core::array::from_fn(|_| AtomicU64::new(0)),
             tiny_allocs: AtomicU64::new(0),

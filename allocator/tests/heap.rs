@@ -438,3 +438,25 @@ fn heap_live_counts_cached_spans_up_front_and_settles_on_release() {
     h.reset_heap_live(4096);
     assert_eq!(h.heap_live(), 4096);
 }
+
+/// The pacer's expected scan work (Go's `heapScan`) grows by the pointer-bearing prefix of
+/// every scan object allocated, not by its size, and not at all for pointer-free objects.
+#[test]
+fn heap_scan_counts_pointer_prefixes_of_scan_objects() {
+    let heap = heap();
+    let mut c = heap.new_cache();
+    heap.reset_heap_scan(0);
+    for _ in 0..1000 {
+        c.alloc(&NODE).unwrap(); // 24 bytes, pointers in the first 16
+        c.alloc_noscan(48).unwrap();
+    }
+    c.alloc(&MIXED_600).unwrap(); // a header object: 584 bytes of prefix
+    c.alloc_array(&NODE, 3).unwrap(); // 2 whole elements and the last one's prefix
+    c.alloc_array(&BIG_PTRS, 64).unwrap(); // large: flushes everything counted so far
+    let expect = (1000 * 16 + 584 + (2 * 24 + 16) + 64 * 1024) as u64;
+    assert_eq!(heap.heap_scan(), expect);
+    c.release_all();
+    assert_eq!(heap.heap_scan(), expect, "nothing was left behind in the cache");
+    heap.reset_heap_scan(7);
+    assert_eq!(heap.heap_scan(), 7, "mark termination resets it to the work measured");
+}

@@ -41,6 +41,24 @@ use gomem_allocator::MHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// What a mark assist ([`Collector::assist_alloc`]) asks of the allocating goroutine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum AssistOutcome {
+    /// Nothing owed (no debt, the debt is paid, or marking is over): carry on.
+    Paid,
+    /// Someone waits for this goroutine's safepoint: poll it now, pay the rest later.
+    Preempted,
+    /// Still in debt and no mark work was to be found: the goroutine must wait for background
+    /// credit without its P ([`Collector::park_assist`]) and then try again (Go's
+    /// `gcParkAssist`). Letting it allocate on instead would let the heap run past its goal.
+    Park,
+}
+
+/// Scan work a mark worker does between publishing its progress to the pacer and its credit
+/// to assists (Go's `gcCreditSlack`).
+const CREDIT_SLACK: u64 = 2000;
+
 /// GC phase (Go's `gcphase`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -155,14 +173,21 @@ pub struct Collector {
     worker_ns: AtomicU64,
     /// Bytes marked by mark workers this cycle (harvested from their GcWork).
     worker_marked: AtomicU64,
-    /// Scan work done by mark workers this cycle (for the pacer's `revise`).
-    worker_scan: AtomicU64,
+    /// Heap scan work done this cycle by every drainer: mark workers, assists and the
+    /// controller (Go's `heapScanWork`). It feeds the pacer's `revise` during mark and becomes
+    /// next cycle's expected scan work (Go's `heapScan`) at mark termination.
+    scan_work: AtomicU64,
     /// Root bytes scanned last cycle: goroutine roots and globals (Go's stack and globals
     /// scan sizes, 8 bytes per root slot here).
     last_stack_scan: AtomicU64,
     last_globals_scan: AtomicU64,
     sweep_done: AtomicBool,
     ctl: Mutex<ControlState>,
+    /// Parked assists wait here for background credit or the end of mark (Go's
+    /// `work.assistQueue`); `parked_assists` counts them so workers notify only when needed.
+    assist_lock: Mutex<()>,
+    assist_cv: Condvar,
+    parked_assists: AtomicU64,
     /// Signals controller, workers and `gc()` waiters.
     cv: Condvar,
     stats: Mutex<GcStats>,
@@ -219,7 +244,7 @@ impl Collector {
             assist_ns: AtomicU64::new(0),
             worker_ns: AtomicU64::new(0),
             worker_marked: AtomicU64::new(0),
-            worker_scan: AtomicU64::new(0),
+            scan_work: AtomicU64::new(0),
             last_stack_scan: AtomicU64::new(0),
             last_globals_scan: AtomicU64::new(0),
             sweep_done: AtomicBool::new(true),
@@ -232,6 +257,9 @@ impl Collector {
                 mark_epoch: 0,
             }),
             cv: Condvar::new(),
+            assist_lock: Mutex::new(()),
+            assist_cv: Condvar::new(),
+            parked_assists: AtomicU64::new(0),
             stats: Mutex::new(GcStats::default()),
             debug: cfg.debug,
             gomaxprocs: cfg.gomaxprocs.max(1),
@@ -267,6 +295,15 @@ impl Collector {
 
     fn set_phase(&self, p: Phase) {
         self.phase.store(p as u8, Ordering::Relaxed);
+        self.wake_assists();
+    }
+
+    /// Wake parked assists (credit was earned, or the phase changed).
+    fn wake_assists(&self) {
+        if self.parked_assists.load(Ordering::Relaxed) > 0 {
+            let _g = lock(&self.assist_lock);
+            self.assist_cv.notify_all();
+        }
     }
 
     /// Number of mark worker threads: Go's 25% of GOMAXPROCS, dedicated plus fractional,
@@ -417,10 +454,27 @@ impl Collector {
 
     /// Mark assist (Go's `gcAssistAlloc`): charge `bytes` just allocated by the goroutine on
     /// this P; if in debt, steal background credit, then do scan work in proportion.
-    pub fn assist_alloc(&self, gp: &mut GcPState, bytes: usize) {
+    ///
+    /// `preempted` is polled while scanning (Go's `gp.preempt` check in `gcDrainN`): when it
+    /// turns true the assist stops early, keeping the rest of its debt, and returns
+    /// [`AssistOutcome::Preempted`] so the caller can poll its safepoint at once. Without
+    /// that, a stop-the-world would wait for a whole assist (up to milliseconds of scanning).
+    ///
+    /// A debt that neither stolen credit nor the work in sight can pay returns
+    /// [`AssistOutcome::Park`]: the caller waits in [`park_assist`](Collector::park_assist)
+    /// without its P, then calls this again with `bytes` 0, until it gets `Paid`.
+    pub fn assist_alloc(
+        &self,
+        gp: &mut GcPState,
+        bytes: usize,
+        preempted: &dyn Fn() -> bool,
+    ) -> AssistOutcome {
         gp.assist_credit -= bytes as i64;
         if gp.assist_credit >= 0 || self.phase() != Phase::Mark {
-            return;
+            return AssistOutcome::Paid;
+        }
+        if preempted() {
+            return AssistOutcome::Preempted;
         }
         let wpb = bits_f64(self.assist_work_per_byte.load(Ordering::Relaxed));
         let bpw = bits_f64(self.assist_bytes_per_work.load(Ordering::Relaxed));
@@ -443,7 +497,7 @@ impl Collector {
                 Ok(_) => {
                     gp.assist_credit += (take as f64 * bpw) as i64 + 1;
                     if gp.assist_credit >= 0 {
-                        return;
+                        return AssistOutcome::Paid;
                     }
                     break;
                 }
@@ -451,15 +505,46 @@ impl Collector {
             }
         }
         let t = Instant::now();
-        let done =
-            drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| self.phase() != Phase::Mark);
+        let stopped_early = core::cell::Cell::new(false);
+        let done = drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| {
+            if preempted() {
+                stopped_early.set(true);
+            }
+            stopped_early.get() || self.phase() != Phase::Mark
+        });
+        let stopped_early = stopped_early.get();
         gp.gcw.dispose(&self.pool);
+        self.scan_work.fetch_add(done, Ordering::Relaxed);
         gp.assist_credit += (done as f64 * bpw) as i64 + 1;
-        if done == 0 {
-            // Nothing to scan: the cycle is about to end; forgive the debt as Go's parked
-            // assists are woken at mark termination.
-            gp.assist_credit = 0;
+        self.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if stopped_early {
+            AssistOutcome::Preempted
+        } else if gp.assist_credit < 0 && self.phase() == Phase::Mark {
+            AssistOutcome::Park
+        } else {
+            AssistOutcome::Paid
         }
+    }
+
+    /// Wait for a reason to retry a parked assist (Go's `gcParkAssist`): background credit
+    /// to steal, work in the pool, or the end of mark. Call it without a P (inside the
+    /// scheduler's `without_p`), so that a stop-the-world, and so mark termination, never
+    /// waits for a parked goroutine. Returns after at most a millisecond in any case.
+    pub fn park_assist(&self) {
+        let t = Instant::now();
+        self.parked_assists.fetch_add(1, Ordering::Relaxed);
+        {
+            let g = lock(&self.assist_lock);
+            // Re-check under the lock: a wake-up sent before we got here is not lost.
+            if self.phase() == Phase::Mark
+                && self.bg_credit.load(Ordering::Relaxed) == 0
+                && self.pool.is_empty()
+            {
+                drop(self.assist_cv.wait_timeout(g, Duration::from_millis(1)));
+            }
+        }
+        self.parked_assists.fetch_sub(1, Ordering::Relaxed);
+        // Waiting is assist time in Go's accounting too (the goroutine is blocked by the GC).
         self.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
@@ -478,6 +563,12 @@ impl Collector {
                 }
                 ctl.requested = false;
                 forced = core::mem::take(&mut ctl.forced);
+                // A heap-triggered request can be stale: a goroutine may have seen the old
+                // trigger during the previous cycle's sweep termination, before that cycle
+                // moved the trigger. Test it again, as Go's `gcStart` re-tests its trigger.
+                if !forced && self.heap.heap_live() < self.trigger.load(Ordering::Relaxed) {
+                    continue;
+                }
                 ctl.started += 1;
             }
             self.run_cycle(world, forced);
@@ -509,11 +600,26 @@ impl Collector {
                     // Re-check under the count: termination reads both.
                     if self.phase() == Phase::Mark {
                         let t = Instant::now();
-                        let done = drain(&self.heap, &mut gcw, &self.pool, None, &|| {
-                            self.phase() != Phase::Mark
-                        });
+                        // Drain in slices of CREDIT_SLACK work so that the pacer's `revise`
+                        // sees the progress and assists can steal the credit as it is earned
+                        // (Go's gcDrain flushes both every `gcCreditSlack` units).
+                        loop {
+                            let done = drain(
+                                &self.heap,
+                                &mut gcw,
+                                &self.pool,
+                                Some(CREDIT_SLACK),
+                                &|| self.phase() != Phase::Mark,
+                            );
+                            self.bg_credit.fetch_add(done, Ordering::Relaxed);
+                            self.wake_assists();
+                            let (bm, sw) = gcw.take_counters();
+                            self.add_worker_counters(bm, sw);
+                            if done < CREDIT_SLACK || self.phase() != Phase::Mark {
+                                break;
+                            }
+                        }
                         self.worker_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                        self.bg_credit.fetch_add(done, Ordering::Relaxed);
                     }
                     gcw.dispose(&self.pool);
                     let (bm, sw) = gcw.take_counters();
@@ -560,7 +666,7 @@ impl Collector {
 
     fn add_worker_counters(&self, bytes_marked: u64, scan: u64) {
         self.worker_marked.fetch_add(bytes_marked, Ordering::Relaxed);
-        self.worker_scan.fetch_add(scan, Ordering::Relaxed);
+        self.scan_work.fetch_add(scan, Ordering::Relaxed);
     }
 
     /// Run one complete cycle (phases 1–3 of the module docs; phase 4 runs in the background).
@@ -573,7 +679,7 @@ impl Collector {
         let stw = self.debug.stoptheworld > 0;
         let mut ctl_gcw = GcWork::new();
         self.worker_marked.store(0, Ordering::Relaxed);
-        self.worker_scan.store(0, Ordering::Relaxed);
+        self.scan_work.store(0, Ordering::Relaxed);
         let stack_scan_prev = self.last_stack_scan.load(Ordering::Relaxed);
         let globals_scan_prev = self.last_globals_scan.load(Ordering::Relaxed);
         let mut stack_scan = 0u64;
@@ -590,6 +696,9 @@ impl Collector {
             heap_live_mark_start = self.heap.heap_live();
             {
                 let mut pacer = lock(&self.pacer);
+                // Scan allocations a P has not flushed yet (since its last refill) are missing,
+                // as they are from Go's `heapScan`.
+                pacer.set_heap_scan(self.heap.heap_scan());
                 pacer.start_cycle(
                     self.start.elapsed().as_nanos() as u64,
                     heap_live_mark_start,
@@ -693,6 +802,7 @@ impl Collector {
                     return;
                 }
                 w.for_each_p(&mut |_, gp| {
+                    // Assists added their scan work to `scan_work` as they went.
                     let (bm, _) = gp.gcw.take_counters();
                     p_marked += bm;
                     gp.wbbuf.discard();
@@ -701,7 +811,8 @@ impl Collector {
                     checkmark::verify(heap, w);
                 }
                 heap1 = heap.heap_live();
-                let (cm, _) = ctl_gcw.take_counters();
+                let (cm, cs) = ctl_gcw.take_counters();
+                let heap_scan = self.scan_work.load(Ordering::Relaxed) + cs;
                 // Objects allocated during mark were allocated black; count them as marked
                 // (heap_live grew by at least their size, span-granular, as in Go).
                 let alloc_black = heap1.saturating_sub(heap_live_mark_start);
@@ -711,6 +822,7 @@ impl Collector {
                 heap.set_alloc_black(false);
                 self.set_phase(Phase::Off);
                 heap.reset_heap_live(marked_total);
+                heap.reset_heap_scan(heap_scan);
                 // SAFETY: the world is stopped, the previous generation was fully swept in
                 // sweep termination, and every P's cache is released right below, before any P
                 // allocates again.
@@ -729,7 +841,7 @@ impl Collector {
                     0,
                     t_mark.elapsed().as_nanos() as u64,
                 );
-                pacer.commit(marked_total, marked_total, stack_scan, globals_scan);
+                pacer.commit(marked_total, heap_scan, stack_scan, globals_scan);
                 self.publish_trigger(&pacer);
             });
             pause2 += p;
@@ -836,7 +948,7 @@ impl Collector {
             // a millisecond is close enough for assists to track the heap.
             {
                 let mut pacer = lock(&self.pacer);
-                pacer.revise(self.heap.heap_live(), self.worker_scan.load(Ordering::Relaxed));
+                pacer.revise(self.heap.heap_live(), self.scan_work.load(Ordering::Relaxed));
                 self.assist_work_per_byte
                     .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
                 self.assist_bytes_per_work
@@ -852,5 +964,92 @@ impl Collector {
             }
             ctl = self.cv.wait_timeout(ctl, Duration::from_millis(1));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gomem_allocator::mheap::HeapConfig;
+    use gomem_allocator::typedesc::TypeDesc;
+
+    static NODE: TypeDesc = TypeDesc::new(16, 8, &[1], "node");
+
+    /// A collector in its mark phase (threads not started) whose pool holds the head of an
+    /// `n`-node list, and whose assist ratio is one unit of work per byte.
+    fn marking_collector(n: usize) -> (Arc<Collector>, Vec<usize>) {
+        let heap = MHeap::new(HeapConfig::default()).unwrap();
+        let mut cache = heap.new_cache();
+        heap.sweep_all();
+        let nodes: Vec<usize> =
+            (0..n).map(|_| cache.alloc(&NODE).unwrap().as_ptr() as usize).collect();
+        for w in nodes.windows(2) {
+            // SAFETY: both are live NODE objects of this heap; word 0 is the pointer slot.
+            unsafe { (w[0] as *mut usize).write(w[1]) };
+        }
+        cache.release_all();
+        let c = Collector::new(
+            heap.clone(),
+            CollectorConfig {
+                gc_percent: 100,
+                memory_limit: u64::MAX,
+                gomaxprocs: 1,
+                debug: DebugModes::default(),
+            },
+        );
+        c.set_phase(Phase::Mark);
+        c.assist_work_per_byte.store(f64_bits(1.0), Ordering::Relaxed);
+        c.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
+        let mut gcw = GcWork::new();
+        shade(&heap, &mut gcw, &c.pool, nodes[0]);
+        gcw.dispose(&c.pool);
+        (c, nodes)
+    }
+
+    #[test]
+    fn a_preempted_assist_stops_and_keeps_its_debt() {
+        let (c, _) = marking_collector(10_000);
+        let mut gp = GcPState::default();
+        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| true), AssistOutcome::Preempted);
+        assert_eq!(c.scan_work.load(Ordering::Relaxed), 0, "no scanning after the request");
+        assert_eq!(gp.assist_credit, -(1 << 20), "the debt is kept for later");
+        assert!(!c.pool.is_empty(), "the grey object is still queued");
+
+        // Preempted part-way: the work done counts, the rest stays queued and owed.
+        let calls = core::cell::Cell::new(0);
+        let outcome = c.assist_alloc(&mut gp, 0, &|| {
+            calls.set(calls.get() + 1);
+            calls.get() > 3
+        });
+        assert_eq!(outcome, AssistOutcome::Preempted);
+        let done = c.scan_work.load(Ordering::Relaxed);
+        assert!(done > 0 && done < 8 * 10_000, "some but not all of the list: {done}");
+        assert!(gp.assist_credit < 0);
+        assert!(!c.pool.is_empty());
+
+        // Not preempted: the assist scans on until the list runs out; the debt is larger than
+        // all the work there is, so it must park (and not be forgiven).
+        assert_eq!(c.assist_alloc(&mut gp, 0, &|| false), AssistOutcome::Park);
+        assert_eq!(c.scan_work.load(Ordering::Relaxed), 8 * 10_000, "each node scanned once");
+        assert!(c.pool.is_empty());
+        assert!(gp.assist_credit < 0, "the debt is still owed");
+        // Parking returns (here by its timeout: no credit will come), and once background
+        // credit exists the retry steals it and is paid.
+        c.park_assist();
+        c.bg_credit.store(1 << 30, Ordering::Relaxed);
+        assert_eq!(c.assist_alloc(&mut gp, 0, &|| false), AssistOutcome::Paid);
+        assert!(gp.assist_credit >= 0);
+        // Marking over: nothing is owed whatever the credit.
+        c.set_phase(Phase::Off);
+        assert_eq!(c.assist_alloc(&mut gp, 1 << 40, &|| false), AssistOutcome::Paid);
+    }
+
+    #[test]
+    fn assists_and_workers_add_to_the_cycle_scan_work() {
+        let (c, nodes) = marking_collector(1000);
+        let mut gp = GcPState::default();
+        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Park);
+        // Every node was scanned once: 8 bytes of scan work each (one pointer at offset 0).
+        assert_eq!(c.scan_work.load(Ordering::Relaxed), 8 * nodes.len() as u64);
     }
 }

@@ -348,6 +348,14 @@ impl Pacer {
         self.heap_live = heap_live;
     }
 
+    /// Sets `heap_scan` (Go's `heapScan`) to the heap's own count: the scan work the last
+    /// cycle did plus the pointer-bearing bytes allocated since (see the allocator's
+    /// `HeapStats::heap_scan`). Used at the start of a cycle instead of the estimate.
+    pub fn set_heap_scan(&mut self, bytes: u64) {
+        self.heap_scan = bytes;
+        self.heap_scan_reported = true;
+    }
+
     /// Adds scannable bytes to `heap_scan` (the `dHeapScan` of Go's `gcControllerState.update`):
     /// the allocator's flushed scannable allocations since the last commit.
     ///

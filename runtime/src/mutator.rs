@@ -32,6 +32,7 @@ use crate::state::{GState, PState};
 use core::marker::PhantomData;
 use gomem_allocator::typedesc::POINTER;
 use gomem_allocator::AllocError;
+use gomem_collector::cycle::AssistOutcome;
 use gomem_sched::GCtx;
 
 /// A rooted handle to a heap object of type `T`, valid for the scope `'s` that created it.
@@ -95,16 +96,46 @@ impl<'s> Mutator<'s> {
     #[inline(always)]
     fn rooted_alloc<T>(&mut self, addr: usize, size: usize) -> Local<'s, T> {
         let l = self.root(addr);
-        let p = self.cx.p();
+        let (p, preempt) = self.cx.p_and_preempt();
+        let mut poll = false;
         if p.wb.enabled() {
             let PState { gc, collector, .. } = p;
-            collector.assist_alloc(gc, size);
+            match collector.assist_alloc(gc, size, &|| preempt.requested()) {
+                AssistOutcome::Paid => {}
+                AssistOutcome::Preempted => poll = true,
+                AssistOutcome::Park => {
+                    self.park_assist();
+                    poll = true;
+                }
+            }
         }
+        let p = self.cx.p();
         if p.cache.take_refilled() {
             p.collector.on_refill();
+            poll = true;
+        }
+        if poll {
             self.cx.safepoint();
         }
         l
+    }
+
+    /// In debt with no mark work in sight: wait without the P for background credit, retrying
+    /// the assist each time, until the debt is paid or marking ends (Go's `gcParkAssist` loop
+    /// in `gcAssistAlloc`). The new object is already rooted.
+    #[cold]
+    #[inline(never)]
+    fn park_assist(&mut self) {
+        loop {
+            let collector = self.cx.p().collector.clone();
+            self.cx.without_p(|| collector.park_assist());
+            let (p, preempt) = self.cx.p_and_preempt();
+            let PState { gc, collector, .. } = p;
+            match collector.assist_alloc(gc, 0, &|| preempt.requested()) {
+                AssistOutcome::Park => continue,
+                AssistOutcome::Paid | AssistOutcome::Preempted => return,
+            }
+        }
     }
 
     /// Allocate a zeroed `T`.
@@ -278,6 +309,11 @@ impl<'s> Mutator<'s> {
     /// Completed GC cycles so far (Go's `NumGC`).
     pub fn num_gc(&mut self) -> u32 {
         self.cx.p().collector.num_gc()
+    }
+
+    /// The current heap goal in bytes (Go's `NextGC`).
+    pub fn heap_goal(&mut self) -> u64 {
+        self.cx.p().collector.heap_goal()
     }
 
     /// Poll for a stop-the-world or handshake request.

@@ -235,3 +235,59 @@ fn memstats_are_consistent_after_every_cycle() {
         assert!(s.num_gc > round);
     }
 }
+
+/// The pacer's steady state with a fixed live heap and a fast allocator of garbage: cycles
+/// are spaced by the trigger (each lets the program allocate at least ~60 % of the live heap,
+/// so they cannot run back to back), and mark assists hold the allocator back during mark
+/// (an assist with nothing to scan parks until the workers earn credit), so the bytes
+/// allocated black during mark stay bounded. Like Go, objects allocated during mark count as
+/// marked, so the goal is twice the live heap plus twice that runway: 2.5–4.5× live here,
+/// where garbage is allocated about as fast as the heap can be marked. Without parking, a cycle once
+/// ended with 216 MiB "marked" over 32 MiB live, and the goal jumped to 433 MiB.
+#[test]
+fn assists_keep_the_heap_near_its_goal_and_cycles_follow_the_trigger() {
+    const LIVE_NODES: u64 = 1 << 20; // 24 MiB of nodes + an 8 MiB array: ~32 MiB live
+    const GARBAGE: u64 = 640 << 20;
+    let rt = Runtime::new(Config::default().gomaxprocs(1).gogc(GcPercent::Percent(100))).unwrap();
+    let live_bytes = LIVE_NODES * 24 + LIVE_NODES * 8;
+    let (cycles, max_goal) = rt
+        .go(|m| {
+            let keep = m.alloc_array::<Node>(LIVE_NODES as usize).unwrap();
+            for i in 0..LIVE_NODES as usize {
+                m.scope(|m| {
+                    let n = m.alloc::<Node>().unwrap();
+                    m.array_set(keep, i, Some(n));
+                });
+            }
+            m.gc(); // start the measurement from a known goal
+            let before = m.num_gc();
+            let (mut allocated, mut seen, mut max_goal) = (0, before, 0);
+            while allocated < GARBAGE {
+                m.scope(|m| {
+                    m.alloc_bytes(1024).unwrap();
+                });
+                allocated += 1024;
+                if m.num_gc() != seen {
+                    seen = m.num_gc();
+                    max_goal = max_goal.max(m.heap_goal());
+                }
+            }
+            assert!(m.array_get(keep, LIVE_NODES as usize - 1).is_some());
+            (m.num_gc() - before, max_goal)
+        })
+        .join()
+        .unwrap();
+    let most = GARBAGE / (live_bytes * 6 / 10) + 2;
+    assert!(
+        (3..=most as u32).contains(&cycles),
+        "{cycles} cycles for {} MiB of garbage over {} MiB live (expected 3..={most})",
+        GARBAGE >> 20,
+        live_bytes >> 20
+    );
+    assert!(
+        max_goal <= 6 * live_bytes,
+        "heap goal reached {} MiB over {} MiB live",
+        max_goal >> 20,
+        live_bytes >> 20
+    );
+}

@@ -4,7 +4,7 @@
 use crate::sched::{NotSend, Sched};
 use crate::state::{GStatus, Ticket};
 use crate::stw::{Stopwatch, WorldStopped};
-use crate::sync::{thread, Arc, Ordering};
+use crate::sync::{thread, Arc, AtomicU32, Ordering};
 
 /// The handle of a spawned goroutine.
 #[derive(Debug)]
@@ -65,6 +65,20 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
         // no one else is handed the P until it releases it. The borrow lives no longer than
         // `&mut self`, and every call that parks or releases the P takes `&mut self`.
         self.sched.procs[p].0.with_mut(|ptr| unsafe { &mut *ptr })
+    }
+
+    /// The held P's payload, as [`p`](GCtx::p), together with a [`Preempt`] probe that tells
+    /// long-running work done with the P (a mark assist, say) that a stop-the-world or a
+    /// handshake is waiting for this goroutine, so the work can stop early and let the caller
+    /// reach its [`safepoint`](GCtx::safepoint) (Go's `gp.preempt` check in `gcDrainN`).
+    #[inline]
+    pub fn p_and_preempt(&mut self) -> (&mut P, Preempt<'_>) {
+        let p = self.p.expect("gomem-sched: goroutine without a P");
+        let sched: &Sched<P, G> = &self.sched;
+        // SAFETY: as in `p`: this G holds P `p` and runs, so it owns the payload exclusively
+        // for as long as `&mut self` is borrowed.
+        let payload = sched.procs[p].0.with_mut(|ptr| unsafe { &mut *ptr });
+        (payload, Preempt { poll: &sched.poll })
     }
 
     /// The index of the held P, in `0..gomaxprocs()`.
@@ -179,5 +193,28 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Drop for GCtx<P, G> {
     /// The goroutine ends, normally or by a panic: release its P (if it holds one) and leave.
     fn drop(&mut self) {
         self.sched.exit_g(self.id);
+    }
+}
+
+/// A cheap probe of whether someone is waiting for this goroutine to reach a safepoint
+/// (returned by [`GCtx::p_and_preempt`]; Go's `gp.preempt`).
+#[derive(Clone, Copy)]
+pub struct Preempt<'a> {
+    poll: &'a AtomicU32,
+}
+
+impl Preempt<'_> {
+    /// True when a stop-the-world or a handshake is pending: work in progress should stop at
+    /// its next convenient point and the goroutine should poll its safepoint. One Relaxed load;
+    /// a stale answer only delays or hastens that poll.
+    #[inline]
+    pub fn requested(&self) -> bool {
+        self.poll.load(Ordering::Relaxed) != 0
+    }
+}
+
+impl core::fmt::Debug for Preempt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Preempt").field("requested", &self.requested()).finish()
     }
 }

@@ -96,7 +96,7 @@ mod stw;
 pub mod sync;
 mod worker;
 
-pub use g::{GCtx, GHandle};
+pub use g::{GCtx, GHandle, Preempt};
 pub use sched::Sched;
 pub use stw::WorldStopped;
 pub use worker::{Worker, WorkerCtx};

@@ -644,3 +644,38 @@ fn shared_types_are_send_and_sync() {
 fn zero_procs_panics() {
     let _ = Sched::<(), ()>::new(Vec::new());
 }
+
+/// Long work done with a P (a mark assist) polls `Preempt::requested` instead of a safepoint:
+/// it must turn true while a stop-the-world waits for this goroutine, so the work can end and
+/// the goroutine park; and it reads false again once the world has restarted.
+#[test]
+fn preempt_probe_sees_a_pending_stop_the_world() {
+    let sched = Sched::<u64, ()>::new(vec![0u64]);
+    let started = Arc::new(AtomicBool::new(false));
+    let h = {
+        let started = started.clone();
+        sched.spawn((), move |ctx| {
+            let (p, preempt) = ctx.p_and_preempt();
+            assert!(!preempt.requested(), "nothing pending yet");
+            started.store(true, SeqCst);
+            // "Work" with the P until someone wants it stopped.
+            let mut spins = 0u64;
+            while !preempt.requested() {
+                *p += 1;
+                spins += 1;
+                std::hint::spin_loop();
+            }
+            assert!(spins > 0);
+            ctx.safepoint(); // parks here until the stopper restarts the world
+            let (_, preempt) = ctx.p_and_preempt();
+            !preempt.requested()
+        })
+    };
+    wait_until("the goroutine to start working", || started.load(SeqCst));
+    let mut world = sched.stop_the_world("preempt probe");
+    let mut worked = 0;
+    world.each_p(|_, p| worked = *p);
+    assert!(worked > 0, "the goroutine worked with its P before it was stopped");
+    world.start_the_world();
+    assert!(h.join().unwrap(), "the probe reads false after the world restarted");
+}
