@@ -368,6 +368,18 @@ impl MSpan {
         w.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
+    /// Set the mark bits of slots `64 * word .. 64 * word + 64` that are set in `bits` (bit `k`
+    /// is slot `64 * word + k`): what [`MSpan::try_mark`] on each of those slots does, in one
+    /// atomic OR. Bits for slots at or past `nelems` are ignored by every reader.
+    ///
+    /// The collector marks object by object with `try_mark`; this is for tests and benchmarks
+    /// that need a given mark pattern on a span (`benches/benches/gc.rs` sets one up before
+    /// each sweep it times). Panics if `word >= SPAN_BITMAP_WORDS`.
+    pub fn set_mark_bits(&self, word: usize, bits: u64) {
+        // ORDERING: Relaxed, as in `try_mark`: the mark bits order no other memory.
+        self.gcmark_bits[word].fetch_or(bits, Ordering::Relaxed);
+    }
+
     /// Whether slot `i` is marked.
     #[inline]
     pub fn is_marked(&self, i: usize) -> bool {

@@ -13,7 +13,7 @@
 //! object):
 //!
 //! - `small_noscan/{gomem,system}/SIZE` and `small_scan/{gomem,system}/SIZE` for SIZE in
-//!   8..=32768: allocate batches of up to 10 000 objects (at most 64 MiB per batch); the
+//!   8, 16, 32, 48, 64, 128, 256, 512, 1024, 4096, 32768: allocate batches of up to 10 000 objects (at most 64 MiB per batch); the
 //!   GC cycle (gomem) or the batch's frees (system) run between batches *outside* the timed
 //!   region. Refills from the central lists are timed. Notes: noscan 8 is served by the tiny
 //!   allocator (< 16 bytes, pointer-free); scan objects are arrays of pointer words
@@ -36,6 +36,10 @@
 //! - `alloc_free_loop/{gomem,gomem_alloc_only,system_pair,system_pair_zeroed,system_batch}/
 //!   mixed_8-512`: the target; see [`bench_alloc_free_loop`] for why the comparison is
 //!   fair.
+//! - `alloc_free_loop/{gomem,system_pair,system_pair_zeroed}/SIZE` for SIZE in [`PAIR_SIZES`]
+//!   (the small sizes above and one large object, 40 000 bytes): the same loop at one size per
+//!   benchmark, so every size class has its alloc+free cost beside a malloc+free pair.
+//!   Pointer-free objects, so gomem's 8 is a tiny-allocator object.
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use gomem_allocator::mcache::MCache;
@@ -54,7 +58,10 @@ const BATCH: usize = 10_000;
 /// Cap on the bytes one batch allocates (keeps the 32 KiB and large cases within memory).
 const BATCH_BYTES: usize = 64 << 20;
 
-const SMALL_SIZES: [usize; 9] = [8, 16, 32, 64, 128, 512, 1024, 4096, 32768];
+const SMALL_SIZES: [usize; 11] = [8, 16, 32, 48, 64, 128, 256, 512, 1024, 4096, 32768];
+/// Sizes of the per-size alloc+free loop: the small sizes above and one large object (over
+/// 32 KiB, so a span of its own).
+const PAIR_SIZES: [usize; 12] = [8, 16, 32, 48, 64, 128, 256, 512, 1024, 4096, 32768, 40_000];
 const TINY_SIZES: [usize; 3] = [1, 8, 12];
 const LARGE_SIZES: [usize; 3] = [40_000, 262_144, 1_048_576];
 const TWO_THREAD_SIZES: [usize; 3] = [16, 64, 512];
@@ -237,6 +244,57 @@ fn system_batched(layout: Layout, zeroed: bool, batch: usize, iters: u64) -> Dur
         left -= n as u64;
     }
     total
+}
+
+// ---------------------------------------------------------------------- alloc+free loops
+
+/// gomem's alloc+free cost: allocate `iters` pointer-free objects, the `i`-th of
+/// `size_at(i)` bytes, in batches of `batch`, each followed by the GC cycle that frees it; all
+/// of it timed.
+#[inline(always)]
+fn gomem_alloc_free(
+    g: &mut Gomem,
+    batch: usize,
+    iters: u64,
+    size_at: impl Fn(usize) -> usize,
+) -> Duration {
+    let mut i = 0usize;
+    let mut left = iters;
+    let t = Instant::now();
+    while left > 0 {
+        let n = left.min(batch as u64) as usize;
+        for _ in 0..n {
+            let size = size_at(i);
+            i = i.wrapping_add(1);
+            black_box(gomem_alloc(&mut g.cache, Kind::Noscan, size));
+        }
+        g.collect();
+        left -= n as u64;
+    }
+    t.elapsed()
+}
+
+/// The system allocator's malloc+free pair (calloc+free with `zeroed`): `iters` times, allocate
+/// `layout_at(i)` and free it straight away; all of it timed.
+#[inline(always)]
+fn system_pair(iters: u64, zeroed: bool, layout_at: impl Fn(usize) -> Layout) -> Duration {
+    let t = Instant::now();
+    if zeroed {
+        for i in 0..iters as usize {
+            let l = layout_at(i);
+            let p = sys_alloc_zeroed(l);
+            black_box(p);
+            sys_free(p, l);
+        }
+    } else {
+        for i in 0..iters as usize {
+            let l = layout_at(i);
+            let p = sys_alloc(l);
+            black_box(p);
+            sys_free(p, l);
+        }
+    }
+    t.elapsed()
 }
 
 // ---------------------------------------------------------------------- groups
@@ -525,6 +583,13 @@ fn mixed_layouts() -> Vec<Layout> {
 ///   allocation and sweeping.
 /// - gomem hands out zeroed memory (reused pages are cleared slot by slot as they are handed
 ///   out) while `malloc` does not zero: the comparison is tilted *against* gomem there.
+///
+/// The same group also runs `gomem`, `system_pair` and `system_pair_zeroed` at each single
+/// size of [`PAIR_SIZES`] (parameter = the size in bytes), with the same rules: gomem's batches
+/// are 10 000 objects capped at 64 MiB (1677 objects of 40 000 bytes), and its GC cycles are
+/// timed. At one size, every refill after the first cycle takes a fresh span (nothing is live,
+/// so no partial span survives a cycle) and glibc's pair reuses one chunk for ever: this is
+/// each allocator's steady state for a program that frees everything it allocates.
 fn bench_alloc_free_loop(c: &mut Criterion) {
     let mut g = c.benchmark_group("alloc_free_loop");
     g.throughput(Throughput::Elements(1));
@@ -534,20 +599,7 @@ fn bench_alloc_free_loop(c: &mut Criterion) {
     let mut heap = Gomem::new();
     g.bench_function(BenchmarkId::new("gomem", id), |b| {
         b.iter_custom(|iters| {
-            let mut i = 0usize;
-            let mut left = iters;
-            let t = Instant::now();
-            while left > 0 {
-                let n = left.min(BATCH as u64) as usize;
-                for _ in 0..n {
-                    let size = layouts[i & (MIXED_LEN - 1)].size();
-                    i = i.wrapping_add(1);
-                    black_box(gomem_alloc(&mut heap.cache, Kind::Noscan, size));
-                }
-                heap.collect();
-                left -= n as u64;
-            }
-            t.elapsed()
+            gomem_alloc_free(&mut heap, BATCH, iters, |i| layouts[i & (MIXED_LEN - 1)].size())
         })
     });
 
@@ -574,29 +626,11 @@ fn bench_alloc_free_loop(c: &mut Criterion) {
     });
 
     g.bench_function(BenchmarkId::new("system_pair", id), |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for i in 0..iters as usize {
-                let l = layouts[i & (MIXED_LEN - 1)];
-                let p = sys_alloc(l);
-                black_box(p);
-                sys_free(p, l);
-            }
-            t.elapsed()
-        })
+        b.iter_custom(|iters| system_pair(iters, false, |i| layouts[i & (MIXED_LEN - 1)]))
     });
 
     g.bench_function(BenchmarkId::new("system_pair_zeroed", id), |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for i in 0..iters as usize {
-                let l = layouts[i & (MIXED_LEN - 1)];
-                let p = sys_alloc_zeroed(l);
-                black_box(p);
-                sys_free(p, l);
-            }
-            t.elapsed()
-        })
+        b.iter_custom(|iters| system_pair(iters, true, |i| layouts[i & (MIXED_LEN - 1)]))
     });
 
     let mut buf: Vec<*mut u8> = Vec::with_capacity(BATCH);
@@ -622,6 +656,22 @@ fn bench_alloc_free_loop(c: &mut Criterion) {
             t.elapsed()
         })
     });
+
+    // One size per benchmark: the size classes' alloc+free cost beside the malloc+free pair.
+    for size in PAIR_SIZES {
+        let batch = batch_for(size);
+        let mut heap = Gomem::new();
+        g.bench_with_input(BenchmarkId::new("gomem", size), &size, |b, &size| {
+            b.iter_custom(|iters| gomem_alloc_free(&mut heap, batch, iters, |_| size))
+        });
+        let l = layout(size);
+        g.bench_with_input(BenchmarkId::new("system_pair", size), &size, |b, _| {
+            b.iter_custom(|iters| system_pair(iters, false, |_| l))
+        });
+        g.bench_with_input(BenchmarkId::new("system_pair_zeroed", size), &size, |b, _| {
+            b.iter_custom(|iters| system_pair(iters, true, |_| l))
+        });
+    }
     g.finish();
 }
 

@@ -7,11 +7,24 @@ use crate::sync::{AtomicUsize, Ordering};
 
 /// Store `new` into the pointer slot at `slot`, through the write barrier.
 ///
+/// While `p.wb` is enabled, the old and new values are recorded in `p.gc.wbbuf`; when that
+/// buffer fills, it is shaded into `p.gc.gcw` and the work is disposed to `p.collector.pool()`
+/// (Go's `wbBufFlush`). Then the store is made with release ordering.
+///
+/// Mutator code never calls this directly: [`Mutator::set`](crate::Mutator::set),
+/// [`Mutator::array_set`](crate::Mutator::array_set) and
+/// [`Mutator::set_global`](crate::Mutator::set_global) do. It is public so that code outside the
+/// runtime can drive this exact store sequence with a [`PState`] it built itself (the barrier
+/// microbenchmarks in `benches/benches/gc.rs`).
+///
 /// # Safety
 /// - `slot` is a pointer-sized, 8-aligned slot of a live heap object or a global root, and
 ///   `new` is 0 or the address of a live heap object.
+/// - `p` is the state of the P the caller holds (or a `PState` the caller owns outside any
+///   runtime), and while `p.wb` is enabled no sweep runs on `p.cache.heap()` (the collector's
+///   marking contract, see `gomem_collector::mark`).
 #[inline(always)]
-pub(crate) unsafe fn write_pointer(p: &mut PState, slot: usize, new: usize) {
+pub unsafe fn write_pointer(p: &mut PState, slot: usize, new: usize) {
     // SAFETY: the caller guarantees `slot` is a live, aligned pointer slot; pointer slots are
     // only ever accessed atomically.
     let cell = unsafe { &*(slot as *const AtomicUsize) };
