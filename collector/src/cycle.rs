@@ -32,6 +32,7 @@
 
 use crate::barrier::WriteBarrier;
 use crate::checkmark;
+use crate::events::{GcEventKind, GcEvents};
 use crate::mark::{drain, shade};
 use crate::pacer::{Pacer, PacerConfig};
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
@@ -195,6 +196,8 @@ pub struct Collector {
     gomaxprocs: usize,
     start: Instant,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Phase boundaries for timelines; off unless a tracer turns it on.
+    events: Arc<GcEvents>,
 }
 
 fn f64_bits(v: f64) -> u64 {
@@ -265,6 +268,7 @@ impl Collector {
             gomaxprocs: cfg.gomaxprocs.max(1),
             start: Instant::now(),
             threads: Mutex::new(Vec::new()),
+            events: Arc::new(GcEvents::new()),
         })
     }
 
@@ -281,6 +285,12 @@ impl Collector {
     /// The heap.
     pub fn heap(&self) -> &Arc<MHeap> {
         &self.heap
+    }
+
+    /// The phase-boundary recorder (off unless enabled; the [`World`] records its pauses
+    /// there).
+    pub fn events(&self) -> &Arc<GcEvents> {
+        &self.events
     }
 
     /// The current phase.
@@ -398,6 +408,7 @@ impl Collector {
         drop(ctl);
         self.heap.sweep_all();
         self.sweep_done.store(true, Ordering::Relaxed);
+        self.events.record(GcEventKind::SweepDone);
     }
 
     /// Change GOGC at run time (Go's `debug.SetGCPercent`); returns the old value. Lowering it
@@ -652,6 +663,7 @@ impl Collector {
             while self.phase() == Phase::Off {
                 if self.heap.sweep_one().is_none() {
                     self.sweep_done.store(true, Ordering::Relaxed);
+                    self.events.record(GcEventKind::SweepDone);
                     break;
                 }
                 n += 1;
@@ -672,6 +684,7 @@ impl Collector {
     /// Run one complete cycle (phases 1–3 of the module docs; phase 4 runs in the background).
     fn run_cycle(&self, world: &dyn World, forced: bool) {
         let t_start = Instant::now();
+        self.events.record(GcEventKind::CycleStart);
         let at = t_start.duration_since(self.start);
         // 1. Sweep termination, concurrent part: finish the previous cycle's sweeping.
         self.heap.sweep_all();
@@ -738,6 +751,7 @@ impl Collector {
             }
         });
         let t_mark = Instant::now();
+        self.events.record(GcEventKind::MarkStart);
 
         // 2. Concurrent mark: roots, then wait until the workers run dry.
         if !stw {
@@ -850,6 +864,7 @@ impl Collector {
             }
             self.release_workers();
         }
+        self.events.record(GcEventKind::MarkDone);
         let mark_wall = t_mark.elapsed().saturating_sub(pause2);
         self.last_stack_scan.store(stack_scan, Ordering::Relaxed);
         self.last_globals_scan.store(globals_scan, Ordering::Relaxed);

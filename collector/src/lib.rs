@@ -15,6 +15,8 @@
 //! - [`sync`]: the loom-switched atomics and locks, plus the scanner's word load;
 //! - [`work`]: per-P work buffers and the global work pool (Go's `mgcwork.go`);
 //! - [`mark`]: greying, scanning with oblets, draining (Go's `mgcmark.go`).
+//! - [`events`]: an optional record of phase boundaries and pauses, for timelines (Go's
+//!   execution tracer plays this part).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use gomem_allocator as allocator;
@@ -22,6 +24,7 @@ pub use gomem_allocator as allocator;
 pub mod barrier;
 pub mod checkmark;
 pub mod cycle;
+pub mod events;
 pub mod mark;
 pub mod pacer;
 pub mod sync;

@@ -60,7 +60,9 @@
 //! ## Where to read next
 //!
 //! [`mutator`] (handles, scopes, the barrier contract), [`object`] (typed objects), [`config`]
-//! (the environment), `docs/embedding.md` in the repository (a guide for runtime implementers).
+//! (the environment), [`timeline`] (recording goroutines, GC phases, pauses and the heap over
+//! time, for traces and charts), [`workloads`] (what `gomem run` and `gomem compare` run),
+//! `docs/embedding.md` in the repository (a guide for runtime implementers).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -73,6 +75,7 @@ pub mod object;
 mod runtime;
 pub mod state;
 pub mod sync;
+pub mod timeline;
 pub mod workloads;
 
 pub use config::{Config, ConfigError, GcPercent};

@@ -5,8 +5,10 @@ use crate::config::{Config, GcPercent};
 use crate::globals::{Global, Globals};
 use crate::mutator::Mutator;
 use crate::state::{GState, PState};
+use crate::timeline::GoroutineLog;
 use gomem_allocator::{AllocError, MHeap};
 use gomem_collector::cycle::{Collector, CollectorConfig, DebugModes};
+use gomem_collector::events::{GcEventKind, GcEvents};
 use gomem_collector::world::{GcPState, Stopped, World};
 use gomem_sched::{GHandle, Sched, WorldStopped};
 use std::sync::Arc;
@@ -54,12 +56,15 @@ pub struct Runtime {
     collector: Arc<Collector>,
     globals: Arc<Globals>,
     sched: Arc<Sched<PState, GState>>,
+    goroutines: Arc<GoroutineLog>,
 }
 
 /// The collector's view of this runtime's goroutines (see `gomem_collector::world`).
 struct RtWorld {
     sched: Arc<Sched<PState, GState>>,
     globals: Arc<Globals>,
+    /// Where each pause is recorded when a timeline is being recorded.
+    events: Arc<GcEvents>,
 }
 
 struct RtStopped<'a, 'b> {
@@ -90,7 +95,9 @@ impl World for RtWorld {
         let mut w = self.sched.stop_the_world(reason);
         f(&mut RtStopped { w: &mut w, globals: &self.globals });
         w.start_the_world();
-        t.elapsed()
+        let pause = t.elapsed();
+        self.events.record_at(t, GcEventKind::Pause { reason, duration: pause });
+        pause
     }
     fn scan_goroutine_roots(&self, f: &(dyn Fn(usize) + Sync)) {
         // SAFETY: the handshake runs this for a G only while that G is stopped at a safepoint
@@ -137,8 +144,13 @@ impl Runtime {
             (0..gomaxprocs).map(|_| PState::new(heap.new_cache(), collector.clone())).collect();
         let globals = Arc::new(Globals::default());
         let sched = Sched::new(procs);
-        collector.start(Arc::new(RtWorld { sched: sched.clone(), globals: globals.clone() }));
-        Ok(Runtime { config, heap, collector, globals, sched })
+        collector.start(Arc::new(RtWorld {
+            sched: sched.clone(),
+            globals: globals.clone(),
+            events: collector.events().clone(),
+        }));
+        let goroutines = Arc::new(GoroutineLog::default());
+        Ok(Runtime { config, heap, collector, globals, sched, goroutines })
     }
 
     /// A runtime configured from GOGC, GOMEMLIMIT, GOMAXPROCS and GODEBUG.
@@ -152,10 +164,19 @@ impl Runtime {
         R: Send + 'static,
         F: for<'s> FnOnce(&mut Mutator<'s>) -> R + Send + 'static,
     {
+        // Recorded only while a timeline is being recorded (one relaxed load otherwise).
+        let log = self.goroutines.is_enabled().then(|| (self.goroutines.clone(), Instant::now()));
         self.sched.spawn(GState::new(), move |cx| {
+            let _run = log.map(|(log, spawned)| log.begin(cx.g_id(), spawned));
             let mut m = Mutator::new(cx);
             f(&mut m)
         })
+    }
+
+    /// The record of goroutine lifetimes (off unless a [`Recorder`](crate::timeline::Recorder)
+    /// runs).
+    pub fn goroutine_log(&self) -> &Arc<GoroutineLog> {
+        &self.goroutines
     }
 
     /// Register a global root slot (initially nil).

