@@ -309,8 +309,14 @@ impl Collector {
     }
 
     /// Wake parked assists (credit was earned, or the phase changed).
+    ///
+    /// No lost wake-up: the waker publishes its reason (credit, phase) and then reads
+    /// `parked_assists`; a parker increments `parked_assists` and then, under the lock, reads
+    /// the reasons. Both pairs are SeqCst, so at least one side sees the other (the
+    /// store-buffering pattern); and the parker waits at most a millisecond regardless.
     fn wake_assists(&self) {
-        if self.parked_assists.load(Ordering::Relaxed) > 0 {
+        crate::sync::fence(Ordering::SeqCst);
+        if self.parked_assists.load(Ordering::SeqCst) > 0 {
             let _g = lock(&self.assist_lock);
             self.assist_cv.notify_all();
         }
@@ -543,12 +549,12 @@ impl Collector {
     /// waits for a parked goroutine. Returns after at most a millisecond in any case.
     pub fn park_assist(&self) {
         let t = Instant::now();
-        self.parked_assists.fetch_add(1, Ordering::Relaxed);
+        self.parked_assists.fetch_add(1, Ordering::SeqCst);
         {
             let g = lock(&self.assist_lock);
             // Re-check under the lock: a wake-up sent before we got here is not lost.
             if self.phase() == Phase::Mark
-                && self.bg_credit.load(Ordering::Relaxed) == 0
+                && self.bg_credit.load(Ordering::SeqCst) == 0
                 && self.pool.is_empty()
             {
                 drop(self.assist_cv.wait_timeout(g, Duration::from_millis(1)));
