@@ -11,9 +11,11 @@
 //!    roots through the scheduler's handshake (at each G's safepoint, no global stop); mark
 //!    workers drain the grey objects; allocating goroutines assist in proportion to what they
 //!    allocate; the barrier shades what mutators overwrite and store.
-//! 3. **Mark termination** (stop the world): when the workers find no work, the world is stopped
-//!    and every P's barrier buffer and local work are flushed. Work found means marking was not
-//!    done: restart the world and keep marking (Go does the same after its ragged barrier). No
+//! 3. **Mark termination** (stop the world): when the workers find no work, a ragged barrier
+//!    asks every P to flush its barrier buffer and local work at its next allocation, the
+//!    workers drain what that brings, and then the world is stopped and every P's buffers are
+//!    flushed again. Work found means marking was not done: restart the world and keep marking
+//!    (Go does the same after its ragged barrier). No
 //!    work: optionally re-verify the marks (`gccheckmark`), turn the barrier and allocate-black
 //!    off, set `heap_live` to the bytes marked, advance the sweep generation, make every P
 //!    return its cached spans, and commit the pacer's new goal and trigger.
@@ -189,6 +191,10 @@ pub struct Collector {
     assist_lock: Mutex<()>,
     assist_cv: Condvar,
     parked_assists: AtomicU64,
+    /// Ragged flush requests (see [`Collector::assist_alloc`]): the epoch asked for, and how
+    /// many Ps have answered the current one.
+    flush_epoch: AtomicU64,
+    flush_acks: AtomicU64,
     /// Signals controller, workers and `gc()` waiters.
     cv: Condvar,
     stats: Mutex<GcStats>,
@@ -263,6 +269,8 @@ impl Collector {
             assist_lock: Mutex::new(()),
             assist_cv: Condvar::new(),
             parked_assists: AtomicU64::new(0),
+            flush_epoch: AtomicU64::new(0),
+            flush_acks: AtomicU64::new(0),
             stats: Mutex::new(GcStats::default()),
             debug: cfg.debug,
             gomaxprocs: cfg.gomaxprocs.max(1),
@@ -486,6 +494,10 @@ impl Collector {
         bytes: usize,
         preempted: &dyn Fn() -> bool,
     ) -> AssistOutcome {
+        let epoch = self.flush_epoch.load(Ordering::Relaxed);
+        if epoch != gp.flush_seen {
+            self.answer_flush(gp, epoch);
+        }
         gp.assist_credit -= bytes as i64;
         if gp.assist_credit >= 0 || self.phase() != Phase::Mark {
             return AssistOutcome::Paid;
@@ -540,6 +552,35 @@ impl Collector {
             AssistOutcome::Park
         } else {
             AssistOutcome::Paid
+        }
+    }
+
+    /// The P's side of the ragged barrier: hand the barrier buffer and local work to the pool
+    /// and count the answer.
+    #[cold]
+    fn answer_flush(&self, gp: &mut GcPState, epoch: u64) {
+        gp.flush_seen = epoch;
+        if self.phase() == Phase::Mark {
+            gp.wbbuf.flush(&self.heap, &mut gp.gcw, &self.pool);
+            gp.gcw.dispose(&self.pool);
+        }
+        self.flush_acks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A ragged barrier before mark termination (the idea of Go's `forEachP` flush in
+    /// `gcMarkDone`, without stopping anyone): ask every P to flush its barrier buffer and
+    /// local work at its next allocation, and wait up to a millisecond for the answers. Work
+    /// a mutator has been holding is then marked concurrently, and the stop that follows
+    /// usually finds nothing, instead of restarting the mark and paying another pause. Ps that
+    /// do not allocate meanwhile do not answer; the stop flushes them.
+    fn ragged_flush(&self, procs: usize) {
+        self.flush_acks.store(0, Ordering::Relaxed);
+        self.flush_epoch.fetch_add(1, Ordering::Relaxed);
+        let t = Instant::now();
+        while self.flush_acks.load(Ordering::Relaxed) < procs as u64
+            && t.elapsed() < Duration::from_millis(1)
+        {
+            std::thread::sleep(Duration::from_micros(50));
         }
     }
 
@@ -786,6 +827,8 @@ impl Collector {
         let mut marked_total = 0u64;
         loop {
             if !stw {
+                self.wait_for_quiescence();
+                self.ragged_flush(world.gomaxprocs());
                 self.wait_for_quiescence();
             }
             let mut restart = false;
@@ -1063,6 +1106,46 @@ mod tests {
         // Marking over: nothing is owed whatever the credit.
         c.set_phase(Phase::Off);
         assert_eq!(c.assist_alloc(&mut gp, 1 << 40, &|| false), AssistOutcome::Paid);
+    }
+
+    #[test]
+    fn a_ragged_flush_is_answered_at_the_next_allocation() {
+        let (c, nodes) = marking_collector(100);
+        // Empty the pool: everything is marked, nothing is queued.
+        let mut gcw = GcWork::new();
+        drain(&c.heap, &mut gcw, &c.pool, None, &|| false);
+        gcw.dispose(&c.pool);
+        assert!(c.pool.is_empty());
+        // A P whose barrier buffer holds a pointer to an object the mark has not reached.
+        let mut cache = c.heap.new_cache();
+        let white = cache.alloc(&NODE).unwrap().as_ptr() as usize;
+        cache.release_all();
+        let mut gp = GcPState { assist_credit: 1 << 40, ..GcPState::default() };
+        gp.wbbuf.record(white, nodes[1]);
+        // An allocation before any request leaves the buffer alone.
+        assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+        assert!(c.pool.is_empty());
+        // After a request (here made without waiting: one P, which answers below) the next
+        // allocation hands the buffer's work to the pool and counts its answer, once.
+        c.flush_acks.store(0, Ordering::Relaxed);
+        c.flush_epoch.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+        assert!(!c.pool.is_empty(), "the white object was shaded and queued");
+        assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
+        assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+        assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1, "answered once per request");
+        // The requester's side: it returns once every P (one here) has answered.
+        let epoch = c.flush_epoch.load(Ordering::Relaxed);
+        std::thread::scope(|s| {
+            let requester = s.spawn(|| c.ragged_flush(1));
+            while c.flush_epoch.load(Ordering::Relaxed) == epoch {
+                std::thread::yield_now();
+            }
+            assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+            requester.join().unwrap();
+        });
+        assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
+        assert_eq!(gp.flush_seen, epoch + 1);
     }
 
     #[test]

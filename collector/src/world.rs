@@ -21,6 +21,9 @@ pub struct GcPState {
     /// Mark-assist credit in bytes (Go keeps `gcAssistBytes` per goroutine; we keep it per P:
     /// see `docs/collector.md`). Negative is debt.
     pub assist_credit: i64,
+    /// The last flush request ([`Collector::request_flush`](crate::cycle::Collector)) this P
+    /// answered: its barrier buffer and local work were flushed since.
+    pub flush_seen: u64,
 }
 
 /// The world, stopped: every P parked at a safepoint or idle.
