@@ -7,6 +7,10 @@
 //! it is handed out, poisons each object the sweeper frees and a whole span when it goes back to
 //! the page heap. In every other build these functions are empty and inline to nothing.
 
+/// Whether this build poisons (built with `--cfg gomem_asan`). Callers skip work that exists
+/// only to compute what to poison.
+pub(crate) const ENABLED: bool = cfg!(gomem_asan);
+
 /// Mark `[addr, addr+len)` as unaddressable.
 #[inline(always)]
 pub(crate) fn poison(addr: usize, len: usize) {
