@@ -94,8 +94,12 @@ impl World for RtWorld {
         let t = Instant::now();
         let mut w = self.sched.stop_the_world(reason);
         f(&mut RtStopped { w: &mut w, globals: &self.globals });
-        w.start_the_world();
+        // The pause ends as the world is started, before the parked goroutines' threads are
+        // woken (Go's startTheWorldWithSema also reads the clock before waking any M). Timing
+        // after the wake-ups would add the stopper's own wait for a CPU, which the woken
+        // goroutines may take from it: that is time the program runs, not a pause.
         let pause = t.elapsed();
+        w.start_the_world();
         self.events.record_at(t, GcEventKind::Pause { reason, duration: pause });
         pause
     }
