@@ -78,11 +78,18 @@ pub struct SpanLocal {
 }
 
 /// A run of pages (Go's `mspan`).
+///
+/// The layout is fixed (`repr(C)`, cache-line aligned) so that marking touches as few lines as
+/// possible: finding an object and setting its mark bit reads `start_addr`, `limit`,
+/// `elemsize`, `div_mul`, `spanclass` and `state`, which share the first 64-byte line with the
+/// first two words of `gcmark_bits` (all the mark bits of a span of 128 or fewer objects, i.e.
+/// every size class from 64 bytes up). Left to itself the compiler put the bitmaps first and
+/// these fields four lines further on.
 #[doc(alias = "mspan")]
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct MSpan {
     start_addr: AtomicUsize,
-    npages: AtomicUsize,
     limit: AtomicUsize,
     elemsize: AtomicUsize,
     nelems: AtomicUsize,
@@ -91,12 +98,17 @@ pub struct MSpan {
     state: AtomicU8,
     /// See the module's sweepgen table.
     sweepgen: AtomicU32,
+    gcmark_bits: [AtomicU64; SPAN_BITMAP_WORDS],
+    local: UnsafeCell<SpanLocal>,
+    npages: AtomicUsize,
     /// Type of a large object's value (Go's `largeType`); null for small spans and noscan.
     large_type: AtomicPtr<TypeDesc>,
     alloc_bits: [AtomicU64; SPAN_BITMAP_WORDS],
-    gcmark_bits: [AtomicU64; SPAN_BITMAP_WORDS],
-    local: UnsafeCell<SpanLocal>,
 }
+
+// The first line holds the lookup fields and the first two mark words (see above).
+#[cfg(not(loom))]
+const _: () = assert!(core::mem::offset_of!(MSpan, gcmark_bits) == 48);
 
 // SAFETY: all shared fields are atomics; `local` is accessed only by its current owner under the
 // hand-over protocol in the module docs.
