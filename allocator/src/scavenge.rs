@@ -45,8 +45,11 @@ pub const NO_GOAL: u64 = u64::MAX;
 /// independent number and readers tolerate a stale value for a moment, as Go's readers do.
 #[derive(Debug)]
 pub struct ScavengeState {
-    /// Go's `scavenge.gcPercentGoal`: retained heap bytes to keep ([`NO_GOAL`] = off).
+    /// Go's `scavenge.gcPercentGoal`: retained heap bytes to keep ([`NO_GOAL`] = off or met).
     gc_percent_goal: AtomicU64,
+    /// The retained-memory target itself, met or not (for statistics; [`NO_GOAL`] before the
+    /// first cycle).
+    retained_target: AtomicU64,
     /// Go's `scavenge.memoryLimitGoal`: Ready bytes to keep under ([`NO_GOAL`] = off).
     memory_limit_goal: AtomicU64,
     /// GOMEMLIMIT (Go's `gcController.memoryLimit`), [`NO_GOAL`] for none.
@@ -76,6 +79,7 @@ impl Default for ScavengeState {
     fn default() -> Self {
         ScavengeState {
             gc_percent_goal: AtomicU64::new(NO_GOAL),
+            retained_target: AtomicU64::new(NO_GOAL),
             memory_limit_goal: AtomicU64::new(NO_GOAL),
             memory_limit: AtomicU64::new(NO_GOAL),
             limiting: AtomicBool::new(false),
@@ -99,9 +103,20 @@ impl ScavengeState {
         self.memory_limit_goal.store(memory_limit_goal, Ordering::Relaxed);
     }
 
-    /// The retained-memory goal ([`NO_GOAL`] when off).
+    /// The retained-memory goal ([`NO_GOAL`] when off or met).
     pub fn gc_percent_goal(&self) -> u64 {
         self.gc_percent_goal.load(Ordering::Relaxed)
+    }
+
+    /// Record the retained-memory target, met or not (statistics only).
+    pub fn set_retained_target(&self, target: u64) {
+        self.retained_target.store(target, Ordering::Relaxed);
+    }
+
+    /// The retained-memory target as of the last pacer commit, met or not ([`NO_GOAL`] before
+    /// the first cycle).
+    pub fn retained_target(&self) -> u64 {
+        self.retained_target.load(Ordering::Relaxed)
     }
 
     /// The memory-limit goal ([`NO_GOAL`] when off).

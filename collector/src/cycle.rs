@@ -32,11 +32,14 @@
 
 use crate::barrier::WriteBarrier;
 use crate::checkmark;
+use crate::limiter::{GcCpuLimiter, LimiterStats};
 use crate::mark::{drain, shade};
 use crate::pacer::{Pacer, PacerConfig};
-use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
+use crate::scavenger::{self, Scavenger};
+use crate::sync::{lock, try_lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
 use crate::world::{GcPState, Stopped, World};
+use gomem_allocator::scavenge::NO_GOAL;
 use gomem_allocator::MHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -62,6 +65,8 @@ pub struct DebugModes {
     pub checkmark: bool,
     /// `gcstoptheworld`: 1 marks with the world stopped, 2 also sweeps with it stopped.
     pub stoptheworld: u8,
+    /// `scavtrace=1`: one scavenger summary line per cycle on stderr.
+    pub scavtrace: bool,
 }
 
 /// How to configure a collector.
@@ -170,6 +175,10 @@ pub struct Collector {
     gomaxprocs: usize,
     start: Instant,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The GC CPU limiter (Go's `gcCPULimiter`).
+    limiter: GcCpuLimiter,
+    /// The background scavenger's wake-ups (its policy is in `scavenger.rs`).
+    scavenger: Scavenger,
 }
 
 fn f64_bits(v: f64) -> u64 {
@@ -206,6 +215,9 @@ impl Collector {
         } else {
             pacer.trigger()
         };
+        heap.scavenge_state().set_memory_limit(pacer.memory_limit());
+        let limiter = GcCpuLimiter::new(0, cfg.gomaxprocs);
+        limiter.set_allowed(pacer.memory_limited());
         Arc::new(Collector {
             heap,
             pool: WorkPool::new(),
@@ -237,6 +249,8 @@ impl Collector {
             gomaxprocs: cfg.gomaxprocs.max(1),
             start: Instant::now(),
             threads: Mutex::new(Vec::new()),
+            limiter,
+            scavenger: Scavenger::default(),
         })
     }
 
@@ -267,6 +281,10 @@ impl Collector {
 
     fn set_phase(&self, p: Phase) {
         self.phase.store(p as u8, Ordering::Relaxed);
+        // The limiter counts the mark workers' share only while marking (Go's
+        // startGCTransition at each phase change).
+        self.limiter.transition(p == Phase::Mark, self.now_ns(), self.num_gc());
+        self.heap.scavenge_state().set_limiting(self.limiter.limiting());
     }
 
     /// Number of mark worker threads: Go's 25% of GOMAXPROCS, dedicated plus fractional,
@@ -301,12 +319,20 @@ impl Collector {
                 .spawn(move || c.sweeper())
                 .expect("spawn sweeper"),
         );
+        let c = self.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("gomem-scavenge".into())
+                .spawn(move || c.scavenger.run(&c))
+                .expect("spawn scavenger"),
+        );
     }
 
     /// Stop every collector thread (after finishing a cycle in progress).
     pub fn shutdown(&self) {
         lock(&self.ctl).shutdown = true;
         self.cv.notify_all();
+        self.scavenger.shutdown();
         let threads: Vec<_> = lock(&self.threads).drain(..).collect();
         for t in threads {
             let _ = t.join();
@@ -320,6 +346,9 @@ impl Collector {
     pub fn on_refill(&self) {
         if !self.sweep_done.load(Ordering::Relaxed) && self.heap.sweep_one().is_none() {
             self.sweep_done.store(true, Ordering::Relaxed);
+        }
+        if self.has_memory_limit() {
+            self.refresh_memory_limit_goal();
         }
         if self.phase() == Phase::Off
             && self.heap.heap_live() >= self.trigger.load(Ordering::Relaxed)
@@ -369,16 +398,129 @@ impl Collector {
         let mut pacer = lock(&self.pacer);
         let old = pacer.set_gc_percent(p);
         self.publish_trigger(&pacer);
+        drop(pacer);
+        self.scavenger.kick();
         old
     }
 
+    /// Change GOMEMLIMIT at run time (Go's `debug.SetMemoryLimit`, given a value); returns the
+    /// old limit. `u64::MAX` removes the limit. The heap goal, the trigger, the scavenger's
+    /// goals and allocation-time scavenging follow at once; a limit below what is in use now
+    /// starts a cycle at the next allocation check, and wakes the scavenger.
+    pub fn set_memory_limit(&self, bytes: u64) -> u64 {
+        let mut pacer = lock(&self.pacer);
+        self.feed_memory_stats(&mut pacer);
+        let old = pacer.set_memory_limit(bytes);
+        self.heap.scavenge_state().set_memory_limit(bytes);
+        self.publish_trigger(&pacer);
+        drop(pacer);
+        self.scavenger.kick();
+        old
+    }
+
+    /// GOMEMLIMIT in force, bytes; `u64::MAX` when there is none.
+    pub fn memory_limit(&self) -> u64 {
+        self.heap.scavenge_state().memory_limit()
+    }
+
+    /// Whether a memory limit is set (one relaxed load).
+    pub(crate) fn has_memory_limit(&self) -> bool {
+        self.heap.scavenge_state().memory_limit() != NO_GOAL
+    }
+
+    /// Give the pacer the memory-limit inputs as the heap has them now (Go reads these atomics
+    /// each time it computes the memory-limit goal).
+    fn feed_memory_stats(&self, pacer: &mut Pacer) {
+        let st = &self.heap.stats;
+        pacer.update_memory_stats(st.mapped_ready(), st.heap_free(), st.heap_released());
+        pacer.set_heap_alloc(st.heap_alloc());
+    }
+
+    /// With a memory limit the goal moves with the memory in use, not only at commits (Go
+    /// recomputes it at every trigger test): refresh the pacer's inputs and the mirrored
+    /// trigger. Skipped when the pacer is busy; the next refill catches up.
+    fn refresh_memory_limit_goal(&self) {
+        if let Some(mut pacer) = try_lock(&self.pacer) {
+            self.feed_memory_stats(&mut pacer);
+            self.mirror_trigger(&pacer);
+        }
+    }
+
+    /// A pacer commit (mark termination, a parameter change): mirror the trigger and set the
+    /// scavenger's goals (Go's `gcControllerCommit` calling `gcPaceScavenger`).
     fn publish_trigger(&self, pacer: &Pacer) {
+        self.mirror_trigger(pacer);
+        let st = &self.heap.stats;
+        let target = scavenger::gc_percent_goal(
+            st.last_heap_inuse.load(Ordering::Relaxed) as u64,
+            pacer.heap_goal(),
+            pacer.last_heap_goal(),
+        );
+        let gc_goal = scavenger::gc_percent_goal_to_meet(target, st.heap_retained());
+        let limit_goal = scavenger::memory_limit_goal(pacer.memory_limit(), st.mapped_ready());
+        let scav = self.heap.scavenge_state();
+        scav.set_goals(gc_goal, limit_goal);
+        scav.set_retained_target(target);
+    }
+
+    /// Mirror the pacer's trigger for the allocation check, and arm the CPU limiter while the
+    /// memory limit sets the goal.
+    fn mirror_trigger(&self, pacer: &Pacer) {
         let t = if pacer.gc_percent() < 0 && pacer.memory_limit() == u64::MAX {
             u64::MAX
         } else {
             pacer.trigger()
         };
         self.trigger.store(t, Ordering::Relaxed);
+        let limited = pacer.memory_limited();
+        self.limiter.set_allowed(limited);
+        if !limited {
+            self.heap.scavenge_state().set_limiting(false);
+        }
+    }
+
+    /// The GC CPU limiter.
+    pub fn limiter(&self) -> &GcCpuLimiter {
+        &self.limiter
+    }
+
+    /// The limiter's state, for statistics.
+    pub fn limiter_stats(&self) -> LimiterStats {
+        self.limiter.stats()
+    }
+
+    /// A periodic limiter update (Go's sysmon and assists call `gcCPULimiter.update`): collect
+    /// the scavenge-assist time, account the window, mirror the result into the heap.
+    pub(crate) fn limiter_update(&self) {
+        self.limiter.add_gc_time(self.heap.scavenge_state().take_assist_ns());
+        self.limiter.update(self.now_ns(), self.num_gc());
+        self.heap.scavenge_state().set_limiting(self.limiter.limiting());
+    }
+
+    /// The collector's clock: ns since it was created.
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    /// Whether the last cycle's sweep has finished.
+    pub(crate) fn sweep_done(&self) -> bool {
+        self.sweep_done.load(Ordering::Relaxed)
+    }
+
+    /// GOMAXPROCS.
+    pub(crate) fn gomaxprocs(&self) -> usize {
+        self.gomaxprocs
+    }
+
+    /// Whether `GODEBUG=scavtrace=1`.
+    pub(crate) fn scavtrace(&self) -> bool {
+        self.debug.scavtrace
+    }
+
+    /// Print the scavtrace line of a forced release of `released` bytes (Go's `scavengeAll`
+    /// under `debug.FreeOSMemory`), if `GODEBUG=scavtrace=1`.
+    pub fn trace_forced_scavenge(&self, released: u64) {
+        scavenger::print_scavtrace(self, Some(released), false);
     }
 
     /// The heap goal (Go's `NextGC`).
@@ -422,6 +564,10 @@ impl Collector {
         if gp.assist_credit >= 0 || self.phase() != Phase::Mark {
             return;
         }
+        if self.limiter.limiting() {
+            // The CPU limiter holds the GC back: keep the debt and let the program run.
+            return;
+        }
         let wpb = bits_f64(self.assist_work_per_byte.load(Ordering::Relaxed));
         let bpw = bits_f64(self.assist_bytes_per_work.load(Ordering::Relaxed));
         let debt = (-gp.assist_credit) as u64;
@@ -451,8 +597,9 @@ impl Collector {
             }
         }
         let t = Instant::now();
-        let done =
-            drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| self.phase() != Phase::Mark);
+        let done = drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| {
+            self.phase() != Phase::Mark || self.limiter.limiting()
+        });
         gp.gcw.dispose(&self.pool);
         gp.assist_credit += (done as f64 * bpw) as i64 + 1;
         if done == 0 {
@@ -460,7 +607,12 @@ impl Collector {
             // assists are woken at mark termination.
             gp.assist_credit = 0;
         }
-        self.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let ns = t.elapsed().as_nanos() as u64;
+        self.assist_ns.fetch_add(ns, Ordering::Relaxed);
+        self.limiter.add_gc_time(ns);
+        if self.has_memory_limit() && self.limiter.needs_update(self.now_ns()) {
+            self.limiter_update();
+        }
     }
 
     // ------------------------------------------------------------------ threads
@@ -482,6 +634,7 @@ impl Collector {
             }
             self.run_cycle(world, forced);
             self.cv.notify_all();
+            self.scavenger.cycle_done();
         }
     }
 
@@ -777,6 +930,8 @@ impl Collector {
             }
             st.gc_cpu_ns +=
                 total_pause.as_nanos() as u64 * self.gomaxprocs as u64 + assist + worker;
+            // Stopped time is GC time on every P, for the CPU limiter too.
+            self.limiter.add_gc_time(total_pause.as_nanos() as u64 * self.gomaxprocs as u64);
             st.heap_marked = marked_total;
             let wall = self.start.elapsed().as_nanos() as f64 * self.gomaxprocs as f64;
             (st.num_gc, if wall > 0.0 { st.gc_cpu_ns as f64 / wall } else { 0.0 })
