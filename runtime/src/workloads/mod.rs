@@ -9,6 +9,7 @@
 //! | `churn` | [`churn`] | a steady live set of small linked objects, replaced at random |
 //! | `alloc` | [`alloc`] | allocation throughput, nothing kept alive |
 //! | `latency` | [`latency`] | the delay of single allocations beside a large live ring of buffers |
+//! | `burst` | [`burst`] | a large live set built, dropped, then a quiet tail: memory given back to the OS |
 //!
 //! A workload is described by a [`Spec`] (its name and parameters), which can
 //! [run](Spec::run) it on a [`Runtime`], list its parameters for a report
@@ -21,6 +22,7 @@
 
 pub mod alloc;
 pub mod binary_trees;
+pub mod burst;
 pub mod churn;
 pub mod gcbench;
 pub mod latency;
@@ -172,6 +174,8 @@ pub enum Spec {
     Alloc(alloc::Params),
     /// `latency`.
     Latency(latency::Params),
+    /// `burst`.
+    Burst(burst::Params),
 }
 
 impl Spec {
@@ -183,6 +187,7 @@ impl Spec {
             Spec::Churn(_) => "churn",
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
+            Spec::Burst(_) => "burst",
         }
     }
 
@@ -194,6 +199,7 @@ impl Spec {
             Spec::Churn(_) => "churn",
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
+            Spec::Burst(_) => "burst",
         }
     }
 
@@ -205,6 +211,7 @@ impl Spec {
             Spec::Churn(p) => p.parameters(),
             Spec::Alloc(p) => p.parameters(),
             Spec::Latency(p) => p.parameters(),
+            Spec::Burst(p) => p.parameters(),
         }
     }
 
@@ -216,6 +223,7 @@ impl Spec {
             Spec::Churn(p) => p.args(),
             Spec::Alloc(p) => p.args(),
             Spec::Latency(p) => p.args(),
+            Spec::Burst(p) => p.args(),
         }
     }
 
@@ -227,6 +235,7 @@ impl Spec {
             Spec::Churn(p) => p.validate(),
             Spec::Alloc(p) => p.validate(),
             Spec::Latency(p) => p.validate(),
+            Spec::Burst(p) => p.validate(),
         }
     }
 
@@ -239,6 +248,7 @@ impl Spec {
             Spec::Churn(p) => churn::run(rt, p, progress),
             Spec::Alloc(p) => alloc::run(rt, p, progress),
             Spec::Latency(p) => latency::run(rt, p, progress),
+            Spec::Burst(p) => burst::run(rt, p, progress),
         }
     }
 }
