@@ -348,7 +348,7 @@ struct State {
 }
 
 /// The background scavenger's thread state (Go's `scavenger`): its wake-ups and sleeps. The
-/// thread itself runs [`Scavenger::run`].
+/// thread itself is started by [`Collector::start`](crate::cycle::Collector::start).
 pub struct Scavenger {
     state: Mutex<State>,
     cv: Condvar,
