@@ -299,7 +299,7 @@ fn report(out: &Output) -> Report {
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-const REPORT_KEYS: [&str; 23] = [
+const REPORT_KEYS: [&str; 24] = [
     "runtime",
     "workload",
     "parameters",
@@ -320,6 +320,7 @@ const REPORT_KEYS: [&str; 23] = [
     "peak_rss_bytes",
     "rss_samples",
     "heap_goal_bytes",
+    "gc_limiter_last_enabled",
     "check",
     "metrics",
     "output",

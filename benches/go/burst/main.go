@@ -171,8 +171,8 @@ func burst(g, k, tables, kept, durationMs, rate uint64, sh *shared) uint64 {
 }
 
 func main() {
-	var peak, keep, rate harness.Size = 256 << 20, 16 << 20, 32 << 20
-	duration := seconds(5000)
+	var peak, keep, rate harness.Size = 256 << 20, 16 << 20, 64 << 20
+	duration := seconds(10000)
 	flag.Var(&peak, "peak", "bytes of live buffers built (whole MiB)")
 	flag.Var(&keep, "keep", "bytes kept live after the drop (whole MiB)")
 	flag.Var(&duration, "duration", "seconds of the tail after the drop (e.g. 5, 2.5)")

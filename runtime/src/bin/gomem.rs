@@ -9,7 +9,7 @@
 //! gomem run binary-trees --depth 10          # a workload: its lines on stdout, a summary on stderr
 //! gomem run churn --live 64MiB --total 4GiB --goroutines 2 --gogc 50
 //! gomem run latency --json                   # one JSON object on stdout instead
-//! gomem run burst --peak 256MiB --keep 16MiB --duration 5   # RSS after a burst is dropped
+//! gomem run burst --peak 256MiB --keep 16MiB --duration 10  # RSS after a burst is dropped
 //! gomem --help | --version
 //! ```
 //!
@@ -190,10 +190,10 @@ enum Workload {
         #[arg(long, default_value = "16MiB", value_parser = parse_size)]
         keep: u64,
         /// Seconds of the tail after the drop (e.g. 5, 2.5).
-        #[arg(long = "duration", default_value = "5", value_parser = parse_seconds)]
+        #[arg(long = "duration", default_value = "10", value_parser = parse_seconds)]
         duration_ms: u64,
         /// Garbage allocated per second during the tail, all goroutines together.
-        #[arg(long, default_value = "32MiB", value_parser = parse_size)]
+        #[arg(long, default_value = "64MiB", value_parser = parse_size)]
         rate: u64,
         /// Goroutines sharing the tables and the tail.
         #[arg(long, default_value_t = 1)]

@@ -60,7 +60,13 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { peak: 256 << 20, keep: 16 << 20, duration_ms: 5000, rate: 32 << 20, goroutines: 1 }
+        Params {
+            peak: 256 << 20,
+            keep: 16 << 20,
+            duration_ms: 10_000,
+            rate: 64 << 20,
+            goroutines: 1,
+        }
     }
 }
 

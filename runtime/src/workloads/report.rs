@@ -14,6 +14,7 @@
 //! | `pause_max_ns`, `pause_p99_ns` | the collector's record of every stop-the-world pause ([`GcStats::pauses`](crate::collector::cycle::GcStats), nearest rank) | the `/sched/pauses/total/gc:seconds` histogram: the upper bound of the bucket holding the rank (buckets are a few % to 25 % wide) |
 //! | `peak_heap_alloc_bytes` | the heap's `heap_live` (Go's `heapLive`: bytes in spans handed to caches plus marked bytes), sampled every 10 ms and at the end: one atomic load, the world keeps running | `/memory/classes/heap/objects:bytes` (Go's `HeapAlloc`), sampled every 10 ms and at the end |
 //! | `peak_rss_bytes` | `getrusage` `ru_maxrss` × 1024 | the same |
+//! | `gc_limiter_last_enabled` | the GC CPU limiter's last-enabled cycle ([`MemStats`](crate::MemStats)`::gc_limiter_last_enabled`; 0 = never) | `/gc/limiter/last-enabled:gc-cycle` |
 //! | `rss_samples` | every 100 ms and at the end: `/proc/self/statm` resident pages × 4096, the heap's `heap_live` and `heap_released` (Go's `heapReleased`) | every 100 ms and at the end: `/proc/self/statm`, `/memory/classes/heap/objects:bytes`, `/memory/classes/heap/released:bytes` |
 //!
 //! `heap_live` counts the free slots of spans cached by Ps as allocated, so it runs ahead of
@@ -75,6 +76,9 @@ pub struct Report {
     pub rss_samples: Vec<RssSample>,
     /// The heap goal at the end (`NextGC`).
     pub heap_goal_bytes: u64,
+    /// The GC cycle in which the GC CPU limiter last turned on; 0 if it never did.
+    #[serde(default)]
+    pub gc_limiter_last_enabled: u64,
     /// The workload's check value.
     pub check: u64,
     /// Workload-specific measurements.
@@ -241,6 +245,7 @@ pub fn measure(
         peak_rss_bytes: ru1.max_rss_bytes,
         rss_samples,
         heap_goal_bytes: ms.next_gc,
+        gc_limiter_last_enabled: ms.gc_limiter_last_enabled.into(),
         check: outcome.check,
         metrics: outcome.metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
         output: output_lines(&outcome),
@@ -307,6 +312,13 @@ impl Report {
                 ),
             ),
             ("GC CPU", format!("{:.1}%", self.gc_cpu_fraction * 100.0)),
+            (
+                "GC CPU limiter",
+                match self.gc_limiter_last_enabled {
+                    0 => "never on".to_owned(),
+                    n => format!("last on in cycle {n}"),
+                },
+            ),
             (
                 "peak heap",
                 format!("{} (sampled every 10 ms)", format_size(self.peak_heap_alloc_bytes)),

@@ -15,6 +15,7 @@
 //     MemStats.PauseNs (both are upper bounds of the longest single pause).
 //   - peak_heap_alloc_bytes: /memory/classes/heap/objects:bytes (HeapAlloc), read every 10 ms
 //     by a monitor goroutine (metrics.Read does not stop the world) and at the end.
+//   - gc_limiter_last_enabled: /gc/limiter/last-enabled:gc-cycle (0 = never).
 //   - rss_samples: every 100 ms and at the end, /proc/self/statm's resident pages × page size,
 //     /memory/classes/heap/objects:bytes and /memory/classes/heap/released:bytes.
 package harness
@@ -66,6 +67,7 @@ type Report struct {
 	PeakRSSBytes       uint64            `json:"peak_rss_bytes"`
 	RSSSamples         []RSSSample       `json:"rss_samples"`
 	HeapGoalBytes      uint64            `json:"heap_goal_bytes"`
+	LimiterLastEnabled uint64            `json:"gc_limiter_last_enabled"`
 	Check              uint64            `json:"check"`
 	Metrics            map[string]uint64 `json:"metrics"`
 	Output             []string          `json:"output"`
@@ -316,7 +318,10 @@ func Run(workload string, params map[string]any, run func() Outcome) {
 	runtime.ReadMemStats(&ms)
 	p99, pmax := pauseStats(&ms)
 
-	cfg := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	cfg := []metrics.Sample{
+		{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"},
+		{Name: "/gc/limiter/last-enabled:gc-cycle"},
+	}
 	metrics.Read(cfg)
 	gc := int64(cfg[0].Value.Uint64()) // GOGC=off is -1 as an int32, stored as a uint64
 	var limit *uint64
@@ -337,7 +342,8 @@ func Run(workload string, params map[string]any, run func() Outcome) {
 		PauseTotalNs: ms.PauseTotalNs, PauseMaxNs: pmax, PauseP99Ns: p99,
 		GCCPUFraction: ms.GCCPUFraction, PeakHeapAllocBytes: peak, PeakRSSBytes: rss,
 		RSSSamples:    mon.samples,
-		HeapGoalBytes: ms.NextGC, Check: out.Check, Metrics: out.Metrics, Output: out.Output,
+		HeapGoalBytes: ms.NextGC, LimiterLastEnabled: cfg[2].Value.Uint64(),
+		Check: out.Check, Metrics: out.Metrics, Output: out.Output,
 	}
 	if *jsonOut {
 		b, err := json.Marshal(r)
@@ -379,6 +385,10 @@ func (r *Report) Summary() string {
 	for _, k := range keys {
 		params = append(params, fmt.Sprintf("%s=%v", k, r.Parameters[k]))
 	}
+	limiter := "never on"
+	if r.LimiterLastEnabled != 0 {
+		limiter = fmt.Sprintf("last on in cycle %d", r.LimiterLastEnabled)
+	}
 	limit, gogc := "off", "off"
 	if r.GOMEMLIMIT != nil {
 		limit = FormatSize(*r.GOMEMLIMIT)
@@ -395,6 +405,7 @@ func (r *Report) Summary() string {
 		{"GC cycles", strconv.FormatUint(r.NumGC, 10)},
 		{"GC pauses", fmt.Sprintf("total %s, max %s, p99 %s", ms(r.PauseTotalNs), ms(r.PauseMaxNs), ms(r.PauseP99Ns))},
 		{"GC CPU", fmt.Sprintf("%.1f%%", r.GCCPUFraction*100)},
+		{"GC CPU limiter", limiter},
 		{"peak heap", fmt.Sprintf("%s (sampled every 10 ms)", FormatSize(r.PeakHeapAllocBytes))},
 		{"heap goal", FormatSize(r.HeapGoalBytes)},
 		{"peak RSS", FormatSize(r.PeakRSSBytes)},
