@@ -431,15 +431,18 @@ impl Scavenger {
     }
 
     /// Sleep `ns`, in slices no longer than the limiter tick while a memory limit is set and
-    /// 1 ms while a scavtrace line waits for a sweep; returns the ns slept (short if asked to
-    /// shut down). A cycle ending wakes the sleep early for its trace line, then it resumes.
+    /// 1 ms while a scavtrace line waits for a sweep; returns the ns slept. The sleep ends
+    /// early when asked to shut down, and when a GC cycle ends and its sweep is done: Go wakes
+    /// its scavenger then whether it is parked or sleeping (`scavenger.wake`), because new
+    /// free pages are known.
     fn sleep(&self, c: &Collector, ns: u64) -> u64 {
         let t0 = Instant::now();
         let total = Duration::from_nanos(ns);
+        let cycles0 = lock(&self.state).cycles;
         loop {
             let trace_due = self.trace_if_due(c);
             let elapsed = t0.elapsed();
-            if elapsed >= total {
+            if elapsed >= total || (!trace_due && lock(&self.state).cycles > cycles0) {
                 break;
             }
             let mut slice = total - elapsed;
