@@ -32,14 +32,13 @@
 
 use crate::barrier::WriteBarrier;
 use crate::checkmark;
-use crate::limiter::{GcCpuLimiter, LimiterStats};
+use crate::limiter::GcCpuLimiter;
 use crate::mark::{drain, shade};
 use crate::pacer::{Pacer, PacerConfig};
-use crate::scavenger::{self, Scavenger};
-use crate::sync::{lock, try_lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
+use crate::scavenger::Scavenger;
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
 use crate::world::{GcPState, Stopped, World};
-use gomem_allocator::scavenge::NO_GOAL;
 use gomem_allocator::MHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -144,13 +143,13 @@ struct ControlState {
 
 /// The collector of one heap (Go's GC state: `work`, `gcController`, `memstats` GC fields).
 pub struct Collector {
-    heap: Arc<MHeap>,
+    pub(crate) heap: Arc<MHeap>,
     pool: WorkPool,
     wb: Arc<WriteBarrier>,
     phase: AtomicU8,
-    pacer: Mutex<Pacer>,
+    pub(crate) pacer: Mutex<Pacer>,
     /// Mirror of the pacer's trigger for the allocation fast check.
-    trigger: AtomicU64,
+    pub(crate) trigger: AtomicU64,
     /// Background scan credit (Go's `bgScanCredit`), in scan-work units.
     bg_credit: AtomicU64,
     /// Mirrors of the assist ratios (f64 bits).
@@ -166,19 +165,19 @@ pub struct Collector {
     /// scan sizes, 8 bytes per root slot here).
     last_stack_scan: AtomicU64,
     last_globals_scan: AtomicU64,
-    sweep_done: AtomicBool,
+    pub(crate) sweep_done: AtomicBool,
     ctl: Mutex<ControlState>,
     /// Signals controller, workers and `gc()` waiters.
     cv: Condvar,
     stats: Mutex<GcStats>,
-    debug: DebugModes,
-    gomaxprocs: usize,
-    start: Instant,
+    pub(crate) debug: DebugModes,
+    pub(crate) gomaxprocs: usize,
+    pub(crate) start: Instant,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// The GC CPU limiter (Go's `gcCPULimiter`).
-    limiter: GcCpuLimiter,
+    pub(crate) limiter: GcCpuLimiter,
     /// The background scavenger's wake-ups (its policy is in `scavenger.rs`).
-    scavenger: Scavenger,
+    pub(crate) scavenger: Scavenger,
 }
 
 fn f64_bits(v: f64) -> u64 {
@@ -403,69 +402,16 @@ impl Collector {
         old
     }
 
-    /// Change GOMEMLIMIT at run time (Go's `debug.SetMemoryLimit`, given a value); returns the
-    /// old limit. `u64::MAX` removes the limit. The heap goal, the trigger, the scavenger's
-    /// goals and allocation-time scavenging follow at once; a limit below what is in use now
-    /// starts a cycle at the next allocation check, and wakes the scavenger.
-    pub fn set_memory_limit(&self, bytes: u64) -> u64 {
-        let mut pacer = lock(&self.pacer);
-        self.feed_memory_stats(&mut pacer);
-        let old = pacer.set_memory_limit(bytes);
-        self.heap.scavenge_state().set_memory_limit(bytes);
-        self.publish_trigger(&pacer);
-        drop(pacer);
-        self.scavenger.kick();
-        old
-    }
-
-    /// GOMEMLIMIT in force, bytes; `u64::MAX` when there is none.
-    pub fn memory_limit(&self) -> u64 {
-        self.heap.scavenge_state().memory_limit()
-    }
-
-    /// Whether a memory limit is set (one relaxed load).
-    pub(crate) fn has_memory_limit(&self) -> bool {
-        self.heap.scavenge_state().memory_limit() != NO_GOAL
-    }
-
-    /// Give the pacer the memory-limit inputs as the heap has them now (Go reads these atomics
-    /// each time it computes the memory-limit goal).
-    fn feed_memory_stats(&self, pacer: &mut Pacer) {
-        let st = &self.heap.stats;
-        pacer.update_memory_stats(st.mapped_ready(), st.heap_free(), st.heap_released());
-        pacer.set_heap_alloc(st.heap_alloc());
-    }
-
-    /// With a memory limit the goal moves with the memory in use, not only at commits (Go
-    /// recomputes it at every trigger test): refresh the pacer's inputs and the mirrored
-    /// trigger. Skipped when the pacer is busy; the next refill catches up.
-    fn refresh_memory_limit_goal(&self) {
-        if let Some(mut pacer) = try_lock(&self.pacer) {
-            self.feed_memory_stats(&mut pacer);
-            self.mirror_trigger(&pacer);
-        }
-    }
-
     /// A pacer commit (mark termination, a parameter change): mirror the trigger and set the
     /// scavenger's goals (Go's `gcControllerCommit` calling `gcPaceScavenger`).
-    fn publish_trigger(&self, pacer: &Pacer) {
+    pub(crate) fn publish_trigger(&self, pacer: &Pacer) {
         self.mirror_trigger(pacer);
-        let st = &self.heap.stats;
-        let target = scavenger::gc_percent_goal(
-            st.last_heap_inuse.load(Ordering::Relaxed) as u64,
-            pacer.heap_goal(),
-            pacer.last_heap_goal(),
-        );
-        let gc_goal = scavenger::gc_percent_goal_to_meet(target, st.heap_retained());
-        let limit_goal = scavenger::memory_limit_goal(pacer.memory_limit(), st.mapped_ready());
-        let scav = self.heap.scavenge_state();
-        scav.set_goals(gc_goal, limit_goal);
-        scav.set_retained_target(target);
+        self.pace_scavenger(pacer);
     }
 
     /// Mirror the pacer's trigger for the allocation check, and arm the CPU limiter while the
     /// memory limit sets the goal.
-    fn mirror_trigger(&self, pacer: &Pacer) {
+    pub(crate) fn mirror_trigger(&self, pacer: &Pacer) {
         let t = if pacer.gc_percent() < 0 && pacer.memory_limit() == u64::MAX {
             u64::MAX
         } else {
@@ -477,50 +423,6 @@ impl Collector {
         if !limited {
             self.heap.scavenge_state().set_limiting(false);
         }
-    }
-
-    /// The GC CPU limiter.
-    pub fn limiter(&self) -> &GcCpuLimiter {
-        &self.limiter
-    }
-
-    /// The limiter's state, for statistics.
-    pub fn limiter_stats(&self) -> LimiterStats {
-        self.limiter.stats()
-    }
-
-    /// A periodic limiter update (Go's sysmon and assists call `gcCPULimiter.update`): collect
-    /// the scavenge-assist time, account the window, mirror the result into the heap.
-    pub(crate) fn limiter_update(&self) {
-        self.limiter.add_gc_time(self.heap.scavenge_state().take_assist_ns());
-        self.limiter.update(self.now_ns(), self.num_gc());
-        self.heap.scavenge_state().set_limiting(self.limiter.limiting());
-    }
-
-    /// The collector's clock: ns since it was created.
-    pub(crate) fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
-    }
-
-    /// Whether the last cycle's sweep has finished.
-    pub(crate) fn sweep_done(&self) -> bool {
-        self.sweep_done.load(Ordering::Relaxed)
-    }
-
-    /// GOMAXPROCS.
-    pub(crate) fn gomaxprocs(&self) -> usize {
-        self.gomaxprocs
-    }
-
-    /// Whether `GODEBUG=scavtrace=1`.
-    pub(crate) fn scavtrace(&self) -> bool {
-        self.debug.scavtrace
-    }
-
-    /// Print the scavtrace line of a forced release of `released` bytes (Go's `scavengeAll`
-    /// under `debug.FreeOSMemory`), if `GODEBUG=scavtrace=1`.
-    pub fn trace_forced_scavenge(&self, released: u64) {
-        scavenger::print_scavtrace(self, Some(released), false);
     }
 
     /// The heap goal (Go's `NextGC`).

@@ -48,6 +48,7 @@
 //! that find the last update older than that; a periodic update that finds the lock taken is
 //! dropped, as Go's `tryLock` drops it, since the next one includes its time.
 
+use crate::cycle::Collector;
 use crate::pacer::GC_BACKGROUND_UTILIZATION;
 use crate::sync::{lock, try_lock, AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering};
 
@@ -374,5 +375,31 @@ impl GcCpuLimiter {
     /// The cycle that last saw limiting turn on (lock-free mirror; 0 = never).
     pub fn last_enabled_cycle(&self) -> u32 {
         self.last_enabled_cycle.load(Ordering::Relaxed)
+    }
+}
+
+/// The collector's side of the limiter.
+impl Collector {
+    /// The GC CPU limiter.
+    pub fn limiter(&self) -> &GcCpuLimiter {
+        &self.limiter
+    }
+
+    /// The limiter's state, for statistics.
+    pub fn limiter_stats(&self) -> LimiterStats {
+        self.limiter.stats()
+    }
+
+    /// A periodic limiter update (Go's sysmon and assists call `gcCPULimiter.update`): collect
+    /// the scavenge-assist time, account the window, mirror the result into the heap.
+    pub(crate) fn limiter_update(&self) {
+        self.limiter.add_gc_time(self.heap.scavenge_state().take_assist_ns());
+        self.limiter.update(self.now_ns(), self.num_gc());
+        self.heap.scavenge_state().set_limiting(self.limiter.limiting());
+    }
+
+    /// The collector's clock: ns since it was created.
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
     }
 }

@@ -40,7 +40,8 @@
 //! Go's `sysmon` that gomem needs.
 
 use crate::cycle::Collector;
-use crate::sync::{lock, Condvar, Mutex};
+use crate::pacer::Pacer;
+use crate::sync::{lock, Condvar, Mutex, Ordering};
 use gomem_allocator::scavenge::NO_GOAL;
 use std::time::{Duration, Instant};
 
@@ -534,5 +535,45 @@ impl ScavengeEnv for HeapEnv<'_> {
 
     fn controller_failed(&mut self) {
         lock(&self.sc.state).controller_reset = true;
+    }
+}
+
+/// The collector's side of the scavenger.
+impl Collector {
+    /// Set the scavenger's goals from a pacer commit (Go's `gcPaceScavenger`, called from
+    /// `gcControllerCommit`).
+    pub(crate) fn pace_scavenger(&self, pacer: &Pacer) {
+        let st = &self.heap.stats;
+        let target = gc_percent_goal(
+            st.last_heap_inuse.load(Ordering::Relaxed) as u64,
+            pacer.heap_goal(),
+            pacer.last_heap_goal(),
+        );
+        let gc_goal = gc_percent_goal_to_meet(target, st.heap_retained());
+        let limit_goal = memory_limit_goal(pacer.memory_limit(), st.mapped_ready());
+        let scav = self.heap.scavenge_state();
+        scav.set_goals(gc_goal, limit_goal);
+        scav.set_retained_target(target);
+    }
+
+    /// Whether the last cycle's sweep has finished.
+    pub(crate) fn sweep_done(&self) -> bool {
+        self.sweep_done.load(Ordering::Relaxed)
+    }
+
+    /// GOMAXPROCS.
+    pub(crate) fn gomaxprocs(&self) -> usize {
+        self.gomaxprocs
+    }
+
+    /// Whether `GODEBUG=scavtrace=1`.
+    pub(crate) fn scavtrace(&self) -> bool {
+        self.debug.scavtrace
+    }
+
+    /// Print the scavtrace line of a forced release of `released` bytes (Go's `scavengeAll`
+    /// under `debug.FreeOSMemory`), if `GODEBUG=scavtrace=1`.
+    pub fn trace_forced_scavenge(&self, released: u64) {
+        print_scavtrace(self, Some(released), false);
     }
 }
