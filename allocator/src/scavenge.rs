@@ -43,6 +43,7 @@ pub const NO_GOAL: u64 = u64::MAX;
 /// The scavenger's goals and counters, shared between the collector (which sets the goals) and
 /// the heap (which reads them on allocation paths). All fields are relaxed atomics: each is an
 /// independent number and readers tolerate a stale value for a moment, as Go's readers do.
+#[doc(alias = "scavenge")]
 #[derive(Debug)]
 pub struct ScavengeState {
     /// Go's `scavenge.gcPercentGoal`: retained heap bytes to keep ([`NO_GOAL`] = off or met).

@@ -75,6 +75,7 @@ const PHYS_PAGE_SIZE: u64 = gomem_allocator::os::OS_PAGE_SIZE as u64;
 /// The retained-memory target (the `gcPercentGoal` computation of Go's `gcPaceScavenger`):
 /// `last_heap_inuse × heap_goal / last_heap_goal`, plus 10 %, rounded up to a physical page;
 /// [`NO_GOAL`] before the first cycle completes (`last_heap_goal == 0`).
+#[doc(alias = "gcPaceScavenger")]
 pub fn gc_percent_goal(last_heap_inuse: u64, heap_goal: u64, last_heap_goal: u64) -> u64 {
     if last_heap_goal == 0 {
         return NO_GOAL;
@@ -235,6 +236,7 @@ pub trait ScavengeEnv {
 
 /// The background scavenger's loop and pacing state (Go's `scavengerState` minus the
 /// goroutine plumbing).
+#[doc(alias = "scavengerState")]
 #[derive(Clone, Debug)]
 pub struct ScavengerCore {
     /// Worked-to-slept ratio the controller chose (Go's `sleepRatio`).
@@ -350,6 +352,7 @@ struct State {
 
 /// The background scavenger's thread state (Go's `scavenger`): its wake-ups and sleeps. The
 /// thread itself is started by [`Collector::start`](crate::cycle::Collector::start).
+#[doc(alias = "bgscavenge")]
 pub struct Scavenger {
     state: Mutex<State>,
     cv: Condvar,
