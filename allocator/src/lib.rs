@@ -31,7 +31,8 @@
 //!    from a central list, or the P giving back a span it cached before the new generation.
 //!    Sweeping turns the mark bits into the alloc bits, so freeing costs nothing per object.
 //! 3. A span left with no live object goes back to the page heap; free pages are eventually
-//!    returned to the OS by scavenging.
+//!    returned to the OS by scavenging ([`scavenge`]: the mechanism; the collector sets the
+//!    goals).
 //!
 //! ## Zeroing
 //!
@@ -72,6 +73,8 @@ pub mod mspan;
 pub mod os;
 pub mod pagealloc;
 mod poison;
+pub mod procfs;
+pub mod scavenge;
 pub mod sizeclass;
 pub mod spanset;
 pub mod stats;

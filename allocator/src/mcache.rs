@@ -372,6 +372,7 @@ impl MCache {
             &self.heap.stats.small_allocs[span.spanclass().size_class().index()],
             n as u64,
         );
+        stats::add64(&self.heap.stats.heap_alloc, (n * span.elemsize()) as u64);
     }
 
     /// Return every cached span to its central list and drop the tiny block (Go's

@@ -221,6 +221,7 @@ impl MCentral {
             if rep.live == 0 {
                 stats::add64(&st.large_frees, 1);
                 stats::add64(&st.large_free_bytes, span.span_bytes() as u64);
+                stats::sub64(&st.heap_alloc, span.span_bytes() as u64);
                 if !preserve {
                     let n = span.npages();
                     heap.free_span(s);
@@ -233,6 +234,7 @@ impl MCentral {
             return (rep, 0);
         }
         stats::add64(&st.small_frees[self.spanclass.size_class().index()], rep.freed as u64);
+        stats::sub64(&st.heap_alloc, (rep.freed * elemsize) as u64);
         let nelems = span.nelems();
         if preserve {
             // The caller takes the span for a cache and settles its free slots itself.

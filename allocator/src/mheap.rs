@@ -13,6 +13,9 @@
 //! the leftover of the old range is mapped and given to the page allocator first. New pages
 //! enter the page allocator as free *and released*: they cost no memory until touched.
 //!
+//! Returning memory (the scavenger's mechanism, Go's `scavengeOne`, `allocSpan`'s scavenging and
+//! `scavengeAll`) lives in `scavenge.rs`; this file calls it from span allocation.
+//!
 //! Lock order: a central list's span sets are lock-free; the heap lock is a leaf except for the
 //! page allocator inside it. Nothing is called with the heap lock held that takes another lock.
 
@@ -26,6 +29,7 @@ use crate::mcentral::SpanSource;
 use crate::mspan::{MSpan, SpanInit, SpanState};
 use crate::os::{Os, ReleaseMode};
 use crate::pagealloc::{PageAlloc, PageCache};
+use crate::scavenge::ScavengeState;
 use crate::sizeclass::{SizeClass, SpanClass, NUM_SPAN_CLASSES};
 use crate::stats::{self, HeapStats, Ledger};
 use crate::sync::{lock, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering, RwLock};
@@ -52,9 +56,9 @@ impl Default for HeapConfig {
 }
 
 /// The part of the heap under its lock.
-struct HeapLocked {
+pub(crate) struct HeapLocked {
     /// Destroyed explicitly when the heap drops (it returns its own OS metadata).
-    pages: core::mem::ManuallyDrop<PageAlloc>,
+    pub(crate) pages: core::mem::ManuallyDrop<PageAlloc>,
     spans: SpanSlab,
     /// The current arena reservation not yet given to the page allocator: `[cur_base, cur_end)`,
     /// Reserved, unmapped.
@@ -72,9 +76,9 @@ unsafe impl Send for HeapLocked {}
 /// The heap (Go's `mheap`).
 #[doc(alias = "mheap")]
 pub struct MHeap {
-    os: Os,
+    pub(crate) os: Os,
     index: ArenaIndex,
-    locked: Mutex<HeapLocked>,
+    pub(crate) locked: Mutex<HeapLocked>,
     central: Box<[MCentral]>,
     /// The heap's sweep generation: +2 per GC cycle (see [`crate::mspan`]'s table).
     sweepgen: AtomicU32,
@@ -83,11 +87,15 @@ pub struct MHeap {
     clobberfree: AtomicBool,
     /// Rotating start for [`MHeap::sweep_one`].
     sweep_cursor: AtomicUsize,
-    /// Held shared by every [`MHeap::sweep_one`] for the duration of one span's sweep and
-    /// exclusively by [`MHeap::ledger`]. Sweepers that are not goroutines (the collector's
-    /// background sweeper) keep running while the world is stopped, and a sweep updates several
-    /// counters and the page allocator in turn; the gate lets the ledger see only whole sweeps.
-    sweep_gate: RwLock<()>,
+    /// Held shared by every [`MHeap::sweep_one`] for the duration of one span's sweep, by every
+    /// scavenge step for the duration of one release (`scavenge.rs`), and exclusively by
+    /// [`MHeap::ledger`]. Sweepers and the scavenger are not goroutines, so they keep running
+    /// while the world is stopped, and both update several counters and the page allocator in
+    /// turn (a scavenge step even holds pages outside every ledger line while it releases them);
+    /// the gate lets the ledger see only whole steps.
+    pub(crate) ledger_gate: RwLock<()>,
+    /// The scavenger's goals and counters (see `scavenge.rs`).
+    pub(crate) scav: ScavengeState,
     /// The dummy span every empty mcache slot points at (Go's `emptymspan`).
     empty_span: Box<MSpan>,
     /// Heap-wide statistics.
@@ -132,7 +140,8 @@ impl MHeap {
             alloc_black: AtomicBool::new(false),
             clobberfree: AtomicBool::new(cfg.clobberfree),
             sweep_cursor: AtomicUsize::new(0),
-            sweep_gate: RwLock::new(()),
+            ledger_gate: RwLock::new(()),
+            scav: ScavengeState::default(),
             empty_span: Box::new(MSpan::new()),
             stats: HeapStats::default(),
         }))
@@ -187,6 +196,13 @@ impl MHeap {
         self.clobberfree.store(on, Ordering::Relaxed);
     }
 
+    /// Every arena reservation of this heap as `(base, len)`, in the order made. Memory outside
+    /// these ranges is not heap memory (metadata lives elsewhere); used to measure the heap's
+    /// resident pages from the OS's side ([`crate::procfs`]).
+    pub fn reservations(&self) -> Vec<(usize, usize)> {
+        lock(&self.locked).reservations.clone()
+    }
+
     // ---------------------------------------------------------------- lookup
 
     /// The arena metadata of `addr`, if it is in one of this heap's arenas.
@@ -227,12 +243,14 @@ impl MHeap {
     // ---------------------------------------------------------------- growth
 
     /// Reserve more arena space and add at least `npages` pages to the page allocator (Go's
-    /// `mheap.grow`). On error nothing observable changes.
-    fn grow(&self, h: &mut HeapLocked, npages: usize) -> Result<(), AllocError> {
+    /// `mheap.grow`). Returns the bytes added to the heap (all free and released). On error
+    /// nothing observable changes.
+    fn grow(&self, h: &mut HeapLocked, npages: usize) -> Result<usize, AllocError> {
         let ask = npages
             .checked_mul(PAGE_SIZE)
             .and_then(|b| b.checked_next_multiple_of(PALLOC_CHUNK_BYTES))
             .ok_or(AllocError::TooLarge { bytes: usize::MAX })?;
+        let mut grown = 0;
         if h.cur_end - h.cur_base < ask {
             let size = ask
                 .checked_next_multiple_of(ARENA_SIZE)
@@ -267,8 +285,8 @@ impl MHeap {
                 // Discontiguous: the old range's leftover goes to the page allocator first.
                 if h.cur_end > h.cur_base {
                     let (lb, ll) = (h.cur_base, h.cur_end - h.cur_base);
-                    if self.os.map(lb, ll).is_ok() && h.pages.grow(&self.os, lb, ll).is_ok() {
-                        stats::add(&self.stats.heap_mapped, ll);
+                    if self.os.map(lb, ll).is_ok() && self.grow_pages(h, lb, ll).is_ok() {
+                        grown += ll;
                     }
                 }
                 h.cur_base = base;
@@ -277,25 +295,46 @@ impl MHeap {
         }
         let v = h.cur_base;
         self.os.map(v, ask)?;
-        h.pages.grow(&self.os, v, ask)?;
+        self.grow_pages(h, v, ask)?;
         h.cur_base += ask;
-        stats::add(&self.stats.heap_mapped, ask);
+        Ok(grown + ask)
+    }
+
+    /// Give `[base, base + len)`, just mapped (Prepared), to the page allocator: free and
+    /// released, as Go's `sysMap` into `heapReleased` plus `pages.grow`.
+    fn grow_pages(&self, h: &mut HeapLocked, base: usize, len: usize) -> Result<(), AllocError> {
+        let meta0 = h.pages.metadata_bytes();
+        let r = h.pages.grow(&self.os, base, len);
+        // Metadata mapped before a failure stays mapped (and is reused by the next attempt).
+        stats::add(&self.stats.metadata, h.pages.metadata_bytes() - meta0);
+        r?;
+        stats::add(&self.stats.heap_mapped, len);
+        stats::add(&self.stats.heap_released, len);
         Ok(())
+    }
+
+    /// A span struct from the slab, counting any chunk the slab had to add as metadata.
+    fn slab_alloc(&self, h: &mut HeapLocked) -> NonNull<MSpan> {
+        let before = h.spans.bytes();
+        let s = h.spans.alloc();
+        stats::add(&self.stats.metadata, h.spans.bytes() - before);
+        s
     }
 
     // ---------------------------------------------------------------- spans
 
     /// Allocate `npages` pages from the page allocator, growing the heap if needed. Returns the
-    /// base and how many of its bytes had been released to the OS.
+    /// base and how many of its bytes had been released to the OS; adds any growth to `grown`.
     fn alloc_pages_locked(
         &self,
         h: &mut HeapLocked,
         npages: usize,
+        grown: &mut usize,
     ) -> Result<(usize, usize), AllocError> {
         if let Some(r) = h.pages.alloc(npages) {
             return Ok(r);
         }
-        self.grow(h, npages)?;
+        *grown += self.grow(h, npages)?;
         h.pages
             .alloc(npages)
             .ok_or(AllocError::TooLarge { bytes: npages.saturating_mul(PAGE_SIZE) })
@@ -321,6 +360,7 @@ impl MHeap {
                 }
             }
         }
+        let mut grown = 0;
         let ((base, scav), s) = match got {
             Some(g) => g,
             None => {
@@ -329,29 +369,34 @@ impl MHeap {
                     Some((pc, stash)) if npages < PAGE_CACHE_MAX_PAGES => {
                         // Refill the P's span stash and, if empty, its page cache, under one lock.
                         while stash.len() < 8 {
-                            stash.push(h.spans.alloc());
+                            stash.push(self.slab_alloc(&mut h));
                         }
                         if pc.is_empty() {
                             **pc = h.pages.alloc_to_cache();
                             if pc.is_empty() {
-                                self.grow(&mut h, PAGE_CACHE_MAX_PAGES)?;
+                                grown += self.grow(&mut h, PAGE_CACHE_MAX_PAGES)?;
                                 **pc = h.pages.alloc_to_cache();
                             }
                         }
                         match pc.alloc(npages) {
                             Some(r) => r,
-                            None => self.alloc_pages_locked(&mut h, npages)?,
+                            None => self.alloc_pages_locked(&mut h, npages, &mut grown)?,
                         }
                     }
-                    _ => self.alloc_pages_locked(&mut h, npages)?,
+                    _ => self.alloc_pages_locked(&mut h, npages, &mut grown)?,
                 };
                 let s = match cache.as_mut() {
                     Some((_, stash)) if !stash.is_empty() => stash.pop().expect("stash"),
-                    _ => h.spans.alloc(),
+                    _ => self.slab_alloc(&mut h),
                 };
                 (r, s)
             }
         };
+        // Go's allocSpan: decide whether to scavenge for what was just allocated (the memory
+        // limit, or a heap growth past the retained goal) before the scavenged pages are used.
+        self.alloc_time_scavenge(scav, grown);
+        // The span's scavenged pages are Ready again from here on (Go's `sysUsed`).
+        stats::sub(&self.stats.heap_released, scav);
         self.init_span(s, base, npages, spc, scav);
         Ok(s)
     }
@@ -514,6 +559,7 @@ impl MHeap {
         stats::add64(&self.stats.large_allocs, 1);
         stats::add64(&self.stats.heap_live, (npages * PAGE_SIZE) as u64);
         stats::add64(&self.stats.large_alloc_bytes, (npages * PAGE_SIZE) as u64);
+        stats::add64(&self.stats.heap_alloc, (npages * PAGE_SIZE) as u64);
         span.set_sweepgen(self.sweepgen());
         self.central(spc).full_swept(self.sweepgen()).push(s);
         Ok(s)
@@ -529,9 +575,16 @@ impl MHeap {
     ///   cycle has been swept (the unswept sets are empty).
     /// - The caller will make every P release its cached spans (Go's `prepareForSweep`) before
     ///   that P allocates again.
+    ///
+    /// Mark termination is also where Go records `lastHeapInUse` and starts a new scavenge
+    /// generation (`scav.index.nextGen`); both happen here, so the scavenger's density
+    /// heuristic and retained-memory goal follow the sweep generations exactly.
     pub unsafe fn advance_sweepgen(&self) {
         // ORDERING: Release; pairs with the Acquire in `sweepgen`.
         self.sweepgen.fetch_add(2, Ordering::Release);
+        let inuse = stats::get(&self.stats.heap_inuse);
+        self.stats.last_heap_inuse.store(inuse, Ordering::Relaxed);
+        lock(&self.locked).pages.next_gen();
     }
 
     /// Clear every arena's page-marks bits (at the start of a cycle, world stopped).
@@ -569,7 +622,7 @@ impl MHeap {
     /// when there is nothing left to sweep, else the number of pages returned to the page heap
     /// (0 if the span stayed in use).
     pub fn sweep_one(&self) -> Option<usize> {
-        let _gate = self.sweep_gate.read();
+        let _gate = self.ledger_gate.read();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
         for k in 0..NUM_SPAN_CLASSES {
             let i = (start + k) % NUM_SPAN_CLASSES;
@@ -596,7 +649,7 @@ impl MHeap {
     /// balance no P may allocate concurrently and every P's cache must be passed in (or have
     /// been released).
     pub fn ledger(&self, caches: &[&MCache]) -> Ledger {
-        let _gate = self.sweep_gate.write();
+        let _gate = self.ledger_gate.write();
         let st = &self.stats;
         let mut small_in_use = 0u64;
         let mut total_alloc = stats::get64(&st.large_alloc_bytes);
@@ -625,7 +678,7 @@ impl MHeap {
         let h = lock(&self.locked);
         let free_pages = h.pages.free_pages() + pc_free;
         let scav_pages = h.pages.scavenged_pages() + pc_scav;
-        let metadata = stats::get(&st.metadata) + h.spans.bytes() + h.pages.metadata_bytes();
+        let metadata = stats::get(&st.metadata);
         drop(h);
         Ledger {
             heap_mapped: stats::get(&st.heap_mapped),
@@ -682,16 +735,12 @@ impl MHeap {
         if overhead != wo {
             return Err(format!("span_overhead counter {wo} but spans give {overhead}"));
         }
+        let meta = h.metas.len() * arena_meta_bytes() + h.spans.bytes() + h.pages.metadata_bytes();
+        let wm = stats::get(&self.stats.metadata);
+        if meta != wm {
+            return Err(format!("metadata counter {wm} but the heap maps {meta}"));
+        }
         Ok(())
-    }
-
-    /// Return free pages to the OS, highest addresses first, until `nbytes` are released
-    /// (the mechanism behind the scavenger; `usize::MAX` releases everything free). Returns the
-    /// bytes released.
-    pub fn scavenge(&self, nbytes: usize) -> usize {
-        let mut h = lock(&self.locked);
-        let os = &self.os;
-        h.pages.scavenge(nbytes, &mut |addr, len| os.release(addr, len).is_ok())
     }
 }
 

@@ -26,6 +26,23 @@
 //! - `released`: free pages returned to the OS.
 //!
 //! Metadata (arena maps, span structs, page-allocator bitmaps) is reported separately.
+//!
+//! # What the memory limit and the scavenger read
+//!
+//! Go's pacer and scavenger read four numbers without any lock; [`HeapStats`] keeps them as
+//! atomics updated where Go updates them, so the collector can read them on allocation paths:
+//!
+//! | Go | here | changes when |
+//! |---|---|---|
+//! | `heapReleased` | [`HeapStats::heap_released`] | the heap grows (+), a span takes scavenged pages (−), the scavenger releases pages (+) |
+//! | `heapInUse` | [`HeapStats::heap_inuse`] | a span is allocated (+) or freed (−) |
+//! | `heapFree` | [`HeapStats::heap_free`] = mapped − in use − released | derived |
+//! | `mappedReady` | [`HeapStats::mapped_ready`] = mapped − released + metadata | derived |
+//! | `totalAlloc − totalFree` | [`HeapStats::heap_alloc`] | a cached span's allocations are flushed or a large object is allocated (+), sweeping frees objects (−) |
+//!
+//! `mappedReady` is Go's count of memory in the Ready state: heap pages not returned to the OS
+//! plus the runtime's metadata. At quiescence (the ledger's conditions)
+//! `heap_released == ledger.released` and `mapped_ready == heap_mapped - released + metadata`.
 
 use crate::sizeclass::NUM_SIZE_CLASSES;
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
@@ -41,8 +58,18 @@ pub struct HeapStats {
     pub span_overhead: AtomicUsize,
     /// Free-slot bytes of spans held by the central lists.
     pub central_free: AtomicUsize,
-    /// Metadata bytes mapped (arena metadata, span structs).
+    /// Metadata bytes mapped: arena metadata, page-allocator summaries and chunk bitmaps, span
+    /// structs. Counted fully in `mapped_ready`, as Go counts its `sysAlloc`ed metadata.
     pub metadata: AtomicUsize,
+    /// Free heap bytes returned to the OS (Go's `heapReleased`), page caches included. Freshly
+    /// grown memory counts as released until it is first allocated.
+    pub heap_released: AtomicUsize,
+    /// Bytes of heap objects allocated and not yet freed by a sweep (Go's `totalAlloc -
+    /// totalFree`): small objects as flushed from the mcaches, large objects as allocated.
+    pub heap_alloc: AtomicU64,
+    /// `heap_inuse` at the last mark termination (Go's `memstats.lastHeapInUse`), recorded by
+    /// [`MHeap::advance_sweepgen`](crate::mheap::MHeap::advance_sweepgen).
+    pub last_heap_inuse: AtomicUsize,
     /// Bytes the pacer considers live (Go's `heapLive`): reset to the marked bytes at mark
     /// termination, then raised by every span handed to a P (its whole free part, counted up
     /// front as Go does) and every large object, and lowered by the free slots a P hands back
@@ -77,6 +104,9 @@ impl Default for HeapStats {
             span_overhead: AtomicUsize::new(0),
             central_free: AtomicUsize::new(0),
             metadata: AtomicUsize::new(0),
+            heap_released: AtomicUsize::new(0),
+            heap_alloc: AtomicU64::new(0),
+            last_heap_inuse: AtomicUsize::new(0),
             heap_live: AtomicU64::new(0),
             heap_scan: AtomicU64::new(0),
             small_allocs: core::array::from_fn(|_| AtomicU64::new(0)),
@@ -90,6 +120,44 @@ impl Default for HeapStats {
     }
 }
 
+impl HeapStats {
+    /// Free heap bytes still backed by memory (Go's `heapFree`): mapped − in use − released.
+    /// Read without a lock, so it may be off by the span being allocated or freed right now.
+    pub fn heap_free(&self) -> u64 {
+        let mapped = get(&self.heap_mapped) as u64;
+        mapped.saturating_sub(get(&self.heap_inuse) as u64 + get(&self.heap_released) as u64)
+    }
+
+    /// Free heap bytes returned to the OS (Go's `heapReleased`).
+    pub fn heap_released(&self) -> u64 {
+        get(&self.heap_released) as u64
+    }
+
+    /// Bytes of pages in InUse spans (Go's `heapInUse`).
+    pub fn heap_inuse(&self) -> u64 {
+        get(&self.heap_inuse) as u64
+    }
+
+    /// Heap bytes not returned to the OS (Go's `heapRetained` = `heapInUse + heapFree`): the
+    /// heap's estimated contribution to the resident set.
+    pub fn heap_retained(&self) -> u64 {
+        (get(&self.heap_mapped) as u64).saturating_sub(get(&self.heap_released) as u64)
+    }
+
+    /// Memory in the Ready state (Go's `mappedReady`): retained heap plus metadata. This is
+    /// what GOMEMLIMIT limits.
+    pub fn mapped_ready(&self) -> u64 {
+        self.heap_retained() + get(&self.metadata) as u64
+    }
+
+    /// Bytes of objects allocated and not yet swept free (Go's `totalAlloc - totalFree`).
+    pub fn heap_alloc(&self) -> u64 {
+        // A sweep's decrement can land before a racing flush's increment; never report that
+        // transient as a huge number.
+        (get64(&self.heap_alloc) as i64).max(0) as u64
+    }
+}
+
 // All counters are statistics: Relaxed everywhere; readers that need a consistent view flush
 // the caches and read with the world stopped (or tolerate skew).
 pub(crate) fn add(a: &AtomicUsize, v: usize) {
@@ -100,6 +168,9 @@ pub(crate) fn sub(a: &AtomicUsize, v: usize) {
 }
 pub(crate) fn add64(a: &AtomicU64, v: u64) {
     a.fetch_add(v, Ordering::Relaxed);
+}
+pub(crate) fn sub64(a: &AtomicU64, v: u64) {
+    a.fetch_sub(v, Ordering::Relaxed);
 }
 pub(crate) fn get(a: &AtomicUsize) -> usize {
     a.load(Ordering::Relaxed)

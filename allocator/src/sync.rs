@@ -275,6 +275,23 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// Lock a mutex if it is free right now; `None` when another thread holds it.
+#[cfg(not(loom))]
+#[inline]
+pub fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    m.0.try_lock()
+}
+
+/// Lock a mutex if it is free right now (loom build); poisoning is treated as in [`lock`].
+#[cfg(loom)]
+pub fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 /// A cell for state whose exclusive access is guaranteed by a protocol rather than a lock.
 ///
 /// In normal builds this is `core::cell::UnsafeCell` behind loom's closure API; under loom it is

@@ -35,8 +35,10 @@
 use crate::barrier::WriteBarrier;
 use crate::checkmark;
 use crate::events::{GcEventKind, GcEvents};
+use crate::limiter::GcCpuLimiter;
 use crate::mark::{drain, shade};
 use crate::pacer::{Pacer, PacerConfig};
+use crate::scavenger::Scavenger;
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
 use crate::world::{GcPState, Stopped, World};
@@ -83,6 +85,8 @@ pub struct DebugModes {
     pub checkmark: bool,
     /// `gcstoptheworld`: 1 marks with the world stopped, 2 also sweeps with it stopped.
     pub stoptheworld: u8,
+    /// `scavtrace=1`: one scavenger summary line per cycle on stderr.
+    pub scavtrace: bool,
 }
 
 /// How to configure a collector.
@@ -160,13 +164,13 @@ struct ControlState {
 
 /// The collector of one heap (Go's GC state: `work`, `gcController`, `memstats` GC fields).
 pub struct Collector {
-    heap: Arc<MHeap>,
+    pub(crate) heap: Arc<MHeap>,
     pool: WorkPool,
     wb: Arc<WriteBarrier>,
     phase: AtomicU8,
-    pacer: Mutex<Pacer>,
+    pub(crate) pacer: Mutex<Pacer>,
     /// Mirror of the pacer's trigger for the allocation fast check.
-    trigger: AtomicU64,
+    pub(crate) trigger: AtomicU64,
     /// Background scan credit (Go's `bgScanCredit`), in scan-work units.
     bg_credit: AtomicU64,
     /// Mirrors of the assist ratios (f64 bits).
@@ -184,7 +188,7 @@ pub struct Collector {
     /// scan sizes, 8 bytes per root slot here).
     last_stack_scan: AtomicU64,
     last_globals_scan: AtomicU64,
-    sweep_done: AtomicBool,
+    pub(crate) sweep_done: AtomicBool,
     ctl: Mutex<ControlState>,
     /// Parked assists wait here for background credit or the end of mark (Go's
     /// `work.assistQueue`); `parked_assists` counts them so workers notify only when needed.
@@ -198,12 +202,16 @@ pub struct Collector {
     /// Signals controller, workers and `gc()` waiters.
     cv: Condvar,
     stats: Mutex<GcStats>,
-    debug: DebugModes,
-    gomaxprocs: usize,
-    start: Instant,
+    pub(crate) debug: DebugModes,
+    pub(crate) gomaxprocs: usize,
+    pub(crate) start: Instant,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Phase boundaries for timelines; off unless a tracer turns it on.
     events: Arc<GcEvents>,
+    /// The GC CPU limiter (Go's `gcCPULimiter`).
+    pub(crate) limiter: GcCpuLimiter,
+    /// The background scavenger's wake-ups (its policy is in `scavenger.rs`).
+    pub(crate) scavenger: Scavenger,
 }
 
 fn f64_bits(v: f64) -> u64 {
@@ -240,6 +248,9 @@ impl Collector {
         } else {
             pacer.trigger()
         };
+        heap.scavenge_state().set_memory_limit(pacer.memory_limit());
+        let limiter = GcCpuLimiter::new(0, cfg.gomaxprocs);
+        limiter.set_allowed(pacer.memory_limited());
         Arc::new(Collector {
             heap,
             pool: WorkPool::new(),
@@ -277,6 +288,8 @@ impl Collector {
             start: Instant::now(),
             threads: Mutex::new(Vec::new()),
             events: Arc::new(GcEvents::new()),
+            limiter,
+            scavenger: Scavenger::default(),
         })
     }
 
@@ -313,6 +326,10 @@ impl Collector {
 
     fn set_phase(&self, p: Phase) {
         self.phase.store(p as u8, Ordering::Relaxed);
+        // The limiter counts the mark workers' share only while marking (Go's
+        // startGCTransition at each phase change).
+        self.limiter.transition(p == Phase::Mark, self.now_ns(), self.num_gc());
+        self.heap.scavenge_state().set_limiting(self.limiter.limiting());
         self.wake_assists();
     }
 
@@ -362,12 +379,20 @@ impl Collector {
                 .spawn(move || c.sweeper())
                 .expect("spawn sweeper"),
         );
+        let c = self.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("gomem-scavenge".into())
+                .spawn(move || c.scavenger.run(&c))
+                .expect("spawn scavenger"),
+        );
     }
 
     /// Stop every collector thread (after finishing a cycle in progress).
     pub fn shutdown(&self) {
         lock(&self.ctl).shutdown = true;
         self.cv.notify_all();
+        self.scavenger.shutdown();
         let threads: Vec<_> = lock(&self.threads).drain(..).collect();
         for t in threads {
             let _ = t.join();
@@ -381,6 +406,9 @@ impl Collector {
     pub fn on_refill(&self) {
         if !self.sweep_done.load(Ordering::Relaxed) && self.heap.sweep_one().is_none() {
             self.sweep_done.store(true, Ordering::Relaxed);
+        }
+        if self.has_memory_limit() {
+            self.refresh_memory_limit_goal();
         }
         if self.phase() == Phase::Off
             && self.heap.heap_live() >= self.trigger.load(Ordering::Relaxed)
@@ -431,16 +459,32 @@ impl Collector {
         let mut pacer = lock(&self.pacer);
         let old = pacer.set_gc_percent(p);
         self.publish_trigger(&pacer);
+        drop(pacer);
+        self.scavenger.kick();
         old
     }
 
-    fn publish_trigger(&self, pacer: &Pacer) {
+    /// A pacer commit (mark termination, a parameter change): mirror the trigger and set the
+    /// scavenger's goals (Go's `gcControllerCommit` calling `gcPaceScavenger`).
+    pub(crate) fn publish_trigger(&self, pacer: &Pacer) {
+        self.mirror_trigger(pacer);
+        self.pace_scavenger(pacer);
+    }
+
+    /// Mirror the pacer's trigger for the allocation check, and arm the CPU limiter while the
+    /// memory limit sets the goal.
+    pub(crate) fn mirror_trigger(&self, pacer: &Pacer) {
         let t = if pacer.gc_percent() < 0 && pacer.memory_limit() == u64::MAX {
             u64::MAX
         } else {
             pacer.trigger()
         };
         self.trigger.store(t, Ordering::Relaxed);
+        let limited = pacer.memory_limited();
+        self.limiter.set_allowed(limited);
+        if !limited {
+            self.heap.scavenge_state().set_limiting(false);
+        }
     }
 
     /// The heap goal (Go's `NextGC`).
@@ -505,6 +549,10 @@ impl Collector {
         if preempted() {
             return AssistOutcome::Preempted;
         }
+        if self.limiter.limiting() {
+            // The CPU limiter holds the GC back: keep the debt and let the program run.
+            return AssistOutcome::Paid;
+        }
         let wpb = bits_f64(self.assist_work_per_byte.load(Ordering::Relaxed));
         let bpw = bits_f64(self.assist_bytes_per_work.load(Ordering::Relaxed));
         let debt = (-gp.assist_credit) as u64;
@@ -539,16 +587,21 @@ impl Collector {
             if preempted() {
                 stopped_early.set(true);
             }
-            stopped_early.get() || self.phase() != Phase::Mark
+            stopped_early.get() || self.phase() != Phase::Mark || self.limiter.limiting()
         });
         let stopped_early = stopped_early.get();
         gp.gcw.dispose(&self.pool);
         self.scan_work.fetch_add(done, Ordering::Relaxed);
         gp.assist_credit += (done as f64 * bpw) as i64 + 1;
-        self.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let ns = t.elapsed().as_nanos() as u64;
+        self.assist_ns.fetch_add(ns, Ordering::Relaxed);
+        self.limiter.add_gc_time(ns);
+        if self.has_memory_limit() && self.limiter.needs_update(self.now_ns()) {
+            self.limiter_update();
+        }
         if stopped_early {
             AssistOutcome::Preempted
-        } else if gp.assist_credit < 0 && self.phase() == Phase::Mark {
+        } else if gp.assist_credit < 0 && self.phase() == Phase::Mark && !self.limiter.limiting() {
             AssistOutcome::Park
         } else {
             AssistOutcome::Paid
@@ -631,6 +684,7 @@ impl Collector {
             }
             self.run_cycle(world, forced);
             self.cv.notify_all();
+            self.scavenger.cycle_done();
         }
     }
 
@@ -953,6 +1007,8 @@ impl Collector {
             }
             st.gc_cpu_ns +=
                 total_pause.as_nanos() as u64 * self.gomaxprocs as u64 + assist + worker;
+            // Stopped time is GC time on every P, for the CPU limiter too.
+            self.limiter.add_gc_time(total_pause.as_nanos() as u64 * self.gomaxprocs as u64);
             st.heap_marked = marked_total;
             let wall = self.start.elapsed().as_nanos() as f64 * self.gomaxprocs as f64;
             (st.num_gc, if wall > 0.0 { st.gc_cpu_ns as f64 / wall } else { 0.0 })

@@ -1,22 +1,29 @@
 //! gomem-collector: Go 1.27's concurrent tri-color mark-sweep collector.
 //!
-//! This crate will hold, as Go's `mgc*.go` files do: the GC cycle (sweep termination, concurrent
-//! mark with the hybrid write barrier, mark termination, concurrent sweep), per-P work buffers and
-//! the global work pool, background mark workers and mark assists, the pacer (GOGC, GOMEMLIMIT),
-//! the sweeper's and scavenger's policies, finalizers, cleanups and weak pointers, and the debug
-//! modes `gccheckmark` and `clobberfree`. It builds on the mechanisms of [`gomem_allocator`]
-//! (spans, mark bits, sweeping one span) and reaches the goroutine world through a trait the
-//! runtime implements, never through the scheduler shim directly.
+//! As Go's `mgc*.go` files do, this crate holds the GC cycle (sweep termination, concurrent mark
+//! with the hybrid write barrier, mark termination, concurrent sweep), per-P work buffers and the
+//! global work pool, background mark workers and mark assists, the pacer (GOGC, GOMEMLIMIT), the
+//! GC CPU limiter, the sweeper's and scavenger's policies, and the debug modes `gccheckmark` and
+//! `gcstoptheworld`. It builds on the mechanisms of [`gomem_allocator`] (spans, mark bits,
+//! sweeping one span, releasing pages) and reaches the goroutine world through a trait the
+//! runtime implements, never through the scheduler shim directly. Finalizers, cleanups and weak
+//! pointers are not implemented yet. `docs/collector.md` and `docs/scavenger.md` in the
+//! repository give the design.
 //!
-//! Status: the allocator (issue 2) is in place; the collector is the subject of a later issue
-//! and has no code yet.
-//!
-//! Modules so far (bottom layer first):
+//! Modules (bottom layer first):
 //! - [`sync`]: the loom-switched atomics and locks, plus the scanner's word load;
 //! - [`work`]: per-P work buffers and the global work pool (Go's `mgcwork.go`);
-//! - [`mark`]: greying, scanning with oblets, draining (Go's `mgcmark.go`).
+//! - [`mark`]: greying, scanning with oblets, draining (Go's `mgcmark.go`);
 //! - [`events`]: an optional record of phase boundaries and pauses, for timelines (Go's
-//!   execution tracer plays this part).
+//!   execution tracer plays this part);
+//! - [`barrier`]: the write barrier and its per-P buffers (Go's `mbarrier.go`, `mwbbuf.go`);
+//! - [`checkmark`]: `GODEBUG=gccheckmark=1` (Go's `mcheckmark.go`);
+//! - [`pacer`]: heap goal, trigger, assist ratio (Go's `mgcpacer.go`);
+//! - [`limiter`]: the GC CPU limiter (Go's `mgclimit.go`);
+//! - [`scavenger`]: the scavenger's goals, pacing and thread (Go's `mgcscavenge.go`);
+//! - [`memlimit`]: GOMEMLIMIT at run time and the counters fed to the pacer;
+//! - [`world`]: the traits the runtime implements;
+//! - [`cycle`]: the cycle and its threads (Go's `mgc.go`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use gomem_allocator as allocator;
@@ -25,8 +32,11 @@ pub mod barrier;
 pub mod checkmark;
 pub mod cycle;
 pub mod events;
+pub mod limiter;
 pub mod mark;
+pub mod memlimit;
 pub mod pacer;
+pub mod scavenger;
 pub mod sync;
 pub mod work;
 pub mod world;

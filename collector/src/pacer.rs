@@ -556,6 +556,12 @@ impl Pacer {
         goal.max(self.heap_marked)
     }
 
+    /// Whether the memory limit, not GOGC, sets the heap goal now (the first branch of Go's
+    /// `heapGoalInternal`). The GC CPU limiter is armed only then.
+    pub fn memory_limited(&self) -> bool {
+        self.memory_limit != u64::MAX && self.memory_limit_heap_goal() < self.gc_percent_heap_goal
+    }
+
     /// The GOGC-derived goal as of the last commit (Go's `gcPercentHeapGoal`), `u64::MAX` when
     /// GOGC is off.
     pub fn gc_percent_heap_goal(&self) -> u64 {

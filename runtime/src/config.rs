@@ -39,9 +39,10 @@ const GOMAXPROCS: &str = "GOMAXPROCS";
 /// Name of the debug knob variable.
 const GODEBUG: &str = "GODEBUG";
 
-/// The largest memory limit that still means "a limit": Go keeps the limit in an `int64`, and
-/// `math.MaxInt64` itself is its "no limit" value.
-const NO_LIMIT: u64 = i64::MAX as u64;
+/// Go's `math.MaxInt64`, 2^63 - 1: Go keeps the memory limit in an `int64`, so this is the
+/// largest value GOMEMLIMIT accepts, and it is also Go's "no limit" value. Every smaller value
+/// is a limit.
+pub const NO_LIMIT: u64 = i64::MAX as u64;
 
 // ---------------------------------------------------------------------------------------------
 // Errors

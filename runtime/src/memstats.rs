@@ -7,6 +7,10 @@
 //! `TestMemStats` checks hold: `Sys` is the sum of the `*Sys` fields, `HeapIdle + HeapInuse ==
 //! HeapSys`, `HeapObjects == Mallocs - Frees`, `PauseTotalNs` is the sum of the pause ring while
 //! fewer than 256 cycles ran, and `LastGC` equals the latest `PauseEnd`.
+//!
+//! After Go's fields come gomem's extensions for the memory limit, the scavenger and the GC CPU
+//! limiter. Go publishes these through `runtime/metrics` rather than `MemStats`; each field
+//! names the metric or internal variable it mirrors.
 
 use crate::Runtime;
 
@@ -76,6 +80,37 @@ pub struct MemStats {
     pub enable_gc: bool,
     /// Unused, false (as in Go).
     pub debug_gc: bool,
+
+    // ---- gomem extensions (Go's runtime/metrics and internals) ----
+    /// GOMEMLIMIT in force (`/gc/gomemlimit:bytes`); `None` for no limit.
+    pub memory_limit: Option<u64>,
+    /// Memory in the Ready state, what GOMEMLIMIT limits (Go's `gcController.mappedReady`):
+    /// heap pages not released plus metadata.
+    pub mapped_ready: u64,
+    /// The scavenger's retained-memory target as of the last pacer commit (Go's
+    /// `scavenge.gcPercentGoal` before its "already met" check): the retained heap the
+    /// scavenger works down to; `None` before the first cycle.
+    pub scavenge_goal: Option<u64>,
+    /// The scavenger's memory-limit goal, 95 % of the limit (Go's `scavenge.memoryLimitGoal`);
+    /// `None` when met or without a limit.
+    pub scavenge_memory_limit_goal: Option<u64>,
+    /// Bytes released by the background scavenger since start.
+    pub scavenge_bg_released_bytes: u64,
+    /// Bytes released at allocation time (memory limit, heap growth) since start.
+    pub scavenge_eager_released_bytes: u64,
+    /// Bytes released by `free_os_memory` since start.
+    pub scavenge_forced_released_bytes: u64,
+    /// CPU ns of allocation-time scavenging (`/cpu/classes/scavenge/assist:cpu-seconds`).
+    pub scavenge_assist_ns: u64,
+    /// CPU ns of background scavenging (`/cpu/classes/scavenge/background:cpu-seconds`).
+    pub scavenge_background_ns: u64,
+    /// Whether the GC CPU limiter is limiting now (Go's `gcCPULimiter.limiting()`).
+    pub gc_cpu_limiter_limiting: bool,
+    /// GC CPU time the limiter's full bucket turned away, ns (Go's `gcCPULimiter.overflow`).
+    pub gc_cpu_limiter_overflow_ns: u64,
+    /// The GC cycle that last saw the limiter turn on, 0 for never
+    /// (`/gc/limiter/last-enabled:gc-cycle`).
+    pub gc_limiter_last_enabled: u32,
 }
 
 impl MemStats {
@@ -93,6 +128,11 @@ impl MemStats {
         let mallocs = l.mallocs;
         let frees = l.frees + l.tiny_allocs;
         let heap_alloc = l.in_use as u64;
+        let heap = rt.heap();
+        let scav = heap.scavenge_state();
+        let totals = scav.totals();
+        let limiter = rt.collector().limiter_stats();
+        let goal = |g: u64| (g != gomem_allocator::scavenge::NO_GOAL).then_some(g);
         MemStats {
             alloc: heap_alloc,
             total_alloc: l.total_alloc,
@@ -125,6 +165,18 @@ impl MemStats {
             gc_cpu_fraction: rt.collector().gc_cpu_fraction(),
             enable_gc: true,
             debug_gc: false,
+            memory_limit: rt.memory_limit(),
+            mapped_ready: (l.heap_mapped - l.released + l.metadata) as u64,
+            scavenge_goal: goal(scav.retained_target()),
+            scavenge_memory_limit_goal: goal(scav.memory_limit_goal()),
+            scavenge_bg_released_bytes: totals.released_bg,
+            scavenge_eager_released_bytes: totals.released_eager,
+            scavenge_forced_released_bytes: totals.released_forced,
+            scavenge_assist_ns: totals.assist_ns,
+            scavenge_background_ns: totals.background_ns,
+            gc_cpu_limiter_limiting: limiter.limiting,
+            gc_cpu_limiter_overflow_ns: limiter.overflow_ns,
+            gc_limiter_last_enabled: limiter.last_enabled_cycle,
         }
     }
 }

@@ -141,6 +141,7 @@ impl Runtime {
                     gctrace: config.debug.gctrace,
                     checkmark: config.debug.gccheckmark,
                     stoptheworld: config.debug.gcstoptheworld,
+                    scavtrace: config.debug.scavtrace,
                 },
             },
         );
@@ -188,7 +189,9 @@ impl Runtime {
         self.globals.register()
     }
 
-    /// The configuration.
+    /// The configuration the runtime started with. GOGC and GOMEMLIMIT may have changed since
+    /// ([`Runtime::set_gc_percent`], [`Runtime::set_memory_limit`]); [`Runtime::memory_limit`]
+    /// and the collector report the values in force.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -223,6 +226,87 @@ impl Runtime {
     /// turns the collector off (forced cycles still run).
     pub fn set_gc_percent(&self, percent: i32) -> i32 {
         self.collector.set_gc_percent(percent)
+    }
+
+    /// Set GOMEMLIMIT at run time (Go's `debug.SetMemoryLimit`); returns the previous limit.
+    /// `None` removes the limit; `Some(0)` is a legal, extreme limit. As at start-up,
+    /// `Some(2^63 - 1)` (Go's `math.MaxInt64`) also means no limit.
+    ///
+    /// The heap goal, the trigger and the scavenger follow at once: a limit below the memory in
+    /// use starts a cycle at the next allocation check and makes allocation release free pages
+    /// first (see `docs/scavenger.md`).
+    ///
+    /// # Errors
+    ///
+    /// A limit above 2^63 - 1 bytes (Go's limit is an `int64`) is a [`ConfigError`] naming
+    /// `GOMEMLIMIT` and the value; the limit in force does not change.
+    ///
+    /// [`ConfigError`]: crate::ConfigError
+    pub fn set_memory_limit(
+        &self,
+        limit: Option<u64>,
+    ) -> Result<Option<u64>, crate::config::ConfigError> {
+        let bytes = match limit {
+            None => u64::MAX,
+            Some(n) if n > crate::config::NO_LIMIT => {
+                return Err(crate::config::ConfigError {
+                    var: "GOMEMLIMIT",
+                    value: n.to_string(),
+                    reason: format!(
+                        "too large: at most {} bytes (2^63-1, which means no limit)",
+                        crate::config::NO_LIMIT
+                    ),
+                })
+            }
+            Some(crate::config::NO_LIMIT) => u64::MAX,
+            Some(n) => n,
+        };
+        let old = self.collector.set_memory_limit(bytes);
+        Ok((old != u64::MAX).then_some(old))
+    }
+
+    /// [`Runtime::set_memory_limit`] from GOMEMLIMIT's syntax (`"512MiB"`, `"off"`).
+    ///
+    /// # Errors
+    ///
+    /// A malformed or too large value ([`crate::config::parse_memory_limit`]'s errors), or the
+    /// empty string (which in the environment means "unset", but as an explicit setting is
+    /// more likely a mistake than a request to remove the limit: say `"off"`). The limit in
+    /// force does not change.
+    pub fn set_memory_limit_str(
+        &self,
+        limit: &str,
+    ) -> Result<Option<u64>, crate::config::ConfigError> {
+        if limit.is_empty() {
+            return Err(crate::config::ConfigError {
+                var: "GOMEMLIMIT",
+                value: String::new(),
+                reason: "empty: give a size such as 512MiB, or \"off\" for no limit".into(),
+            });
+        }
+        self.set_memory_limit(crate::config::parse_memory_limit(limit)?)
+    }
+
+    /// GOMEMLIMIT in force; `None` when there is no limit.
+    pub fn memory_limit(&self) -> Option<u64> {
+        let l = self.collector.memory_limit();
+        (l != u64::MAX).then_some(l)
+    }
+
+    /// Return as much memory to the OS as possible (Go's `debug.FreeOSMemory`): a forced
+    /// collection with its sweep, every P's cached free pages handed back to the heap, then
+    /// every free page released, ignoring the scavenger's goals and pacing. Returns the bytes
+    /// released. Call it from outside goroutines (it stops the world).
+    ///
+    /// Afterwards `HeapReleased` equals `HeapIdle` unless goroutines allocated meanwhile.
+    pub fn free_os_memory(&self) -> u64 {
+        self.collector.gc();
+        let mut w = self.sched.stop_the_world("free_os_memory");
+        w.each_p(|_, p| p.cache.flush_page_cache());
+        w.start_the_world();
+        let released = self.heap.scavenge_all() as u64;
+        self.collector.trace_forced_scavenge(released);
+        released
     }
 
     /// Go's `runtime.ReadMemStats`: stops the world and reports Go's MemStats fields.

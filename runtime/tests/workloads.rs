@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use gomem::workloads::report::Report;
 use gomem::workloads::{
-    alloc, binary_trees, churn, gcbench, latency, Outcome, Progress, Spec, SplitMix64,
+    alloc, binary_trees, burst, churn, gcbench, latency, Outcome, Progress, Spec, SplitMix64,
 };
 use gomem::{Config, GcPercent, Runtime};
 
@@ -56,6 +56,13 @@ fn small_specs() -> Vec<Spec> {
         Spec::Churn(churn::Params { live: 256 << 10, total: 4 << 20, goroutines: 2, seed: 7 }),
         Spec::Alloc(alloc::Params { size: 100, count: 20_000, pointers: true, goroutines: 2 }),
         Spec::Latency(latency::Params { buffers: 2000, size: 1024, steps: 10_000, goroutines: 1 }),
+        Spec::Burst(burst::Params {
+            peak: 6 << 20,
+            keep: 2 << 20,
+            duration_ms: 250,
+            rate: 4 << 20,
+            goroutines: 2,
+        }),
     ]
 }
 
@@ -171,6 +178,27 @@ fn churn_survives_a_collector_running_back_to_back() {
 }
 
 #[test]
+fn burst_keeps_what_it_says_and_reports_the_drop() {
+    let p = burst::Params {
+        peak: 8 << 20,
+        keep: 3 << 20,
+        duration_ms: 300,
+        rate: 8 << 20,
+        goroutines: 3,
+    };
+    let out = run(&Spec::Burst(p.clone()));
+    assert_eq!(out.check, p.expected_check());
+    assert_eq!(out.check, (1..=3 * 1024u64).sum::<u64>());
+    let m: std::collections::BTreeMap<_, _> = out.metrics.iter().copied().collect();
+    assert!(m["rss_at_drop_bytes"] >= 8 << 20, "{m:?}");
+    assert!(m["rss_end_bytes"] > 0 && m["drop_at_ms"] > 0, "{m:?}");
+    // The tail allocated about rate × duration (give or take a batch per goroutine).
+    let want = p.rate * p.duration_ms / 1000;
+    assert!(m["tail_alloc_bytes"] <= want + 3 * 1024 * 100, "{m:?}");
+    assert!(m["tail_alloc_bytes"] >= want / 2, "{m:?}");
+}
+
+#[test]
 fn alloc_check_is_the_bytes_asked_for() {
     for pointers in [false, true] {
         let p = alloc::Params { size: 100, count: 10_001, pointers, goroutines: 3 };
@@ -271,7 +299,7 @@ fn report(out: &Output) -> Report {
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-const REPORT_KEYS: [&str; 22] = [
+const REPORT_KEYS: [&str; 24] = [
     "runtime",
     "workload",
     "parameters",
@@ -290,7 +318,9 @@ const REPORT_KEYS: [&str; 22] = [
     "gc_cpu_fraction",
     "peak_heap_alloc_bytes",
     "peak_rss_bytes",
+    "rss_samples",
     "heap_goal_bytes",
+    "gc_limiter_last_enabled",
     "check",
     "metrics",
     "output",
@@ -334,6 +364,12 @@ fn json_report_carries_every_field() {
         assert!(r.pause_max_ns <= r.pause_total_ns, "{r:?}");
         assert_eq!(r.output.last().map(String::as_str), lines_check_line(&r).as_deref());
         assert!(out.stderr.is_empty(), "no table with --json: {}", text(&out.stderr));
+        // RSS over time: at least the first and the last sample, in time order, all resident.
+        let s = &r.rss_samples;
+        assert!(s.len() >= 2, "{}: {s:?}", spec.name());
+        assert!(s.windows(2).all(|w| w[0].t_s <= w[1].t_s), "{}: {s:?}", spec.name());
+        assert!(s.iter().all(|x| x.rss_bytes > 0), "{}: {s:?}", spec.name());
+        assert!(s.last().unwrap().t_s >= r.wall_s * 0.9, "{}: last sample at the end", spec.name());
     }
 }
 
@@ -417,6 +453,10 @@ fn bad_flags_and_sizes_are_usage_errors() {
         (&["run", "latency", "--buffers", "1", "--goroutines", "2"], "--buffers 1"),
         (&["run", "binary-trees", "--goroutines", "0"], "--goroutines 0"),
         (&["run", "binary-trees", "--depth", "40"], "--depth 40"),
+        (&["run", "burst", "--peak", "4MiB", "--keep", "8MiB"], "larger than --peak"),
+        (&["run", "burst", "--duration", "1.2345"], "not a duration"),
+        (&["run", "burst", "--duration", "4000"], "at most 3600 seconds"),
+        (&["run", "burst", "--peak", "1MiB", "--goroutines", "2"], "one 1 MiB table"),
         (&["run", "no-such-workload"], "no-such-workload"),
         (&["run", "alloc", "--no-such-flag"], "--no-such-flag"),
     ];
@@ -532,6 +572,9 @@ fn go_twins_reject_what_gomem_rejects() {
         ("latency", &["--size", "4"]),
         ("gcbench", &["--scale", "-13"]),
         ("binarytrees", &["--goroutines", "0"]),
+        ("burst", &["--peak", "4MiB", "--keep", "8MiB"]),
+        ("burst", &["--duration", "1.2345"]),
+        ("burst", &["--peak", "1MiB", "--goroutines", "2"]),
     ];
     for (pkg, args) in cases {
         let out = Command::new(bin.join(pkg)).args(*args).output().expect("run the Go twin");

@@ -94,6 +94,8 @@ impl PageCache {
         chunk.alloc.free_pages64(pi, self.cache);
         chunk.scavenged.set_block64(pi, self.scav);
         pa.chunks.refresh_dirty(ci);
+        let (n, gen) = (self.cache.count_ones() as usize, pa.scav_gen);
+        pa.chunks.update_scav_data(ci, |d| d.free(n, gen));
         pa.free_pages += self.cache.count_ones() as usize;
         pa.scav_pages += self.scav.count_ones() as usize;
         if self.base < pa.search_addr {
@@ -137,6 +139,8 @@ impl PageAlloc {
         chunk.alloc.alloc_pages64(window, cache);
         chunk.scavenged.clear_block64(window, scav);
         self.chunks.refresh_dirty(ci);
+        let (n, gen) = (cache.count_ones() as usize, self.scav_gen);
+        self.chunks.update_scav_data(ci, |d| d.alloc(n, gen));
         self.free_pages -= cache.count_ones() as usize;
         self.scav_pages -= scav.count_ones() as usize;
         let base = super::chunk_base(ci) + window * PAGE_SIZE;

@@ -10,8 +10,11 @@
 //! Each block also holds one "dirty" bit per chunk: set when the chunk has a free page that is not
 //! scavenged. A block counts its dirty chunks and a 2^13-bit first-level bitmap marks blocks with
 //! any, so the scavenger finds the highest dirty chunk by scanning at most 128 + 64 words, however
-//! large and however clean the heap is. (Go's `scavengeIndex` keeps richer per-chunk data for its
-//! density heuristics; a bit is all the highest-address-first walk needs.)
+//! large and however clean the heap is. Beside the bits, each chunk keeps Go's `scavChunkData`
+//! ([`ScavChunkData`], packed in a `u64`): its in-use page count now and at the start of the
+//! current scavenge generation, which the background scavenger uses to leave recently dense
+//! chunks alone. Together the dirty bit and that record are Go's `scavengeIndex` entry (Go's
+//! "has free" flag is the dirty bit).
 //!
 //! Invariants:
 //! - CH-1: every non-`None` slot of `l1` is the address of a `BLOCK_BYTES` reservation made by
@@ -26,6 +29,7 @@
 use core::num::NonZeroUsize;
 
 use super::bits::{mask_through, PallocData};
+use super::scavenge::ScavChunkData;
 use super::summary::LOG_PALLOC_CHUNK_BYTES;
 use crate::consts::HEAP_ADDR_BITS;
 use crate::os::{Os, OsError, OS_PAGE_SIZE};
@@ -38,12 +42,14 @@ const L1_LEN: usize = 1 << CHUNKS_L1_BITS;
 const L2_LEN: usize = 1 << CHUNKS_L2_BITS;
 const L2_MASK: usize = L2_LEN - 1;
 
-/// A second-level block: the bitmaps of 4096 consecutive chunks plus their dirty bits.
+/// A second-level block: the bitmaps of 4096 consecutive chunks plus their dirty bits and
+/// packed [`ScavChunkData`] (zero is a valid record: a freshly grown chunk).
 #[repr(C)]
 struct ChunkBlock {
     data: [PallocData; L2_LEN],
     dirty: [u64; L2_LEN / 64],
     ndirty: usize,
+    scav: [u64; L2_LEN],
 }
 
 /// Bytes reserved per block, rounded to whole OS pages.
@@ -163,6 +169,25 @@ impl ChunkMap {
         } else {
             self.l1_dirty[b / 64] &= !(1 << (b % 64));
         }
+    }
+
+    /// Chunk `ci`'s scavenger record. Panics if the heap never grew there.
+    pub(crate) fn scav_data(&self, ci: usize) -> ScavChunkData {
+        match self.block(ci >> CHUNKS_L2_BITS) {
+            Some(blk) => ScavChunkData::unpack(blk.scav[ci & L2_MASK]),
+            None => panic!("page allocator: chunk {ci} is not in the heap"),
+        }
+    }
+
+    /// Update chunk `ci`'s scavenger record with `f`. Panics if the heap never grew there.
+    pub(crate) fn update_scav_data(&mut self, ci: usize, f: impl FnOnce(&mut ScavChunkData)) {
+        let Some(blk) = self.block_mut(ci >> CHUNKS_L2_BITS) else {
+            panic!("page allocator: chunk {ci} is not in the heap")
+        };
+        let slot = &mut blk.scav[ci & L2_MASK];
+        let mut d = ScavChunkData::unpack(*slot);
+        f(&mut d);
+        *slot = d.pack();
     }
 
     /// The highest dirty chunk below chunk index `limit`.

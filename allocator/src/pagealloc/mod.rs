@@ -49,7 +49,11 @@
 //!   So every entry `find` and `update` read is mapped; the summary accessors also check it.
 //! - PA-4 (scavenged): in an in-use chunk, every scavenged page is free.
 //! - PA-5 (counters): `free_pages` and `scav_pages` equal the free and scavenged page counts of
-//!   the in-use chunks, not counting pages handed to a [`PageCache`] (those are in use).
+//!   the in-use chunks, not counting pages handed to a [`PageCache`] or held by the scavenger
+//!   (those are in use).
+//! - PA-6 (density records): for every in-use chunk, its [`ScavChunkData::in_use`] equals its
+//!   allocated pages minus the pages the scavenger holds in it ([`PageAlloc::take_for_scavenge`]);
+//!   `scavenging` is the total the scavenger holds.
 //! - Chunks' dirty bits follow CH-2 of `chunks.rs`; summary memory follows SUM-1..3 of
 //!   [`summary`].
 //!
@@ -71,6 +75,7 @@ use core::fmt;
 pub use bits::{find_bit_range64, PageBits, PallocBits, PallocData};
 pub use cache::{PageCache, PAGE_CACHE_PAGES};
 use chunks::ChunkMap;
+pub use scavenge::{ScavChunkData, SCAV_CHUNK_HI_OCC_PAGES};
 pub use summary::PallocSum;
 use summary::{merge, Summaries, LEAF, LEVEL_BITS, LEVEL_LOG_PAGES, LEVEL_SHIFT, SUMMARY_LEVELS};
 
@@ -159,6 +164,10 @@ pub struct PageAlloc {
     free_pages: usize,
     /// Free pages that are scavenged (PA-5).
     scav_pages: usize,
+    /// Pages held by the scavenger between `take_for_scavenge` and `return_scavenged` (PA-6).
+    scavenging: usize,
+    /// The scavenge generation (Go's `scavengeIndex.gen`), advanced once per GC cycle.
+    scav_gen: u32,
 }
 
 impl fmt::Debug for PageAlloc {
@@ -170,6 +179,8 @@ impl fmt::Debug for PageAlloc {
             .field("in_use", &self.in_use)
             .field("free_pages", &self.free_pages)
             .field("scav_pages", &self.scav_pages)
+            .field("scavenging", &self.scavenging)
+            .field("scav_gen", &self.scav_gen)
             .finish_non_exhaustive()
     }
 }
@@ -187,6 +198,8 @@ impl PageAlloc {
             in_use: Vec::new(),
             free_pages: 0,
             scav_pages: 0,
+            scavenging: 0,
+            scav_gen: 0,
         })
     }
 
@@ -331,6 +344,8 @@ impl PageAlloc {
             scav += chunk.scavenged.popcnt_range(si, n);
             chunk.alloc_range(si, n);
             self.chunks.refresh_dirty(ci);
+            let gen = self.scav_gen;
+            self.chunks.update_scav_data(ci, |d| d.alloc(n, gen));
         }
         self.free_pages -= npages;
         self.scav_pages -= scav;
@@ -486,6 +501,8 @@ impl PageAlloc {
                 chunk.alloc.free(si, n);
             }
             self.chunks.refresh_dirty(ci);
+            let gen = self.scav_gen;
+            self.chunks.update_scav_data(ci, |d| d.free(n, gen));
         }
         self.free_pages += npages;
         self.update(base, npages, true, false);
@@ -513,15 +530,19 @@ impl PageAlloc {
         self.summary.mapped_bytes() + self.chunks.mapped_bytes()
     }
 
-    /// Check every invariant of the module documentation (PA-1..5, CH-2), panicking on the first
+    /// Check every invariant of the module documentation (PA-1..6, CH-2), panicking on the first
     /// violation. O(heap pages / 64); meant for tests and heap verification.
     pub fn verify(&self) {
-        let (mut free, mut scav) = (0, 0);
+        let (mut free, mut scav, mut held) = (0, 0, 0);
         for &(base, limit) in &self.in_use {
             for ci in chunk_index(base)..chunk_index(limit) {
                 let c = self.chunks.get(ci);
                 free += c.free_count();
                 scav += c.scavenged.count();
+                let in_use = self.chunks.scav_data(ci).in_use as usize;
+                let allocated = PALLOC_CHUNK_PAGES - c.free_count();
+                assert!(in_use <= allocated, "PA-6: chunk {ci} records {in_use} pages in use");
+                held += allocated - in_use;
                 for w in 0..bits::CHUNK_WORDS {
                     assert_eq!(
                         c.scavenged.0[w] & c.alloc.0 .0[w],
@@ -568,6 +589,7 @@ impl PageAlloc {
             }
         }
         assert_eq!(free, self.free_pages, "PA-5: free page count");
+        assert_eq!(held, self.scavenging, "PA-6: pages held by the scavenger");
         assert_eq!(scav, self.scav_pages, "PA-5: scavenged page count");
         assert!(
             self.search_addr == MAX_SEARCH_ADDR

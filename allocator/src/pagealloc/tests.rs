@@ -7,7 +7,8 @@
 
 use super::bits::{find_bit_range64, PageBits, PallocBits, CHUNK_WORDS};
 use super::summary::{merge, PallocSum, MAX_PACKED_VALUE};
-use super::{PageAlloc, PageCache, MAX_SEARCH_ADDR};
+use super::MAX_SEARCH_ADDR;
+use super::{chunk_index, chunk_page_index, PageAlloc, PageCache, ScavChunkData};
 use crate::consts::{PAGE_SIZE, PALLOC_CHUNK_BYTES, PALLOC_CHUNK_PAGES};
 use crate::os::Os;
 
@@ -814,10 +815,28 @@ fn random_run(seed: u64) {
             let nbytes = if rng.range(0, 10) == 0 { usize::MAX } else { rng.range(1, 4 * MIB) };
             let dirty_before = model.count(&[Page::Free]) * PAGE_SIZE;
             let mut released = Vec::new();
-            let got = pa.scavenge(nbytes, &mut |addr, len| {
-                released.push((addr, len));
-                true
-            });
+            let got = if rng.range(0, 2) == 0 {
+                pa.scavenge(nbytes, &mut |addr, len| {
+                    released.push((addr, len));
+                    true
+                })
+            } else {
+                // The heap's way: take each run, release it unlocked, give it back.
+                let mut got = 0;
+                while got < nbytes {
+                    let want = (nbytes - got).div_ceil(PAGE_SIZE);
+                    let Some((addr, n)) = pa.find_scavenge_candidate(want, true) else { break };
+                    pa.take_for_scavenge(addr, n);
+                    assert_eq!(pa.scavenging_pages(), n);
+                    if rng.range(0, 4) == 0 {
+                        pa.verify();
+                    }
+                    pa.return_scavenged(addr, n, true);
+                    released.push((addr, n * PAGE_SIZE));
+                    got += n * PAGE_SIZE;
+                }
+                got
+            };
             assert_eq!(got, released.iter().map(|r| r.1).sum::<usize>());
             if dirty_before >= nbytes {
                 assert!(got >= nbytes && got < nbytes + PAGE_SIZE, "op {op}: scavenged {got}");
@@ -919,4 +938,300 @@ fn random_run(seed: u64) {
         allocs > 1500 && fails > 20 && scavs > 50 && caches > 20,
         "seed {seed}: {allocs} allocs, {fails} failures, {scavs} scavenges, {caches} caches"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scavenging: density records, generations, the two-phase step (Go's `TestScavChunkDataPack`
+// and `TestScavengeIndex`, restated on the page allocator itself)
+
+#[test]
+fn scav_chunk_data_packs_and_unpacks() {
+    for d in [
+        ScavChunkData { in_use: 512, last_in_use: 512, gen: 1_918_237_402 },
+        ScavChunkData { in_use: 12, last_in_use: 0, gen: u32::MAX },
+        ScavChunkData::default(),
+    ] {
+        assert_eq!(ScavChunkData::unpack(d.pack()), d);
+    }
+    assert_eq!(ScavChunkData::default().pack(), 0, "zero is a freshly grown chunk");
+}
+
+#[test]
+fn scav_chunk_data_density_by_generation() {
+    use super::SCAV_CHUNK_HI_OCC_PAGES as DENSE;
+    assert_eq!(DENSE, 496);
+    let mut d = ScavChunkData::default();
+    d.alloc(512, 0);
+    assert!(!d.should_scavenge(0, false), "dense now");
+    assert!(d.should_scavenge(0, true), "forced ignores density");
+    // Freed in the next generation: dense at its start, so not yet.
+    d.free(500, 1);
+    assert_eq!((d.in_use, d.last_in_use, d.gen), (12, 512, 1));
+    assert!(!d.should_scavenge(1, false));
+    // A generation later it is eligible without being touched.
+    assert!(d.should_scavenge(2, false));
+    // Becoming dense again makes it ineligible at once, and for the next generation.
+    d.alloc(DENSE as usize - 12, 2);
+    assert!(!d.should_scavenge(2, false));
+    d.free(100, 3);
+    assert!(!d.should_scavenge(3, false), "dense when generation 3 began");
+    assert!(d.should_scavenge(4, false));
+    // Just under the threshold is never dense.
+    let mut e = ScavChunkData::default();
+    e.alloc(DENSE as usize - 1, 5);
+    assert!(e.should_scavenge(5, false) && e.should_scavenge(6, false));
+}
+
+/// Go's `TestScavengeIndex` set-up: 64 chunks, all dense in the previous generation, then freed
+/// in the current one and fully scavenged, so nothing is a candidate. `mark` makes pages free
+/// and unscavenged in the current generation; `find` expects the next candidate's top page and
+/// then scavenges that whole chunk (Go's `setEmpty`).
+struct IndexTest {
+    _os: Os,
+    pa: PageAlloc,
+    force: bool,
+    name: &'static str,
+}
+
+const BASE_CI: usize = BASE / PALLOC_CHUNK_BYTES;
+
+fn page_base(ci: usize, page: usize) -> usize {
+    ci * PALLOC_CHUNK_BYTES + page * PAGE_SIZE
+}
+
+impl IndexTest {
+    fn new(name: &'static str, force: bool) -> IndexTest {
+        let (os, mut pa) = new_pa();
+        pa.grow(&os, BASE, 64 * PALLOC_CHUNK_BYTES).unwrap();
+        pa.alloc_range(BASE, 64 * PALLOC_CHUNK_PAGES);
+        pa.next_gen();
+        pa.free(BASE, 64 * PALLOC_CHUNK_PAGES);
+        pa.scavenge(usize::MAX, &mut |_, _| true);
+        assert_eq!(pa.find_scavenge_candidate(1, true), None);
+        IndexTest { _os: os, pa, force, name }
+    }
+
+    fn mark(&mut self, base: usize, limit: usize) {
+        let n = (limit - base) / PAGE_SIZE;
+        self.pa.alloc_range(base, n);
+        self.pa.free(base, n);
+    }
+
+    fn find(&mut self, want: Option<(usize, usize)>) {
+        let got = self.pa.find_scavenge_candidate(1, self.force);
+        let got_at = got.map(|(addr, n)| {
+            assert_eq!(n, 1);
+            (chunk_index(addr), chunk_page_index(addr))
+        });
+        assert_eq!(got_at, want, "{}: force={}", self.name, self.force);
+        if let Some((ci, _)) = got_at {
+            // Go's setEmpty: this chunk is done for now.
+            while let Some((addr, n)) = self.pa.find_scavenge_candidate(512, self.force) {
+                if chunk_index(addr) != ci {
+                    break;
+                }
+                self.pa.take_for_scavenge(addr, n);
+                self.pa.return_scavenged(addr, n, true);
+            }
+        }
+        self.pa.verify();
+    }
+}
+
+type Marks = fn(&mut IndexTest);
+type Finds = fn(&mut IndexTest);
+
+fn index_cases() -> Vec<(&'static str, Marks, Finds)> {
+    vec![
+        ("Uninitialized", |_| {}, |_| {}),
+        (
+            "OnePage",
+            |t| t.mark(page_base(BASE_CI, 3), page_base(BASE_CI, 4)),
+            |t| t.find(Some((BASE_CI, 3))),
+        ),
+        (
+            "FirstPage",
+            |t| t.mark(page_base(BASE_CI, 0), page_base(BASE_CI, 1)),
+            |t| t.find(Some((BASE_CI, 0))),
+        ),
+        (
+            "SeveralPages",
+            |t| t.mark(page_base(BASE_CI, 9), page_base(BASE_CI, 14)),
+            |t| t.find(Some((BASE_CI, 13))),
+        ),
+        (
+            "WholeChunk",
+            |t| t.mark(page_base(BASE_CI, 0), page_base(BASE_CI + 1, 0)),
+            |t| t.find(Some((BASE_CI, PALLOC_CHUNK_PAGES - 1))),
+        ),
+        (
+            "LastPage",
+            |t| t.mark(page_base(BASE_CI, PALLOC_CHUNK_PAGES - 1), page_base(BASE_CI + 1, 0)),
+            |t| t.find(Some((BASE_CI, PALLOC_CHUNK_PAGES - 1))),
+        ),
+        (
+            "SevenChunksOffset",
+            |t| t.mark(page_base(BASE_CI + 6, 11), page_base(BASE_CI + 13, 15)),
+            |t| {
+                t.find(Some((BASE_CI + 13, 14)));
+                for i in (BASE_CI + 6..=BASE_CI + 12).rev() {
+                    t.find(Some((i, PALLOC_CHUNK_PAGES - 1)));
+                }
+            },
+        ),
+        (
+            "ThirtyTwoChunks",
+            |t| t.mark(page_base(BASE_CI, 0), page_base(BASE_CI + 32, 0)),
+            |t| {
+                for i in (BASE_CI..BASE_CI + 32).rev() {
+                    t.find(Some((i, PALLOC_CHUNK_PAGES - 1)));
+                }
+            },
+        ),
+        (
+            "ThirtyTwoChunksOffset",
+            |t| t.mark(page_base(BASE_CI + 3, 0), page_base(BASE_CI + 35, 0)),
+            |t| {
+                for i in (BASE_CI + 3..BASE_CI + 35).rev() {
+                    t.find(Some((i, PALLOC_CHUNK_PAGES - 1)));
+                }
+            },
+        ),
+        (
+            "Mark",
+            |t| {
+                for i in BASE_CI..BASE_CI + 32 {
+                    t.mark(page_base(i, 0), page_base(i + 1, 0));
+                }
+            },
+            |t| {
+                for i in (BASE_CI..BASE_CI + 32).rev() {
+                    t.find(Some((i, PALLOC_CHUNK_PAGES - 1)));
+                }
+            },
+        ),
+        (
+            "MarkIdempotentOneChunk",
+            |t| {
+                t.mark(page_base(BASE_CI, 0), page_base(BASE_CI + 1, 0));
+                t.mark(page_base(BASE_CI, 0), page_base(BASE_CI + 1, 0));
+            },
+            |t| t.find(Some((BASE_CI, PALLOC_CHUNK_PAGES - 1))),
+        ),
+        (
+            "MarkIdempotentThirtyTwoChunksOffset",
+            |t| {
+                t.mark(page_base(BASE_CI + 4, 0), page_base(BASE_CI + 31, 0));
+                t.mark(page_base(BASE_CI + 5, 0), page_base(BASE_CI + 36, 0));
+            },
+            |t| {
+                for i in (BASE_CI + 4..BASE_CI + 36).rev() {
+                    t.find(Some((i, PALLOC_CHUNK_PAGES - 1)));
+                }
+            },
+        ),
+        (
+            "TwoChunks",
+            |t| t.mark(page_base(BASE_CI, 128), page_base(BASE_CI + 1, 128)),
+            |t| {
+                t.find(Some((BASE_CI + 1, 127)));
+                t.find(Some((BASE_CI, PALLOC_CHUNK_PAGES - 1)));
+            },
+        ),
+        (
+            "TwoChunksOffset",
+            |t| t.mark(page_base(BASE_CI + 7, 128), page_base(BASE_CI + 8, 129)),
+            |t| {
+                t.find(Some((BASE_CI + 8, 128)));
+                t.find(Some((BASE_CI + 7, PALLOC_CHUNK_PAGES - 1)));
+            },
+        ),
+    ]
+}
+
+#[test]
+fn scavenge_index_background_waits_a_generation() {
+    for (name, mark, find) in index_cases() {
+        let mut t = IndexTest::new(name, false);
+        mark(&mut t);
+        // Pages freed in chunks that were dense when this generation began are not candidates.
+        t.find(None);
+        t.pa.next_gen();
+        find(&mut t);
+        t.find(None);
+    }
+}
+
+#[test]
+fn scavenge_index_forced_finds_at_once() {
+    for (name, mark, find) in index_cases() {
+        let mut t = IndexTest::new(name, true);
+        mark(&mut t);
+        find(&mut t);
+        t.find(None);
+    }
+}
+
+#[test]
+fn scavenge_index_mark_interleaved() {
+    for force in [false, true] {
+        let mut t = IndexTest::new("MarkInterleaved", force);
+        for i in BASE_CI..BASE_CI + 32 {
+            t.mark(page_base(i, 0), page_base(i + 1, 0));
+            if !force {
+                t.pa.next_gen();
+            }
+            t.find(Some((i, PALLOC_CHUNK_PAGES - 1)));
+        }
+        t.find(None);
+    }
+}
+
+#[test]
+fn pages_held_by_the_scavenger_are_not_allocated() {
+    let (os, mut pa) = new_pa();
+    pa.grow(&os, BASE, PALLOC_CHUNK_BYTES).unwrap();
+    pa.alloc(512).unwrap();
+    pa.free(BASE + pages(100), 20);
+    let (addr, n) = pa.find_scavenge_candidate(8, true).unwrap();
+    assert_eq!((addr, n), (BASE + pages(112), 8), "the top 8 pages of the run");
+    pa.take_for_scavenge(addr, n);
+    assert_eq!((pa.free_pages(), pa.scavenging_pages()), (12, 8));
+    pa.verify();
+    // Only the 12 pages not held can be allocated meanwhile.
+    assert_eq!(pa.alloc(13), None);
+    let (a, scav) = pa.alloc(12).unwrap();
+    assert_eq!((a, scav), (BASE + pages(100), 0));
+    // A refused release gives the pages back unscavenged; an accepted one, scavenged.
+    pa.return_scavenged(addr, n, false);
+    assert_eq!((pa.free_pages(), pa.scavenged_pages()), (8, 0));
+    let (addr, n) = pa.find_scavenge_candidate(usize::MAX, true).unwrap();
+    pa.take_for_scavenge(addr, n);
+    pa.return_scavenged(addr, n, true);
+    assert_eq!((pa.free_pages(), pa.scavenged_pages(), pa.scavenging_pages()), (8, 8, 0));
+    assert_eq!(pa.alloc(8), Some((BASE + pages(112), pages(8))));
+    pa.verify();
+}
+
+#[test]
+fn density_records_follow_allocation_paths() {
+    let (os, mut pa) = new_pa();
+    pa.grow(&os, BASE, 2 * PALLOC_CHUNK_BYTES).unwrap();
+    let ci = BASE_CI;
+    pa.alloc(300).unwrap();
+    assert_eq!(pa.scav_chunk_data(ci).in_use, 300);
+    let mut cache = pa.alloc_to_cache(); // the window holding page 300: pages 300..320 free
+    assert_eq!(pa.scav_chunk_data(ci).in_use, 320);
+    cache.alloc(3).unwrap();
+    cache.flush(&mut pa);
+    assert_eq!(pa.scav_chunk_data(ci).in_use, 303);
+    // A run crossing into the second chunk counts in both.
+    pa.alloc(400).unwrap();
+    assert_eq!(pa.scav_chunk_data(ci).in_use, 512);
+    assert_eq!(pa.scav_chunk_data(ci + 1).in_use, 191);
+    pa.next_gen();
+    pa.free(BASE, 256);
+    let d = pa.scav_chunk_data(ci);
+    assert_eq!((d.in_use, d.last_in_use, d.gen), (256, 512, 1));
+    pa.verify();
 }

@@ -41,7 +41,8 @@ pub fn cycle(heap: &MHeap, caches: &mut [&mut MCache], live: &[usize]) -> usize 
     heap.sweep_all()
 }
 
-/// Assert the ledger balances for these caches.
+/// Assert the ledger balances for these caches, and that the lock-free counters the pacer and
+/// scavenger read (`heap_released`, `mapped_ready`, `heap_alloc`) agree with it.
 pub fn assert_ledger(heap: &MHeap, caches: &[&MCache]) {
     let l = heap.ledger(caches);
     assert!(
@@ -50,6 +51,16 @@ pub fn assert_ledger(heap: &MHeap, caches: &[&MCache]) {
         l.accounted(),
         l.heap_mapped
     );
+    let st = &heap.stats;
+    assert_eq!(st.heap_released(), l.released as u64, "heap_released counter\n{l}");
+    assert_eq!(
+        st.mapped_ready(),
+        (l.heap_mapped - l.released + l.metadata) as u64,
+        "mapped_ready counter\n{l}"
+    );
+    let cached_used: usize = caches.iter().map(|c| c.cached_span_bytes().1).sum();
+    assert_eq!(st.heap_alloc() as usize + cached_used, l.in_use, "heap_alloc counter\n{l}");
+    heap.verify().expect("heap verify");
 }
 
 /// A tiny deterministic PRNG (xorshift64*), so tests are seeded and repeatable.

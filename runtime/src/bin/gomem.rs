@@ -10,6 +10,7 @@
 //! gomem run latency --json                   # one JSON object on stdout instead
 //! gomem run churn --trace t.json --plot heap.svg   # a Chrome trace and an SVG chart of the run
 //! gomem compare gcbench --scale -2 --runs 5  # gomem against the Go twin: medians and ratios
+//! gomem run burst --peak 256MiB --keep 16MiB --duration 10  # RSS after a burst is dropped
 //! gomem --help | --version
 //! ```
 //!
@@ -28,7 +29,7 @@ use gomem::config::{self, Config, GcPercent};
 use gomem::timeline::{self, Recorder};
 use gomem::workloads::compare::{self, Comparison, GoToolchain, Plan, Settings, Side};
 use gomem::workloads::report::{self, Report, Sample};
-use gomem::workloads::{self, alloc, binary_trees, churn, gcbench, latency, Spec};
+use gomem::workloads::{self, alloc, binary_trees, burst, churn, gcbench, latency, Spec};
 
 /// Go's runtime memory manager rebuilt in Rust: tools for inspecting it.
 #[derive(Debug, Parser)]
@@ -162,6 +163,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
     workloads::parse_size(s)
 }
 
+fn parse_seconds(s: &str) -> Result<u64, String> {
+    burst::parse_seconds(s)
+}
+
 /// Workloads for `gomem run`.
 #[derive(Debug, Subcommand)]
 enum Workload {
@@ -230,6 +235,25 @@ enum Workload {
         #[arg(long, default_value_t = 1)]
         goroutines: u64,
     },
+    /// Build PEAK bytes of live buffers, drop all but KEEP, then allocate garbage at RATE for
+    /// DURATION seconds; the JSON report's rss_samples show the resident set over time.
+    Burst {
+        /// Bytes of live buffers built (whole MiB).
+        #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+        peak: u64,
+        /// Bytes kept live after the drop (whole MiB).
+        #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+        keep: u64,
+        /// Seconds of the tail after the drop (e.g. 5, 2.5).
+        #[arg(long = "duration", default_value = "10", value_parser = parse_seconds)]
+        duration_ms: u64,
+        /// Garbage allocated per second during the tail, all goroutines together.
+        #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+        rate: u64,
+        /// Goroutines sharing the tables and the tail.
+        #[arg(long, default_value_t = 1)]
+        goroutines: u64,
+    },
 }
 
 impl Workload {
@@ -249,6 +273,9 @@ impl Workload {
             }
             Workload::Latency { buffers, size, steps, goroutines } => {
                 Spec::Latency(latency::Params { buffers, size, steps, goroutines })
+            }
+            Workload::Burst { peak, keep, duration_ms, rate, goroutines } => {
+                Spec::Burst(burst::Params { peak, keep, duration_ms, rate, goroutines })
             }
         }
     }

@@ -9,6 +9,7 @@
 //! | `churn` | [`churn`] | a steady live set of small linked objects, replaced at random |
 //! | `alloc` | [`alloc`] | allocation throughput, nothing kept alive |
 //! | `latency` | [`latency`] | the delay of single allocations beside a large live ring of buffers |
+//! | `burst` | [`burst`] | a large live set built, dropped, then a quiet tail: memory given back to the OS |
 //!
 //! A workload is described by a [`Spec`] (its name and parameters), which can
 //! [run](Spec::run) it on a [`Runtime`], list its parameters for a report
@@ -22,6 +23,7 @@
 
 pub mod alloc;
 pub mod binary_trees;
+pub mod burst;
 pub mod churn;
 pub mod compare;
 pub mod gcbench;
@@ -174,6 +176,8 @@ pub enum Spec {
     Alloc(alloc::Params),
     /// `latency`.
     Latency(latency::Params),
+    /// `burst`.
+    Burst(burst::Params),
 }
 
 impl Spec {
@@ -185,6 +189,7 @@ impl Spec {
             Spec::Churn(_) => "churn",
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
+            Spec::Burst(_) => "burst",
         }
     }
 
@@ -196,6 +201,7 @@ impl Spec {
             Spec::Churn(_) => "churn",
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
+            Spec::Burst(_) => "burst",
         }
     }
 
@@ -207,6 +213,7 @@ impl Spec {
             Spec::Churn(p) => p.parameters(),
             Spec::Alloc(p) => p.parameters(),
             Spec::Latency(p) => p.parameters(),
+            Spec::Burst(p) => p.parameters(),
         }
     }
 
@@ -218,6 +225,7 @@ impl Spec {
             Spec::Churn(p) => p.args(),
             Spec::Alloc(p) => p.args(),
             Spec::Latency(p) => p.args(),
+            Spec::Burst(p) => p.args(),
         }
     }
 
@@ -229,6 +237,7 @@ impl Spec {
             Spec::Churn(p) => p.validate(),
             Spec::Alloc(p) => p.validate(),
             Spec::Latency(p) => p.validate(),
+            Spec::Burst(p) => p.validate(),
         }
     }
 
@@ -241,6 +250,7 @@ impl Spec {
             Spec::Churn(p) => churn::run(rt, p, progress),
             Spec::Alloc(p) => alloc::run(rt, p, progress),
             Spec::Latency(p) => latency::run(rt, p, progress),
+            Spec::Burst(p) => burst::run(rt, p, progress),
         }
     }
 }

@@ -14,6 +14,8 @@
 //! | `pause_max_ns`, `pause_p99_ns` | the collector's record of every stop-the-world pause ([`GcStats::pauses`](crate::collector::cycle::GcStats), nearest rank) | the `/sched/pauses/total/gc:seconds` histogram: the upper bound of the bucket holding the rank (buckets are a few % to 25 % wide) |
 //! | `peak_heap_alloc_bytes` | the heap's `heap_live` (Go's `heapLive`: bytes in spans handed to caches plus marked bytes), sampled every 10 ms and at the end: one atomic load, the world keeps running | `/memory/classes/heap/objects:bytes` (Go's `HeapAlloc`), sampled every 10 ms and at the end |
 //! | `peak_rss_bytes` | `getrusage` `ru_maxrss` × 1024 | the same |
+//! | `gc_limiter_last_enabled` | the GC CPU limiter's last-enabled cycle ([`MemStats`](crate::MemStats)`::gc_limiter_last_enabled`; 0 = never) | `/gc/limiter/last-enabled:gc-cycle` |
+//! | `rss_samples` | every 100 ms and at the end: `/proc/self/statm` resident pages × 4096, the heap's `heap_live` and `heap_released` (Go's `heapReleased`) | every 100 ms and at the end: `/proc/self/statm`, `/memory/classes/heap/objects:bytes`, `/memory/classes/heap/released:bytes` |
 //!
 //! `heap_live` counts the free slots of spans cached by Ps as allocated, so it runs ahead of
 //! `HeapAlloc` by at most a span per size class per P (a few MiB); it is what gomem's pacer
@@ -69,8 +71,14 @@ pub struct Report {
     pub peak_heap_alloc_bytes: u64,
     /// Peak resident set of the process, bytes.
     pub peak_rss_bytes: u64,
+    /// The resident set over the run, every [`RSS_SAMPLE_INTERVAL`] and once at the end.
+    #[serde(default)]
+    pub rss_samples: Vec<RssSample>,
     /// The heap goal at the end (`NextGC`).
     pub heap_goal_bytes: u64,
+    /// The GC cycle in which the GC CPU limiter last turned on; 0 if it never did.
+    #[serde(default)]
+    pub gc_limiter_last_enabled: u64,
     /// The workload's check value.
     pub check: u64,
     /// Workload-specific measurements.
@@ -78,6 +86,22 @@ pub struct Report {
     /// The workload's output lines.
     pub output: Vec<String>,
 }
+
+/// One point of a run's memory over time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RssSample {
+    /// Seconds since the workload started.
+    pub t_s: f64,
+    /// Resident set of the process, bytes (`/proc/self/statm`).
+    pub rss_bytes: u64,
+    /// The heap as the peak-heap sampler sees it (see the module docs), bytes.
+    pub heap_bytes: u64,
+    /// Heap memory returned to the OS and not reused (Go's `heapReleased`), bytes.
+    pub released_bytes: u64,
+}
+
+/// How often the monitor records an [`RssSample`].
+pub const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the monitor sees at each tick (for a progress display).
 #[derive(Clone, Copy, Debug)]
@@ -146,15 +170,29 @@ pub fn measure(
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let ru0 = rusage();
     let t0 = Instant::now();
-    let (outcome, wall, peak) = std::thread::scope(|s| {
+    let (outcome, wall, (peak, rss_samples)) = std::thread::scope(|s| {
         let monitor = {
             let progress = Arc::clone(&progress);
             let mut tick = tick;
             s.spawn(move || {
                 let mut peak = heap.heap_live();
+                let mut samples = Vec::new();
+                let mut next_sample = Duration::ZERO;
+                let sample = |samples: &mut Vec<RssSample>| {
+                    samples.push(RssSample {
+                        t_s: t0.elapsed().as_secs_f64(),
+                        rss_bytes: gomem_allocator::procfs::process_rss().unwrap_or(0),
+                        heap_bytes: heap.heap_live(),
+                        released_bytes: heap.stats.heap_released(),
+                    })
+                };
                 loop {
                     let live = heap.heap_live();
                     peak = peak.max(live);
+                    if t0.elapsed() >= next_sample {
+                        sample(&mut samples);
+                        next_sample += RSS_SAMPLE_INTERVAL;
+                    }
                     let (done, total) = progress.get();
                     tick(&Sample {
                         elapsed: t0.elapsed(),
@@ -165,7 +203,10 @@ pub fn measure(
                     });
                     match stop_rx.recv_timeout(SAMPLE_INTERVAL) {
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                        _ => return peak.max(heap.heap_live()),
+                        _ => {
+                            sample(&mut samples);
+                            return (peak.max(heap.heap_live()), samples);
+                        }
                     }
                 }
             })
@@ -188,7 +229,7 @@ pub fn measure(
             crate::GcPercent::Off => -1,
             crate::GcPercent::Percent(p) => p.into(),
         },
-        gomemlimit_bytes: cfg.memory_limit,
+        gomemlimit_bytes: rt.memory_limit(),
         gomaxprocs: rt.sched().gomaxprocs() as u64,
         wall_s: wall.as_secs_f64(),
         user_s: ru1.user_s - ru0.user_s,
@@ -202,7 +243,9 @@ pub fn measure(
         gc_cpu_fraction: ms.gc_cpu_fraction,
         peak_heap_alloc_bytes: peak,
         peak_rss_bytes: ru1.max_rss_bytes,
+        rss_samples,
         heap_goal_bytes: ms.next_gc,
+        gc_limiter_last_enabled: ms.gc_limiter_last_enabled.into(),
         check: outcome.check,
         metrics: outcome.metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
         output: output_lines(&outcome),
@@ -269,6 +312,13 @@ impl Report {
                 ),
             ),
             ("GC CPU", format!("{:.1}%", self.gc_cpu_fraction * 100.0)),
+            (
+                "GC CPU limiter",
+                match self.gc_limiter_last_enabled {
+                    0 => "never on".to_owned(),
+                    n => format!("last on in cycle {n}"),
+                },
+            ),
             (
                 "peak heap",
                 format!("{} (sampled every 10 ms)", format_size(self.peak_heap_alloc_bytes)),

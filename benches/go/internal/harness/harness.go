@@ -15,6 +15,9 @@
 //     MemStats.PauseNs (both are upper bounds of the longest single pause).
 //   - peak_heap_alloc_bytes: /memory/classes/heap/objects:bytes (HeapAlloc), read every 10 ms
 //     by a monitor goroutine (metrics.Read does not stop the world) and at the end.
+//   - gc_limiter_last_enabled: /gc/limiter/last-enabled:gc-cycle (0 = never).
+//   - rss_samples: every 100 ms and at the end, /proc/self/statm's resident pages × page size,
+//     /memory/classes/heap/objects:bytes and /memory/classes/heap/released:bytes.
 package harness
 
 import (
@@ -62,10 +65,34 @@ type Report struct {
 	GCCPUFraction      float64           `json:"gc_cpu_fraction"`
 	PeakHeapAllocBytes uint64            `json:"peak_heap_alloc_bytes"`
 	PeakRSSBytes       uint64            `json:"peak_rss_bytes"`
+	RSSSamples         []RSSSample       `json:"rss_samples"`
 	HeapGoalBytes      uint64            `json:"heap_goal_bytes"`
+	LimiterLastEnabled uint64            `json:"gc_limiter_last_enabled"`
 	Check              uint64            `json:"check"`
 	Metrics            map[string]uint64 `json:"metrics"`
 	Output             []string          `json:"output"`
+}
+
+// RSSSample is one point of the run's memory over time (gomem's report::RssSample).
+type RSSSample struct {
+	TS            float64 `json:"t_s"`
+	RSSBytes      uint64  `json:"rss_bytes"`
+	HeapBytes     uint64  `json:"heap_bytes"`
+	ReleasedBytes uint64  `json:"released_bytes"`
+}
+
+// processRSS is /proc/self/statm's resident field in bytes (0 where there is no /proc).
+func processRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[1], 10, 64)
+	return n * uint64(os.Getpagesize())
 }
 
 var (
@@ -241,35 +268,60 @@ func Run(workload string, params map[string]any, run func() Outcome) {
 	applyRuntimeFlags()
 	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	peak := readHeap(heap)
-	stop, stopped := make(chan struct{}), make(chan uint64)
+	type monitorResult struct {
+		peak    uint64
+		samples []RSSSample
+	}
+	stop, stopped := make(chan struct{}), make(chan monitorResult)
+	t0 := time.Now()
 	go func() {
-		// The monitor: its own sample slice, so it never races with the final read.
+		// The monitor: its own sample slices, so it never races with the final read.
 		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		mem := []metrics.Sample{
+			{Name: "/memory/classes/heap/objects:bytes"},
+			{Name: "/memory/classes/heap/released:bytes"},
+		}
+		sample := func(samples []RSSSample) []RSSSample {
+			metrics.Read(mem)
+			return append(samples, RSSSample{
+				TS: time.Since(t0).Seconds(), RSSBytes: processRSS(),
+				HeapBytes: mem[0].Value.Uint64(), ReleasedBytes: mem[1].Value.Uint64(),
+			})
+		}
 		p := readHeap(s)
+		samples := sample(nil)
+		next := 100 * time.Millisecond
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
 				p = max(p, readHeap(s))
+				if time.Since(t0) >= next {
+					samples = sample(samples)
+					next += 100 * time.Millisecond
+				}
 			case <-stop:
-				stopped <- p
+				stopped <- monitorResult{p, sample(samples)}
 				return
 			}
 		}
 	}()
 	u0, s0, _ := rusage()
-	t0 := time.Now()
 	out := run()
 	wall := time.Since(t0)
 	close(stop)
-	peak = max(peak, <-stopped, readHeap(heap))
+	mon := <-stopped
+	peak = max(peak, mon.peak, readHeap(heap))
 	u1, s1, rss := rusage()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	p99, pmax := pauseStats(&ms)
 
-	cfg := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	cfg := []metrics.Sample{
+		{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"},
+		{Name: "/gc/limiter/last-enabled:gc-cycle"},
+	}
 	metrics.Read(cfg)
 	gc := int64(cfg[0].Value.Uint64()) // GOGC=off is -1 as an int32, stored as a uint64
 	var limit *uint64
@@ -289,7 +341,9 @@ func Run(workload string, params map[string]any, run func() Outcome) {
 		Mallocs: ms.Mallocs, TotalAllocBytes: ms.TotalAlloc, NumGC: uint64(ms.NumGC),
 		PauseTotalNs: ms.PauseTotalNs, PauseMaxNs: pmax, PauseP99Ns: p99,
 		GCCPUFraction: ms.GCCPUFraction, PeakHeapAllocBytes: peak, PeakRSSBytes: rss,
-		HeapGoalBytes: ms.NextGC, Check: out.Check, Metrics: out.Metrics, Output: out.Output,
+		RSSSamples:    mon.samples,
+		HeapGoalBytes: ms.NextGC, LimiterLastEnabled: cfg[2].Value.Uint64(),
+		Check: out.Check, Metrics: out.Metrics, Output: out.Output,
 	}
 	if *jsonOut {
 		b, err := json.Marshal(r)
@@ -331,6 +385,10 @@ func (r *Report) Summary() string {
 	for _, k := range keys {
 		params = append(params, fmt.Sprintf("%s=%v", k, r.Parameters[k]))
 	}
+	limiter := "never on"
+	if r.LimiterLastEnabled != 0 {
+		limiter = fmt.Sprintf("last on in cycle %d", r.LimiterLastEnabled)
+	}
 	limit, gogc := "off", "off"
 	if r.GOMEMLIMIT != nil {
 		limit = FormatSize(*r.GOMEMLIMIT)
@@ -347,6 +405,7 @@ func (r *Report) Summary() string {
 		{"GC cycles", strconv.FormatUint(r.NumGC, 10)},
 		{"GC pauses", fmt.Sprintf("total %s, max %s, p99 %s", ms(r.PauseTotalNs), ms(r.PauseMaxNs), ms(r.PauseP99Ns))},
 		{"GC CPU", fmt.Sprintf("%.1f%%", r.GCCPUFraction*100)},
+		{"GC CPU limiter", limiter},
 		{"peak heap", fmt.Sprintf("%s (sampled every 10 ms)", FormatSize(r.PeakHeapAllocBytes))},
 		{"heap goal", FormatSize(r.HeapGoalBytes)},
 		{"peak RSS", FormatSize(r.PeakRSSBytes)},
