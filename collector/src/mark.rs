@@ -21,7 +21,7 @@
 //! # Oblets
 //!
 //! A large object is not scanned in one piece. Its first scan queues one entry for each further
-//! 128 KiB "oblet" ([`OBLET_BYTES`]) and scans only the first; the rest are separate work items.
+//! 32 KiB "oblet" ([`OBLET_BYTES`]) and scans only the first; the rest are separate work items.
 //! This bounds how long one work item takes (so a P reaches its preemption check and a mark
 //! assist its budget within about one oblet, whatever the object size) and lets other Ps share
 //! a huge array through the pool, where one P would otherwise scan it alone. An oblet entry is
@@ -57,14 +57,18 @@ use gomem_allocator::consts::{MIN_LEGAL_POINTER, PTR_SIZE};
 use gomem_allocator::mheap::MHeap;
 use gomem_allocator::mspan::{MSpan, CLOBBER_PATTERN};
 
-/// Large objects are scanned in pieces of at most this many bytes (Go's `maxObletBytes`).
-pub const OBLET_BYTES: usize = 128 << 10;
+/// Large objects are scanned in pieces of at most this many bytes (Go's `maxObletBytes`, which
+/// is 128 KiB). gomem uses a quarter of Go's size: a piece cannot be interrupted, and mark
+/// termination waits for the workers' current pieces, so a piece bounds that wait. A piece of
+/// 4096 pointers to randomly placed objects takes about 0.4 ms to shade here; Go's 16384 took
+/// about 1.6 ms and were the worst `churn` pause (64 MiB live under an 8 MiB root array).
+pub const OBLET_BYTES: usize = 32 << 10;
 
 /// [`drain`] asks `should_stop` after this many work items since it last asked…
 const DRAIN_CHECK_ITEMS: u32 = 32;
-/// …or once this much scan work was done since then, whichever comes first. One oblet is at
-/// most 128 KiB of work, so a check happens at least every two oblets.
-const DRAIN_CHECK_WORK: u64 = 64 << 10;
+/// …or once this much scan work was done since then, whichever comes first: one oblet's
+/// worth, so a check happens at least after every second oblet.
+const DRAIN_CHECK_WORK: u64 = OBLET_BYTES as u64;
 
 /// Shade `ptr` (Go's `shade` → `findObject` → `greyobject`).
 ///
@@ -118,7 +122,7 @@ fn grey_object(
 /// `b` is what [`shade`] queued: the base of a scan object (the slot base, header included, for
 /// objects over 512 bytes), or an oblet start `base + k * OBLET_BYTES` (k ≥ 1) queued by the
 /// first scan of a large object. Visiting the base of a large object over [`OBLET_BYTES`]
-/// queues its other oblets and scans only the first 128 KiB.
+/// queues its other oblets and scans only the first 32 KiB.
 ///
 /// Like Go, pointers back into the piece being scanned (`[b, b + n)`, the object or the oblet)
 /// are skipped without a lookup: the object is already marked.
@@ -205,7 +209,7 @@ pub fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
 ///   business), or
 /// - `budget` scan-work units were done by this call (a mark assist paying its debt; like Go,
 ///   the last object is finished, so the budget may be overshot by one work item), or
-/// - `should_stop()` returns true. It is asked on entry and then after every 32 items or 64 KiB
+/// - `should_stop()` returns true. It is asked on entry and then after every 32 items or 32 KiB
 ///   of scan work (Go's preemption and idle-worker checks).
 ///
 /// Whenever the pool is dry, some local work is offered to other Ps first

@@ -173,7 +173,7 @@ fn cycles_and_self_pointers_terminate() {
 
 #[test]
 fn large_pointer_array_is_scanned_in_oblets() {
-    // 4 MiB of pointers: 32 oblets. Element i points to a 16-byte noscan object; the last
+    // 4 MiB of pointers: N oblets. Element i points to a 16-byte noscan object; the last
     // element instead points to a two-node list reachable from nowhere else.
     const LEN: usize = (4 << 20) / 8;
     let h = heap();
@@ -193,23 +193,25 @@ fn large_pointer_array_is_scanned_in_oblets() {
     let mut gcw = GcWork::new();
     assert!(shade(&h, &mut gcw, &pool, arr));
     assert_eq!(gcw.take_counters(), (4 << 20, 0));
-    // The first visit queues the 31 other oblets and scans only the first 128 KiB.
+    let n = (4 << 20) / OBLET_BYTES;
+    assert!(n >= 4, "a 4 MiB array spans several oblets");
+    // The first visit queues the n-1 other oblets and scans only the first.
     let b = gcw.try_get(&pool).unwrap();
     assert_eq!(b, arr);
     scan_object(&h, &mut gcw, &pool, b);
     let per_oblet = (OBLET_BYTES / 8) as u64;
     assert_eq!(gcw.take_counters(), (16 * per_oblet, OBLET_BYTES as u64));
-    assert_eq!(gcw.local_len() + 253 * pool.full_count(), 31);
+    assert_eq!(gcw.local_len() + 253 * pool.full_count(), n - 1);
     assert!(leaves[..per_oblet as usize].iter().all(|&l| is_marked(&h, l)));
     assert!(!is_marked(&h, leaves[per_oblet as usize]), "second oblet not scanned yet");
-    // Every further oblet is one work item with 128 KiB of scan work; the list hanging off the
+    // Every further oblet is one work item with an oblet's scan work; the list hanging off the
     // last element is found only when the last oblet is scanned.
     let mut oblets = Vec::new();
     while let Some(o) = gcw.try_get(&pool) {
         let before = gcw.heap_scan_work;
         if (arr..arr + (4 << 20)).contains(&o) {
             oblets.push(o);
-            assert_eq!(is_marked(&h, tail[0]), o < arr + 31 * OBLET_BYTES, "+{:#x}", o - arr);
+            assert_eq!(is_marked(&h, tail[0]), o < arr + (n - 1) * OBLET_BYTES, "+{:#x}", o - arr);
             scan_object(&h, &mut gcw, &pool, o);
             assert_eq!(gcw.heap_scan_work - before, OBLET_BYTES as u64, "+{:#x}", o - arr);
         } else {
@@ -217,7 +219,7 @@ fn large_pointer_array_is_scanned_in_oblets() {
         }
     }
     oblets.sort_unstable();
-    assert_eq!(oblets, (1..32).map(|k| arr + k * OBLET_BYTES).collect::<Vec<_>>());
+    assert_eq!(oblets, (1..n).map(|k| arr + k * OBLET_BYTES).collect::<Vec<_>>());
     assert!(pool.is_empty());
     gcw.dispose(&pool);
     assert!(is_marked(&h, tail[1]), "reachable only from the last oblet");
@@ -228,13 +230,15 @@ fn large_pointer_array_is_scanned_in_oblets() {
     h.sweep_all();
     let (bytes, scan) = mark_from(&h, &[arr]);
     assert_eq!(bytes, (4 << 20) + 16 * (LEN as u64 - 1) + 2 * 16);
-    assert_eq!(scan, (4 << 20) + 2 * 8, "32 full oblets plus the two list nodes");
+    assert_eq!(scan, (4 << 20) + 2 * 8, "n full oblets plus the two list nodes");
 }
 
 #[test]
 fn oblets_end_at_the_object_not_the_span() {
-    // 300 KiB + 8 bytes of pointers in a 38-page span: three oblets, the last one 8 bytes.
-    const LEN: usize = (300 << 10) / 8 + 1;
+    // Two oblets and 3/8 of one, plus 8 bytes, of pointers; the span ends further on (whole
+    // pages): three oblets, the last one ending at the object's end.
+    const TAIL: usize = OBLET_BYTES * 3 / 8;
+    const LEN: usize = (2 * OBLET_BYTES + TAIL) / 8 + 1;
     let h = heap();
     let mut c = h.new_cache();
     h.sweep_all();
@@ -253,8 +257,8 @@ fn oblets_end_at_the_object_not_the_span() {
     for &o in &queued {
         scan_object(&h, &mut gcw, &pool, o);
     }
-    // 128 KiB for the middle oblet, then up to and including the last pointer word.
-    assert_eq!(gcw.heap_scan_work, (OBLET_BYTES + (300 << 10) - 2 * OBLET_BYTES + 8) as u64);
+    // A whole oblet for the middle one, then up to and including the last pointer word.
+    assert_eq!(gcw.heap_scan_work, (OBLET_BYTES + TAIL + 8) as u64);
     drain(&h, &mut gcw, &pool, None, &|| false);
     assert!(is_marked(&h, last));
     gcw.dispose(&pool);
