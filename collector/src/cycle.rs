@@ -891,6 +891,13 @@ impl Collector {
                 let pool = &self.pool;
                 let mut found = false;
                 let mut p_marked = 0;
+                // A worker that took up work since the quiescence check means marking is not
+                // done: restart at once rather than wait inside the pause for it to finish its
+                // current piece (up to an oblet's worth of shading).
+                if lock(&self.ctl).active_workers > 0 {
+                    restart = true;
+                    return;
+                }
                 // Mark workers are threads, not goroutines: the stopped world does not stop
                 // them. Switching the phase makes them stop draining and hand their local work
                 // to the pool; wait until none is active before deciding anything.

@@ -21,7 +21,7 @@
 //! # Oblets
 //!
 //! A large object is not scanned in one piece. Its first scan queues one entry for each further
-//! 32 KiB "oblet" ([`OBLET_BYTES`]) and scans only the first; the rest are separate work items.
+//! 8 KiB "oblet" ([`OBLET_BYTES`]) and scans only the first; the rest are separate work items.
 //! This bounds how long one work item takes (so a P reaches its preemption check and a mark
 //! assist its budget within about one oblet, whatever the object size) and lets other Ps share
 //! a huge array through the pool, where one P would otherwise scan it alone. An oblet entry is
@@ -58,11 +58,12 @@ use gomem_allocator::mheap::MHeap;
 use gomem_allocator::mspan::{MSpan, CLOBBER_PATTERN};
 
 /// Large objects are scanned in pieces of at most this many bytes (Go's `maxObletBytes`, which
-/// is 128 KiB). gomem uses a quarter of Go's size: a piece cannot be interrupted, and mark
-/// termination waits for the workers' current pieces, so a piece bounds that wait. A piece of
-/// 4096 pointers to randomly placed objects takes about 0.4 ms to shade here; Go's 16384 took
-/// about 1.6 ms and were the worst `churn` pause (64 MiB live under an 8 MiB root array).
-pub const OBLET_BYTES: usize = 32 << 10;
+/// is 128 KiB). gomem uses a sixteenth of Go's size: a piece cannot be interrupted, so it bounds
+/// how long a stop-the-world waits for an assisting goroutine to reach its safepoint, and how
+/// long mark termination waits for a worker. Shading 1024 pointers to randomly placed objects
+/// takes about 0.1 ms here; with Go's 16384 a `churn` pause (64 MiB live under an 8 MiB root
+/// array) took 1.6 ms, and with 4096 still up to 0.6 ms.
+pub const OBLET_BYTES: usize = 8 << 10;
 
 /// [`drain`] asks `should_stop` after this many work items since it last asked…
 const DRAIN_CHECK_ITEMS: u32 = 32;
@@ -122,7 +123,7 @@ fn grey_object(
 /// `b` is what [`shade`] queued: the base of a scan object (the slot base, header included, for
 /// objects over 512 bytes), or an oblet start `base + k * OBLET_BYTES` (k ≥ 1) queued by the
 /// first scan of a large object. Visiting the base of a large object over [`OBLET_BYTES`]
-/// queues its other oblets and scans only the first 32 KiB.
+/// queues its other oblets and scans only the first [`OBLET_BYTES`].
 ///
 /// Like Go, pointers back into the piece being scanned (`[b, b + n)`, the object or the oblet)
 /// are skipped without a lookup: the object is already marked.
@@ -209,7 +210,7 @@ pub fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
 ///   business), or
 /// - `budget` scan-work units were done by this call (a mark assist paying its debt; like Go,
 ///   the last object is finished, so the budget may be overshot by one work item), or
-/// - `should_stop()` returns true. It is asked on entry and then after every 32 items or 32 KiB
+/// - `should_stop()` returns true. It is asked on entry and then after every 32 items or 8 KiB
 ///   of scan work (Go's preemption and idle-worker checks).
 ///
 /// Whenever the pool is dry, some local work is offered to other Ps first

@@ -235,10 +235,11 @@ fn large_pointer_array_is_scanned_in_oblets() {
 
 #[test]
 fn oblets_end_at_the_object_not_the_span() {
-    // Two oblets and 3/8 of one, plus 8 bytes, of pointers; the span ends further on (whole
-    // pages): three oblets, the last one ending at the object's end.
+    // K oblets and 3/8 of one, plus 8 bytes, of pointers (a large object: over 32 KiB); the span
+    // ends further on (whole pages): K + 1 oblets, the last one ending at the object's end.
+    const K: usize = (32 << 10) / OBLET_BYTES + 2;
     const TAIL: usize = OBLET_BYTES * 3 / 8;
-    const LEN: usize = (2 * OBLET_BYTES + TAIL) / 8 + 1;
+    const LEN: usize = (K * OBLET_BYTES + TAIL) / 8 + 1;
     let h = heap();
     let mut c = h.new_cache();
     h.sweep_all();
@@ -252,13 +253,13 @@ fn oblets_end_at_the_object_not_the_span() {
     scan_object(&h, &mut gcw, &pool, b);
     let mut queued: Vec<usize> = core::iter::from_fn(|| gcw.try_get(&pool)).collect();
     queued.sort_unstable();
-    assert_eq!(queued, vec![arr + OBLET_BYTES, arr + 2 * OBLET_BYTES]);
+    assert_eq!(queued, (1..=K).map(|k| arr + k * OBLET_BYTES).collect::<Vec<_>>());
     gcw.heap_scan_work = 0;
     for &o in &queued {
         scan_object(&h, &mut gcw, &pool, o);
     }
-    // A whole oblet for the middle one, then up to and including the last pointer word.
-    assert_eq!(gcw.heap_scan_work, (OBLET_BYTES + TAIL + 8) as u64);
+    // Whole oblets for the middle ones, then up to and including the last pointer word.
+    assert_eq!(gcw.heap_scan_work, ((K - 1) * OBLET_BYTES + TAIL + 8) as u64);
     drain(&h, &mut gcw, &pool, None, &|| false);
     assert!(is_marked(&h, last));
     gcw.dispose(&pool);
