@@ -135,12 +135,15 @@ fn dropped_burst_goes_back_to_the_os_down_to_the_retained_goal() {
 fn free_os_memory_releases_every_free_page() {
     let _serial = lock(&SERIAL);
     let rt = rt(Config::default());
-    let _root = burst_and_drop(&rt, 32 * MIB, MIB, 1);
+    // No cycle after the drop: the burst is still resident when we measure, and the background
+    // scavenger has nothing of it to release yet. free_os_memory's own cycle frees it; the
+    // background scavenger may still take a share of the release, so count both.
+    let _root = burst_and_drop(&rt, 32 * MIB, MIB, 0);
     let p0 = process_rss();
     let h0 = heap_rss(&rt);
     let released = rt.free_os_memory();
-    assert!(released >= 24 * MIB, "released {released}");
     let ms = rt.read_mem_stats();
+    assert!(ms.heap_released >= 24 * MIB, "released {released}, in all {}", ms.heap_released);
     assert_eq!(ms.heap_released, ms.heap_idle, "every idle page is released");
     assert_eq!(ms.scavenge_forced_released_bytes, released);
     let h1 = heap_rss(&rt);
@@ -344,10 +347,12 @@ fn invalid_memory_limits_are_clear_errors_and_change_nothing() {
 fn madvdontneed_0_releases_with_madv_free() {
     let _serial = lock(&SERIAL);
     let rt = rt(Config::default().godebug("madvdontneed=0").unwrap());
-    let _root = burst_and_drop(&rt, 32 * MIB, MIB, 1);
+    let _root = burst_and_drop(&rt, 32 * MIB, MIB, 0);
     let lazy0 = procfs::smaps_rollup().unwrap().lazy_free;
-    let released = rt.free_os_memory();
-    assert!(released >= 24 * MIB);
+    rt.free_os_memory();
+    // Forced and background releases together (see `free_os_memory_releases_every_free_page`).
+    let released = rt.read_mem_stats().heap_released;
+    assert!(released >= 24 * MIB, "released {released}");
     let lazy1 = procfs::smaps_rollup().unwrap().lazy_free;
     // MADV_FREE leaves the pages mapped until the kernel needs them: they show as LazyFree
     // (unless memory pressure reclaimed them already, in which case they left the RSS).
