@@ -7,19 +7,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn gomem(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gomem"));
-    c.args(args);
-    for var in ["GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "GOMEM_GO", "GOMEM_GO_TWINS"] {
-        c.env_remove(var);
-    }
-    c.env("GOMAXPROCS", "2");
-    c.envs(env.iter().copied());
-    c.output().expect("run gomem")
-}
+mod common;
+use common::{gomem_env, text};
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn gomem(args: &[&str], env: &[(&str, &str)]) -> Output {
+    gomem_env(args, env)
 }
 
 /// Whether `go` runs; if not, the caller skips (and says so).

@@ -4,23 +4,16 @@
 //! per cycle and one line per pause.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use gomem::workloads::report::Report;
 use serde_json::Value;
 
-fn gomem(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gomem"));
-    c.args(args);
-    for var in ["GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"] {
-        c.env_remove(var);
-    }
-    c.env("GOMAXPROCS", "2");
-    c.output().expect("run gomem")
-}
+mod common;
+use common::{gomem_env, text};
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn gomem(args: &[&str]) -> Output {
+    gomem_env(args, &[])
 }
 
 /// A fresh path in the test's scratch directory.

@@ -13,6 +13,13 @@ use gomem::workloads::{
 };
 use gomem::{Config, GcPercent, Runtime};
 
+mod common;
+use common::{gomem_env, text};
+
+fn gomem(args: &[&str], env: &[(&str, &str)]) -> Output {
+    gomem_env(args, env)
+}
+
 /// A runtime that finishes with a full collection before it is dropped.
 ///
 /// Dropping a `Runtime` while a GC cycle is marking can hang: `Collector::shutdown` makes the
@@ -265,21 +272,6 @@ fn specs_round_trip_through_their_flags() {
 // ---------------------------------------------------------------------------------------------
 // The command
 // ---------------------------------------------------------------------------------------------
-
-fn gomem(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gomem"));
-    c.args(args);
-    for var in ["GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"] {
-        c.env_remove(var);
-    }
-    c.env("GOMAXPROCS", "2");
-    c.envs(env.iter().copied());
-    c.output().expect("run gomem")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// `gomem run NAME ARGS... --json EXTRA...`, which must succeed.
 fn gomem_json(spec: &Spec, extra: &[&str]) -> Output {

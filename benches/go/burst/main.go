@@ -77,19 +77,6 @@ func formatSeconds(ms uint64) string {
 	return strings.TrimRight(fmt.Sprintf("%d.%03d", ms/1000, ms%1000), "0")
 }
 
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.ParseUint(f[1], 10, 64)
-	return n * uint64(os.Getpagesize())
-}
-
 type shared struct {
 	built, dropped atomic.Uint64
 	dropNs         atomic.Int64
@@ -130,7 +117,7 @@ func burst(g, k, tables, kept, durationMs, rate uint64, sh *shared) uint64 {
 		}
 	}
 	if sh.dropped.Add(1) == k {
-		sh.rssAtDrop.Store(rss())
+		sh.rssAtDrop.Store(harness.ProcessRSS())
 	}
 
 	perTick := (rate / k) / uint64(time.Second/tick)
@@ -203,7 +190,7 @@ func main() {
 			}()
 		}
 		wg.Wait()
-		rssEnd := rss()
+		rssEnd := harness.ProcessRSS()
 		var check uint64
 		for _, s := range sums {
 			check += s

@@ -81,8 +81,8 @@ type RSSSample struct {
 	ReleasedBytes uint64  `json:"released_bytes"`
 }
 
-// processRSS is /proc/self/statm's resident field in bytes (0 where there is no /proc).
-func processRSS() uint64 {
+// ProcessRSS is /proc/self/statm's resident field in bytes (0 where there is no /proc).
+func ProcessRSS() uint64 {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		return 0
@@ -284,7 +284,7 @@ func Run(workload string, params map[string]any, run func() Outcome) {
 		sample := func(samples []RSSSample) []RSSSample {
 			metrics.Read(mem)
 			return append(samples, RSSSample{
-				TS: time.Since(t0).Seconds(), RSSBytes: processRSS(),
+				TS: time.Since(t0).Seconds(), RSSBytes: ProcessRSS(),
 				HeapBytes: mem[0].Value.Uint64(), ReleasedBytes: mem[1].Value.Uint64(),
 			})
 		}
