@@ -11,7 +11,8 @@
 
 use gomem::allocator::procfs;
 use gomem::sync::{lock, Mutex};
-use gomem::{gc_object, Bytes, Config, Gc, GcPercent, Global, Mutator, PtrArray, Runtime};
+use gomem::workloads::churn::Node;
+use gomem::{Bytes, Config, GcPercent, Global, Mutator, PtrArray, Runtime};
 use std::time::{Duration, Instant};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -245,28 +246,6 @@ fn gogc_off_with_a_memory_limit_keeps_rss_under_it() {
     assert!(peak > limit, "without a limit the heap grows: {peak}");
 }
 
-gc_object! {
-    /// A 64-byte node with a pointer, for a heap whose marking costs something.
-    pub struct Node {
-        /// The next node.
-        pub next: Gc<Node>,
-        /// An id.
-        pub id: u64,
-        /// Payload.
-        pub p0: u64,
-        /// Payload.
-        pub p1: u64,
-        /// Payload.
-        pub p2: u64,
-        /// Payload.
-        pub p3: u64,
-        /// Payload.
-        pub p4: u64,
-        /// Payload.
-        pub p5: u64,
-    }
-}
-
 #[test]
 fn a_limit_below_the_live_heap_engages_the_cpu_limiter_instead_of_spinning() {
     let _serial = lock(&SERIAL);
@@ -294,9 +273,9 @@ fn a_limit_below_the_live_heap_engages_the_cpu_limiter_instead_of_spinning() {
                     m.scope(|m| {
                         let x = m.alloc::<Node>().unwrap();
                         let old = m.array_get(slots, i);
-                        m.set(x, Node::next, old);
+                        m.set(x, Node::peer, old);
                         m.array_set(slots, i, Some(x));
-                        m.set(x, Node::next, None);
+                        m.set(x, Node::peer, None);
                     });
                     steps += 1;
                 }
