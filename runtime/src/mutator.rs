@@ -98,6 +98,10 @@ impl<'s> Mutator<'s> {
         let l = self.root(addr);
         let (p, preempt) = self.cx.p_and_preempt();
         let mut poll = false;
+        if p.cache.take_refilled() {
+            p.collector.on_refill();
+            poll = true;
+        }
         if p.wb.enabled() {
             let PState { gc, collector, .. } = p;
             match collector.assist_alloc(gc, size, &|| preempt.requested()) {
@@ -108,11 +112,6 @@ impl<'s> Mutator<'s> {
                     poll = true;
                 }
             }
-        }
-        let p = self.cx.p();
-        if p.cache.take_refilled() {
-            p.collector.on_refill();
-            poll = true;
         }
         if poll {
             self.cx.safepoint();
