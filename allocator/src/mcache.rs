@@ -26,26 +26,6 @@ use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
 use std::sync::Arc;
 
-/// Clear a slot. Small slots are cleared with inline word stores: a `memset` call costs more
-/// than the stores themselves below a few cache lines (Go's `memclrNoHeapPointers` is inlined
-/// assembly for the same reason).
-///
-/// # Safety
-/// - `[x, x + len)` is a slot owned by the calling P; `x` is 8-aligned and `len` a multiple of 8.
-#[inline(always)]
-unsafe fn zero_slot(x: usize, len: usize) {
-    if len <= 128 {
-        let p = x as *mut u64;
-        for i in 0..len / 8 {
-            // SAFETY: in bounds of the slot (i < len / 8), aligned.
-            unsafe { p.add(i).write(0) };
-        }
-    } else {
-        // SAFETY: the caller's guarantee.
-        unsafe { core::ptr::write_bytes(x as *mut u8, 0, len) };
-    }
-}
-
 /// A per-P allocation cache (Go's `mcache`).
 #[doc(alias = "mcache")]
 pub struct MCache {
@@ -54,7 +34,7 @@ pub struct MCache {
     alloc: [NonNull<MSpan>; NUM_SPAN_CLASSES],
     /// Base of the current tiny block, or 0.
     tiny: usize,
-    /// Bytes of the tiny block already used.
+    /// Bytes of the tiny block already used; `TINY_SIZE` when there is no block.
     tiny_offset: usize,
     /// Tiny sub-allocations not yet flushed to the heap's counters.
     tiny_allocs: u64,
@@ -80,7 +60,7 @@ impl MCache {
             heap,
             alloc: [empty; NUM_SPAN_CLASSES],
             tiny: 0,
-            tiny_offset: 0,
+            tiny_offset: TINY_SIZE,
             tiny_allocs: 0,
             scan_alloc: 0,
             page_cache: PageCache::empty(),
@@ -133,29 +113,13 @@ impl MCache {
     /// too (slot, then the type's pointer bits); the rest goes out of line.
     #[inline(always)]
     pub fn alloc(&mut self, ty: &'static TypeDesc) -> Result<NonNull<u8>, AllocError> {
-        if ty.is_noscan() {
-            return self.alloc_noscan(ty.size);
-        }
-        let size = ty.size;
-        if size.wrapping_sub(1) < crate::consts::MIN_SIZE_FOR_MALLOC_HEADER {
-            if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
-                let (x, span) = self.alloc_slot(SpanClass::new(sc, false))?;
-                self.scan_alloc += ty.ptr_bytes as u64;
-                // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
-                // (objects of at most 512 bytes), and `x` is the slot just taken from it.
-                unsafe { write_heap_bits_small(span.as_ref(), x, size, ty) };
-                // SAFETY: as above.
-                self.publish_slot(unsafe { span.as_ref() }, x);
-                // SAFETY: slot addresses are never null.
-                return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
-            }
-        }
-        self.malloc(size, Some(ty))
+        self.alloc_typed(ty, ty.size)
     }
 
     /// Allocate a zeroed array of `count` values of type `ty`. An element count whose total
-    /// size overflows is an error.
-    #[inline]
+    /// size overflows is an error. Small arrays take the same inlined paths as
+    /// [`alloc`](Self::alloc).
+    #[inline(always)]
     pub fn alloc_array(
         &mut self,
         ty: &'static TypeDesc,
@@ -163,6 +127,34 @@ impl MCache {
     ) -> Result<NonNull<u8>, AllocError> {
         let size =
             ty.size.checked_mul(count).ok_or(AllocError::SizeOverflow { size: ty.size, count })?;
+        self.alloc_typed(ty, size)
+    }
+
+    /// `size` bytes laid out as values of `ty` (`size` is a multiple of `ty.size`): the inlined
+    /// dispatch shared by [`alloc`](Self::alloc) and [`alloc_array`](Self::alloc_array).
+    #[inline(always)]
+    fn alloc_typed(
+        &mut self,
+        ty: &'static TypeDesc,
+        size: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
+        if ty.is_noscan() {
+            return self.alloc_noscan(size);
+        }
+        if size.wrapping_sub(1) < crate::consts::MIN_SIZE_FOR_MALLOC_HEADER {
+            if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
+                let (x, span) = self.alloc_slot(SpanClass::new(sc, false))?;
+                // Every element but the last is scanned whole (Go's `heapSetType` scan size).
+                self.scan_alloc += (size - ty.size + ty.ptr_bytes) as u64;
+                // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
+                // (objects of at most 512 bytes), and `x` is the slot just taken from it.
+                unsafe { write_heap_bits_small(span.as_ref(), sc.size(), x, size, ty) };
+                // SAFETY: as above.
+                self.publish_slot(unsafe { span.as_ref() }, x);
+                // SAFETY: slot addresses are never null.
+                return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
+            }
+        }
         self.malloc(size, Some(ty))
     }
 
@@ -189,7 +181,9 @@ impl MCache {
                 if let Some(t) = ty {
                     // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
                     // (headerless scan class), and `x` is the slot just taken from it.
-                    unsafe { write_heap_bits_small(span.as_ref(), x, size, t) };
+                    unsafe {
+                        write_heap_bits_small(span.as_ref(), spc.size_class().size(), x, size, t)
+                    };
                 }
                 // SAFETY: as above.
                 self.publish_slot(unsafe { span.as_ref() }, x);
@@ -228,24 +222,45 @@ impl MCache {
     // ------------------------------------------------------------------ paths
 
     /// Take one zeroed slot of span class `spc` (fast path, then `next_free`).
+    ///
+    /// The slot size comes from the class table, not from the span: for a size known where
+    /// this is inlined it is a constant, and the address is a shift and an add.
     #[inline(always)]
     fn alloc_slot(&mut self, spc: SpanClass) -> Result<(usize, NonNull<MSpan>), AllocError> {
         let s = self.alloc[spc.index()];
+        let elem = spc.size_class().size();
         // SAFETY: cached spans are owned by this P (or are the immutable empty span, whose
         // alloc_cache is 0 so the fast path never writes it).
         let span = unsafe { s.as_ref() };
         // SAFETY: as above.
-        let (x, needzero) =
-            match unsafe { span.with_local(|l| (span.next_free_fast(l), l.needzero)) } {
-                (Some(x), nz) => (x, nz),
-                _ => return self.next_free(spc),
-            };
-        crate::poison::unpoison(x, span.elemsize());
-        if needzero {
-            // SAFETY: `x` is a slot of an InUse span owned by this P, `elemsize` bytes long.
-            unsafe { zero_slot(x, span.elemsize()) };
-        }
+        let Some(i) = (unsafe { span.with_local(|l| span.next_free_fast(l)) }) else {
+            return self.next_free(spc);
+        };
+        // A span of class `spc` has slots of the class's size.
+        debug_assert_eq!(elem, span.elemsize());
+        let x = span.base() + i * elem;
+        // SAFETY: `x` is a slot of an InUse span owned by this P, `elem` bytes long.
+        unsafe { Self::prepare_slot(span, x, elem) };
         Ok((x, s))
+    }
+
+    /// Make a slot just taken ready to hand out. Normally there is nothing to do: the span's
+    /// free slots were cleared when it was cached (`refill`). In ASan builds freed slots are
+    /// poisoned, so they cannot be cleared in advance; each slot is unpoisoned and, if the span
+    /// needs it, cleared here as it is handed out (Go's way).
+    ///
+    /// # Safety
+    /// - `x` is a slot of an InUse span owned by this P, `elem` bytes long.
+    #[inline(always)]
+    unsafe fn prepare_slot(span: &MSpan, x: usize, elem: usize) {
+        if crate::poison::ENABLED {
+            crate::poison::unpoison(x, elem);
+            // SAFETY: the span is owned by this P.
+            if unsafe { span.with_local(|l| l.needzero) } {
+                // SAFETY: the caller's guarantee.
+                unsafe { core::ptr::write_bytes(x as *mut u8, 0, elem) };
+            }
+        }
     }
 
     /// The slow path (Go's `mcache.nextFree`): walk the span's bitmap, or refill.
@@ -261,19 +276,15 @@ impl MCache {
             // SAFETY: freshly cached span, owned by this P.
             got = unsafe { Self::take_index(s) };
         }
-        let (x, needzero) = got.expect("a freshly cached span has a free slot");
-        // SAFETY: `s` is cached by this P.
-        crate::poison::unpoison(x, unsafe { s.as_ref() }.elemsize());
-        if needzero {
-            // SAFETY: `x` is a slot of a span owned by this P.
-            unsafe { core::ptr::write_bytes(x as *mut u8, 0, s.as_ref().elemsize()) };
-        }
+        let x = got.expect("a freshly cached span has a free slot");
+        // SAFETY: `s` is cached by this P; `x` is one of its slots.
+        unsafe { Self::prepare_slot(s.as_ref(), x, s.as_ref().elemsize()) };
         Ok((x, s))
     }
 
     /// # Safety
     /// - `s` is cached by the calling P, or is the heap's empty span.
-    unsafe fn take_index(s: NonNull<MSpan>) -> Option<(usize, bool)> {
+    unsafe fn take_index(s: NonNull<MSpan>) -> Option<usize> {
         // SAFETY: the caller guarantees `s` is live.
         let span = unsafe { s.as_ref() };
         if span.nelems() == 0 {
@@ -287,7 +298,7 @@ impl MCache {
                     return None;
                 }
                 l.alloc_count += 1;
-                Some((span.obj_base(i), l.needzero))
+                Some(span.obj_base(i))
             })
         }
     }
@@ -303,8 +314,12 @@ impl MCache {
         }
     }
 
-    /// Tiny allocation (Go's tiny path in `mallocgc`): `size < 16`, pointer-free.
-    #[inline]
+    /// Tiny allocation (Go's tiny path in `mallocgc`): `size < 16`, pointer-free. The room
+    /// test is inlined; a new block is taken out of line.
+    ///
+    /// Without a block, `tiny_offset` is `TINY_SIZE` (a full block), so one test covers both
+    /// "no block" and "no room".
+    #[inline(always)]
     fn alloc_tiny(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
         let mut off = self.tiny_offset;
         if size & 7 == 0 {
@@ -314,12 +329,19 @@ impl MCache {
         } else if size & 1 == 0 {
             off = off.next_multiple_of(2);
         }
-        if self.tiny != 0 && off + size <= TINY_SIZE {
+        if off + size <= TINY_SIZE {
+            debug_assert!(self.tiny != 0);
             self.tiny_offset = off + size;
             self.tiny_allocs += 1;
             // SAFETY: the tiny block base is a non-null slot address.
             return Ok(unsafe { NonNull::new_unchecked((self.tiny + off) as *mut u8) });
         }
+        self.alloc_tiny_block(size)
+    }
+
+    /// Start a new tiny block for a `size`-byte tiny object that did not fit the current one.
+    #[inline(never)]
+    fn alloc_tiny_block(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
         let (x, span) = self.alloc_slot(SpanClass::TINY)?;
         // Tiny blocks are always cleared: alloc_slot zeroes only when the span needs it, but a
         // block's bytes must be zero for every sub-allocation that follows.
@@ -327,8 +349,8 @@ impl MCache {
         unsafe { core::ptr::write_bytes(x as *mut u8, 0, TINY_SIZE) };
         // SAFETY: the span is cached by this P.
         self.publish_slot(unsafe { span.as_ref() }, x);
-        // Keep whichever block has more room left.
-        if size < self.tiny_offset || self.tiny == 0 {
+        // Keep whichever block has more room left (a missing block has none).
+        if size < self.tiny_offset {
             self.tiny = x;
             self.tiny_offset = size;
         }
@@ -343,6 +365,10 @@ impl MCache {
         let heap = self.heap.clone();
         let c = heap.central(spc);
         let fresh = c.cache_span(&*heap, Some((&mut self.page_cache, &mut self.span_stash)))?;
+        if !crate::poison::ENABLED {
+            // SAFETY: the span was just cached for this P, which owns it now.
+            unsafe { fresh.as_ref().zero_free_slots() };
+        }
         if old != heap.empty_span() {
             self.flush_span_counts(old);
             c.uncache_span(&*heap, old);
@@ -393,7 +419,7 @@ impl MCache {
         stats::add64(&heap.stats.tiny_allocs, core::mem::take(&mut self.tiny_allocs));
         stats::add64(&heap.stats.heap_scan, core::mem::take(&mut self.scan_alloc));
         self.tiny = 0;
-        self.tiny_offset = 0;
+        self.tiny_offset = TINY_SIZE;
     }
 
     /// Return the P's page cache and span-struct stash to the heap (when the P is destroyed, or

@@ -142,6 +142,17 @@ pub(crate) struct SpanInit {
     pub needzero: bool,
 }
 
+/// The bits of 64-slot group `who` that stand for real slots of a span of `nelems` slots.
+#[inline(always)]
+fn group_mask(nelems: usize, who: usize) -> u64 {
+    let left = nelems.saturating_sub(who * 64);
+    if left >= 64 {
+        !0
+    } else {
+        (1u64 << left) - 1
+    }
+}
+
 #[inline(always)]
 fn shr(x: u64, n: usize) -> u64 {
     if n >= 64 {
@@ -202,7 +213,7 @@ impl MSpan {
         unsafe {
             self.with_local(|l| {
                 l.freeindex = 0;
-                l.alloc_cache = !0;
+                l.alloc_cache = group_mask(i.nelems, 0);
                 l.alloc_count = 0;
                 l.needzero = i.needzero;
                 l.alloc_count_before_cache = 0;
@@ -422,9 +433,14 @@ impl MSpan {
 
     /// Load `alloc_cache` for the 64-slot group `who` from the alloc bits (Go's
     /// `refillAllocCache`).
+    ///
+    /// Unlike Go, the slots past `nelems` in the last group are left out of the window (Go
+    /// leaves them set and tests every candidate against `nelems`): every set bit of
+    /// `alloc_cache` is then a free slot, and the fast path needs no bounds test.
     #[inline]
     fn refill_alloc_cache(&self, l: &mut SpanLocal, who: usize) {
-        l.alloc_cache = !self.alloc_bits[who].load(Ordering::Relaxed);
+        l.alloc_cache =
+            !self.alloc_bits[who].load(Ordering::Relaxed) & group_mask(self.nelems(), who);
     }
 
     /// Point `alloc_cache` at `freeindex` (after sweeping, or when a span is cached).
@@ -434,26 +450,30 @@ impl MSpan {
         l.alloc_cache = shr(l.alloc_cache, fi % 64);
     }
 
-    /// The fast path (Go's `nextFreeFast`): the next free slot from the cached window, or
-    /// `None` if the window is exhausted and the slow path must reload it.
+    /// The fast path (Go's `nextFreeFast`): the index of the next free slot from the cached
+    /// window, or `None` if the window is exhausted and the slow path must reload it. (Go
+    /// returns the address; the caller here multiplies by a slot size it already knows, often
+    /// as a constant, instead of loading `elemsize` again.)
+    ///
+    /// Two tests of Go's version are gone. The window never shows slots past `nelems` (see
+    /// `refill_alloc_cache`), so a set bit needs no bounds test. And the last slot of a 64-slot
+    /// group is taken here too, leaving an empty window with `freeindex` on the next group's
+    /// first slot: Go hands that slot to the slow path so that it reloads the window, while
+    /// [`next_free_index`](Self::next_free_index) here reloads an empty window found at a
+    /// group boundary before it skips ahead.
     #[inline(always)]
     pub fn next_free_fast(&self, l: &mut SpanLocal) -> Option<usize> {
-        let b = l.alloc_cache.trailing_zeros() as usize;
-        if b < 64 {
-            let result = l.freeindex + b;
-            let nelems = self.nelems();
-            if result < nelems {
-                let f = result + 1;
-                if f % 64 == 0 && f != nelems {
-                    return None;
-                }
-                l.alloc_cache = shr(l.alloc_cache, b + 1);
-                l.freeindex = f;
-                l.alloc_count += 1;
-                return Some(self.base() + result * self.elemsize());
-            }
+        let c = l.alloc_cache;
+        if c == 0 {
+            return None;
         }
-        None
+        let b = c.trailing_zeros() as usize;
+        let result = l.freeindex + b;
+        // Two shifts: `b + 1` may be 64, which one shift cannot take.
+        l.alloc_cache = (c >> b) >> 1;
+        l.freeindex = result + 1;
+        l.alloc_count += 1;
+        Some(result)
     }
 
     /// The slow path (Go's `nextFreeIndex`): index of the next free slot, walking 64-slot groups
@@ -463,6 +483,11 @@ impl MSpan {
         let mut fi = l.freeindex;
         if fi >= nelems {
             return nelems;
+        }
+        if l.alloc_cache == 0 && fi % 64 == 0 {
+            // The fast path took the last slot of the previous group and stopped on this
+            // group's first slot without loading its bits (see `next_free_fast`).
+            self.refill_alloc_cache(l, fi / 64);
         }
         let mut bit = l.alloc_cache.trailing_zeros() as usize;
         while bit == 64 {
@@ -486,6 +511,60 @@ impl MSpan {
         }
         l.freeindex = fi;
         result
+    }
+
+    /// Clear every free slot of a span whose `needzero` is set, then clear the flag: the
+    /// zeroing a P does when it takes the span into its cache (see "Zeroing" in the crate
+    /// docs). Runs of free slots that are next to each other, across 64-slot groups too, are
+    /// cleared by one `memset`; a span with no live object is one `memset` of its slots. The
+    /// pointer bitmap at the end of a one-page scan span lies past the last slot and is left
+    /// alone.
+    ///
+    /// # Safety
+    /// - The caller owns the span's allocation state (module docs, "Ownership") and the span
+    ///   is `InUse`; its free slots are reachable by no one.
+    pub(crate) unsafe fn zero_free_slots(&self) {
+        // SAFETY: the caller owns the allocation state.
+        let (needzero, fi) = unsafe { self.with_local(|l| (l.needzero, l.freeindex)) };
+        if !needzero {
+            return;
+        }
+        let nelems = self.nelems();
+        let elem = self.elemsize();
+        let base = self.base();
+        let clear = |from: usize, to: usize| {
+            // SAFETY: slots `from..to` are free slots of this span (below `nelems`), owned by
+            // the caller and referenced by no one.
+            unsafe {
+                core::ptr::write_bytes((base + from * elem) as *mut u8, 0, (to - from) * elem)
+            }
+        };
+        // The run of free slots being gathered, `start..end`.
+        let (mut start, mut end) = (0, 0);
+        for w in fi / 64..nelems.div_ceil(64) {
+            let below_fi = if fi > w * 64 { (1u64 << (fi - w * 64)) - 1 } else { 0 };
+            let mut free =
+                !self.alloc_bits[w].load(Ordering::Relaxed) & group_mask(nelems, w) & !below_fi;
+            while free != 0 {
+                let lo = free.trailing_zeros() as usize;
+                let len = (!(free >> lo)).trailing_zeros() as usize;
+                let (a, b) = (w * 64 + lo, w * 64 + lo + len);
+                if a == end {
+                    end = b;
+                } else {
+                    if end > start {
+                        clear(start, end);
+                    }
+                    (start, end) = (a, b);
+                }
+                free = if lo + len >= 64 { 0 } else { free & !((1u64 << (lo + len)) - 1) };
+            }
+        }
+        if end > start {
+            clear(start, end);
+        }
+        // SAFETY: as above.
+        unsafe { self.with_local(|l| l.needzero = false) };
     }
 
     /// Whether slot `i` is allocated right now, from the owner's view: below `freeindex` or
@@ -725,11 +804,12 @@ fn read_span_bits(bits: usize, first: usize, n: usize) -> u64 {
 #[inline]
 pub(crate) unsafe fn write_heap_bits_small(
     span: &MSpan,
+    elem: usize,
     obj: usize,
     data_size: usize,
     ty: &TypeDesc,
 ) {
-    let elem = span.elemsize();
+    debug_assert_eq!(elem, span.elemsize());
     if elem == PTR_SIZE {
         // The 8-byte scan class holds one pointer per slot; its bitmap was set to all ones when
         // the span was initialised.

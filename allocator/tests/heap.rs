@@ -225,6 +225,82 @@ fn sweep_frees_unmarked_and_keeps_marked() {
     h.verify().unwrap();
 }
 
+/// After a sweep keeps a scattered pattern (single slots, runs across 64-slot group
+/// boundaries, whole groups), allocation hands out exactly the freed slots: each once, none
+/// that is live, none past a span's last slot. Sizes whose spans end in a partial group (48
+/// and 24 bytes) and one whose spans are whole groups (16 bytes) cover both ends of the
+/// allocation window. The freed slots were clobbered by the sweep and come back zeroed; the
+/// live slots between them keep their contents (a P clears a span's free slots, and only
+/// those, when it caches the span).
+#[test]
+fn reuse_hands_out_exactly_the_freed_slots() {
+    enum How {
+        Noscan(usize),
+        Typed(&'static TypeDesc),
+    }
+    for how in [How::Noscan(48), How::Noscan(16), How::Typed(&NODE)] {
+        // The word of each object that carries a tag, and the object's size.
+        let (tag_at, size) = match how {
+            How::Noscan(n) => (n - 8, n),
+            How::Typed(t) => (16, t.size),
+        };
+        let h = clobber_heap();
+        let mut c = h.new_cache();
+        let alloc = |c: &mut gomem_allocator::mcache::MCache| {
+            match how {
+                How::Noscan(n) => c.alloc_noscan(n),
+                How::Typed(t) => c.alloc(t),
+            }
+            .unwrap()
+            .as_ptr() as usize
+        };
+        // Whole spans only: a partly used last span would have free slots that were never
+        // allocated, which new allocations may take too.
+        let first = alloc(&mut c);
+        let per_span = h.find_object(first).unwrap().0.nelems();
+        let mut objs = vec![first];
+        objs.extend((1..per_span * 5000usize.div_ceil(per_span)).map(|_| alloc(&mut c)));
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut keep = Vec::new();
+        let mut freed = std::collections::HashSet::new();
+        for (i, &p) in objs.iter().enumerate() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            // Every 50th object keeps its span alive, so no span goes back to the page heap
+            // and the new allocations must all come from the freed slots.
+            let kept = i % 50 == 0 || (100..200).contains(&(i % 512)) || rng % 3 == 0;
+            if kept {
+                keep.push(p);
+            } else {
+                freed.insert(p);
+            }
+        }
+        for &p in &objs {
+            // SAFETY: our own object; the tagged word holds no pointer.
+            unsafe { *((p + tag_at) as *mut u64) = p as u64 };
+        }
+        let before = h.ledger(&[&c]).frees;
+        let pages = cycle(&h, &mut [&mut c], &keep);
+        assert_eq!(pages, 0, "no span emptied");
+        assert_eq!(h.ledger(&[&c]).frees - before, freed.len() as u64, "objects freed");
+        for _ in 0..freed.len() {
+            let p = alloc(&mut c);
+            assert!(freed.remove(&p), "{p:#x} is not a freed slot (or was handed out twice)");
+            // SAFETY: `size` bytes just allocated at p.
+            let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, size) };
+            assert!(bytes.iter().all(|&b| b == 0), "reused slot {p:#x} not zeroed");
+        }
+        assert!(freed.is_empty());
+        for &p in &keep {
+            // SAFETY: kept objects are still allocated.
+            assert_eq!(unsafe { *((p + tag_at) as *const u64) }, p as u64, "live object changed");
+        }
+        assert_ledger(&h, &[&c]);
+        h.verify().unwrap();
+    }
+}
+
 #[test]
 fn empty_spans_return_to_the_page_heap() {
     let h = heap();

@@ -21,6 +21,14 @@
 //! [`SizeClass::for_size`] is O(1): two byte tables, one with 8-byte steps up to 1024 bytes and
 //! one with 128-byte steps above, built at compile time from the class sizes (Go's
 //! `size_to_class8` / `size_to_class128`).
+//!
+//! # Invariant
+//!
+//! A [`SizeClass`] number is below [`NUM_SIZE_CLASSES`] and a [`SpanClass`] index below
+//! [`NUM_SPAN_CLASSES`]: values are made only from the lookup tables, from a valid size class,
+//! or by the checking `from_index`. The `index` methods state this to the compiler (the one
+//! `unsafe` here), so per-class tables and the cache's span array are indexed without bounds
+//! checks on the allocation path.
 
 mod table;
 
@@ -71,9 +79,14 @@ const fn build_size_to_class128() -> [u8; (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LA
 }
 
 /// `size_to_class8[ceil(n / 8)]` for `n <= 1024`.
-static SIZE_TO_CLASS8: [u8; SMALL_SIZE_MAX / SMALL_SIZE_DIV + 1] = build_size_to_class8();
+///
+/// The two lookup tables are `const`, not `static`: the allocation entry points are inlined
+/// into other crates, and only a `const` table lets the compiler fold the lookup when the size
+/// is known there (as it is for a typed allocation), so the fast path starts with the span
+/// class already computed.
+const SIZE_TO_CLASS8: [u8; SMALL_SIZE_MAX / SMALL_SIZE_DIV + 1] = build_size_to_class8();
 /// `size_to_class128[ceil((n - 1024) / 128)]` for `1024 < n <= 32768`.
-static SIZE_TO_CLASS128: [u8; (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV + 1] =
+const SIZE_TO_CLASS128: [u8; (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV + 1] =
     build_size_to_class128();
 
 const fn build_div_magic() -> [u32; NUM_SIZE_CLASSES] {
@@ -124,13 +137,17 @@ impl SizeClass {
     /// The class number.
     #[inline(always)]
     pub const fn index(self) -> usize {
+        // SAFETY: a `SizeClass` is only made from the lookup tables (whose entries are class
+        // numbers) or by `from_index`, which checks: its number is below NUM_SIZE_CLASSES.
+        // Telling the compiler so removes the bounds checks of per-class tables.
+        unsafe { core::hint::assert_unchecked((self.0 as usize) < NUM_SIZE_CLASSES) };
         self.0 as usize
     }
 
     /// Bytes per object (0 for the large class).
     #[inline(always)]
     pub const fn size(self) -> usize {
-        CLASS_TO_SIZE[self.0 as usize] as usize
+        CLASS_TO_SIZE[self.index()] as usize
     }
 
     /// Pages per span (0 for the large class).
@@ -197,6 +214,10 @@ impl SpanClass {
     /// Index into per-span-class arrays (0..136).
     #[inline(always)]
     pub const fn index(self) -> usize {
+        // SAFETY: a `SpanClass` is made by `new` from a valid `SizeClass` (so at most
+        // 2 × 67 + 1) or by `from_index`, which checks: it is below NUM_SPAN_CLASSES. Telling
+        // the compiler so removes the bounds check of the cache's per-class span array.
+        unsafe { core::hint::assert_unchecked((self.0 as usize) < NUM_SPAN_CLASSES) };
         self.0 as usize
     }
 
