@@ -17,10 +17,11 @@
 //!   `on_white` and `on_black` go through the runtime's store path
 //!   (`gomem::barrier::write_pointer`) with the barrier switch off or on; `plain_store` is the
 //!   baseline, a volatile store of the same `usize` to the same slot. See [`bench_write_barrier`].
-//! - `mark_list/{mark,traverse}/N` and `mark_tree/{mark,traverse}/N`: marking a linked list and
-//!   a complete binary tree of `N` heap objects from the root (`shade` + `drain` to completion),
-//!   against a plain pointer-chasing traversal of the same structure. Throughput is in objects.
-//!   See [`bench_mark`].
+//! - `mark_list/{mark,traverse}/N`, `mark_tree/{mark,traverse}/N` and
+//!   `mark_array/{mark,traverse}/N`: marking a linked list, a complete binary tree, and a
+//!   pointer array whose `N` slots lead to `N` nodes in random order, from the root (`shade` +
+//!   `drain` to completion), against a plain walk of the same structure. Throughput is in
+//!   objects (for `mark_array`, the nodes). See [`bench_mark`].
 //! - `sweep_span/...`: sweeping one 16-byte noscan span (512 slots, all allocated) with a given
 //!   fraction of its slots marked; the baseline is the same sweep of an all-marked span. See
 //!   [`bench_sweep`].
@@ -314,6 +315,36 @@ impl Graph {
         Graph { heap, cache, root: t[0], n, elemsize }
     }
 
+    /// A pointer array (one large object) of `n` slots pointing at `n` [`NODE`]s in a
+    /// pseudo-random order (a fixed-seed Fisher–Yates shuffle of allocation order): the shape
+    /// of a hash table, a cache or the `churn` workload's live set, where every slot leads to a
+    /// different, unpredictable place in the heap.
+    fn array(n: usize) -> Graph {
+        let heap = new_heap();
+        let mut cache = heap.new_cache();
+        let mut nodes: Vec<usize> = (0..n).map(|_| alloc(&mut cache, &NODE)).collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in (1..n).rev() {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let j = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % (i + 1);
+            nodes.swap(i, j);
+        }
+        for (i, &p) in nodes.iter().enumerate() {
+            set_word(p, 1, i);
+        }
+        let arr = cache.alloc_array(&POINTER, n).expect("alloc").as_ptr() as usize;
+        for (i, &p) in nodes.iter().enumerate() {
+            set_word(arr, i, p);
+        }
+        let elemsize = heap.find_object(nodes[0]).expect("node").0.elemsize() as u64;
+        let arr_bytes = heap.find_object(arr).expect("array").0.elemsize() as u64;
+        // `mark` checks bytes marked against n × elemsize: count the array as extra nodes.
+        assert_eq!(arr_bytes % elemsize, 0);
+        Graph { heap, cache, root: arr, n: n + (arr_bytes / elemsize) as usize, elemsize }
+    }
+
     /// Time marking from the root `iters` times; between marks (untimed), check that every
     /// object was marked and clear the marks.
     fn mark(&mut self, gcw: &mut GcWork, pool: &WorkPool, iters: u64) -> Duration {
@@ -342,6 +373,21 @@ fn traverse_list(head: usize) -> usize {
     n
 }
 
+/// The baseline for arrays: load the first word of the node each of the `n` slots points
+/// at; returns how many slots were non-nil.
+#[inline(never)]
+fn traverse_array(arr: usize, n: usize) -> usize {
+    let mut seen = 0;
+    for i in 0..n {
+        let p = get_word(arr, i);
+        if p != 0 {
+            black_box(get_word(p, 0));
+            seen += 1;
+        }
+    }
+    seen
+}
+
 /// The baseline for trees: depth-first with an explicit stack, visiting children in the
 /// marker's order (its work buffers are LIFO too); returns the node count.
 #[inline(never)]
@@ -361,7 +407,7 @@ fn traverse_tree(root: usize, stack: &mut Vec<usize>) -> usize {
     n
 }
 
-/// `mark_list` and `mark_tree`: marking a structure from its root vs walking it.
+/// `mark_list`, `mark_tree` and `mark_array`: marking a structure from its root vs walking it.
 ///
 /// - `mark/N`: `shade(root)` then `drain` to completion on one P with its own `GcWork` and
 ///   pool, reused across iterations as a P's are: for every object, scan its pointer slots
@@ -373,7 +419,11 @@ fn traverse_tree(root: usize, stack: &mut Vec<usize>) -> usize {
 ///   marking over the memory traffic any walk of the structure pays.
 fn bench_mark(c: &mut Criterion) {
     type Build = fn(usize) -> Graph;
-    for (group, build) in [("mark_list", Graph::list as Build), ("mark_tree", Graph::tree)] {
+    for (group, build) in [
+        ("mark_list", Graph::list as Build),
+        ("mark_tree", Graph::tree),
+        ("mark_array", Graph::array),
+    ] {
         let mut g = c.benchmark_group(group);
         // A 1 Mi-object mark takes milliseconds: 10 samples keep the run short.
         g.sample_size(10);
@@ -391,6 +441,11 @@ fn bench_mark(c: &mut Criterion) {
                 assert_eq!(traverse_list(root), n);
                 g.bench_with_input(BenchmarkId::new("traverse", n), &n, |b, _| {
                     b.iter(|| traverse_list(black_box(root)))
+                });
+            } else if group == "mark_array" {
+                assert_eq!(traverse_array(root, n), n);
+                g.bench_with_input(BenchmarkId::new("traverse", n), &n, |b, _| {
+                    b.iter(|| traverse_array(black_box(root), n))
                 });
             } else {
                 let mut stack = Vec::with_capacity(64);
