@@ -163,6 +163,10 @@ pub struct Pacer {
     gc_percent: i32,
     /// Go's `memoryLimit`; `u64::MAX` when there is none.
     memory_limit: u64,
+    /// Whether `revise` holds the heap to the memory limit during mark (gomem's rule, the
+    /// default) or lets it outgrow the limit as Go does; see
+    /// [`set_strict_memory_limit`](Pacer::set_strict_memory_limit).
+    strict_memory_limit: bool,
     /// GOMAXPROCS used for the worker counts and the utilization measurements.
     gomaxprocs: usize,
     /// Go's `heapMinimum`: `4 MiB * GOGC / 100` (0 when GOGC is off; unused then).
@@ -234,6 +238,7 @@ impl Pacer {
         let mut p = Pacer {
             gc_percent: 100,
             memory_limit: u64::MAX,
+            strict_memory_limit: true,
             gomaxprocs: cfg.gomaxprocs.max(1),
             heap_minimum: DEFAULT_HEAP_MINIMUM,
             runway: 0,
@@ -539,10 +544,7 @@ impl Pacer {
             return u64::MAX;
         }
         let limit = self.memory_limit;
-        let heap_alloc = self.heap_alloc.unwrap_or(self.heap_live);
-        let non_heap = self.mapped_ready.saturating_sub(self.heap_free).saturating_sub(heap_alloc);
-        let overage = self.mapped_ready.saturating_sub(limit);
-        let reserved = non_heap.saturating_add(overage);
+        let reserved = self.memory_limit_reserved();
         if reserved >= limit {
             // Non-heap memory alone is over the limit: collect continuously and let the CPU
             // limiter keep that affordable.
@@ -554,6 +556,40 @@ impl Pacer {
         let goal =
             if goal < headroom || goal - headroom < headroom { headroom } else { goal - headroom };
         goal.max(self.heap_marked)
+    }
+
+    /// The part of the memory limit the heap cannot have: memory that is mapped and ready but
+    /// neither free heap nor heap objects (metadata, and the free slots of spans in use), plus
+    /// whatever is already over the limit. The first steps of [`memory_limit_heap_goal`].
+    ///
+    /// [`memory_limit_heap_goal`]: Pacer::memory_limit_heap_goal
+    fn memory_limit_reserved(&self) -> u64 {
+        let heap_alloc = self.heap_alloc.unwrap_or(self.heap_live);
+        let non_heap = self.mapped_ready.saturating_sub(self.heap_free).saturating_sub(heap_alloc);
+        let overage = self.mapped_ready.saturating_sub(self.memory_limit);
+        non_heap.saturating_add(overage)
+    }
+
+    /// Choose how `revise` treats a memory-limited cycle (`true` by default).
+    ///
+    /// Go's `revise` lets a cycle's heap outgrow its goal in two ways: when more scan work turns
+    /// up than expected it stretches the goal, up to `1 + GOGC/100` times (a thousand times with
+    /// GOGC=off); and once the heap is past that it allows 10 % more. With the goal set by the
+    /// memory limit, both push the heap past the limit, by as much as the program allocates
+    /// while the cycle marks. The first cycle of a run is the worst case: nothing was scanned
+    /// before, so no scan work is expected and assists do nothing at all. On gomem's `churn`
+    /// (GOGC=off, a 128 MiB limit, 72 MiB live) the first cycle took the heap from 107 MiB to
+    /// 124 MiB against a 111 MiB goal, and since a churned heap never frees a whole span, the
+    /// process kept that footprint for the rest of the run.
+    ///
+    /// Strict (gomem's default): while the limit sets the goal, a cycle with no earlier scan
+    /// work to go by expects the worst case (all scannable memory live), the goal is not
+    /// stretched, and the overshoot allowance stops at the limit's goal before its headroom
+    /// (the limit minus non-heap memory). Assists then hold the heap at the limit; the GC CPU limiter still
+    /// caps what that costs. Not strict: Go's arithmetic, kept for the tests that replay Go's
+    /// pacer logs.
+    pub fn set_strict_memory_limit(&mut self, strict: bool) {
+        self.strict_memory_limit = strict;
     }
 
     /// Whether the memory limit, not GOGC, sets the heap goal now (the first branch of Go's
@@ -785,12 +821,19 @@ impl Pacer {
 
         // Aim at the goal, assuming the heap is in a steady state.
         let mut heap_goal = i64::try_from(self.heap_goal()).unwrap_or(i64::MAX);
+        let strict_limit = self.strict_memory_limit && self.memory_limited();
         let mut expected = i64::try_from(self.expected_scan_work()).unwrap_or(i64::MAX);
         // Worst case: every scannable byte is live and every allocated stack byte is used.
         let max_work = i64::try_from(
             self.heap_scan.saturating_add(self.max_stack_scan).saturating_add(self.globals_scan),
         )
         .unwrap_or(i64::MAX);
+        if strict_limit && self.last_heap_scan == 0 {
+            // Nothing was scanned in an earlier cycle, so Go expects no scan work at all, and
+            // the first assist of the cycle earns credit for the whole runway. Under the limit,
+            // expect the worst case instead.
+            expected = expected.max(max_work);
+        }
 
         if work > expected {
             // More work than last cycle's: the heap is growing. Stretch the runway we planned
@@ -802,12 +845,22 @@ impl Pacer {
                 ((heap_goal - triggered) as f64 / expected as f64 * max_work as f64) as i64;
             let stretched = stretched.saturating_add(triggered);
             expected = max_work;
-            let hard_goal = ((1.0 + gc_percent / 100.0) * heap_goal as f64) as i64;
+            let mut hard_goal = ((1.0 + gc_percent / 100.0) * heap_goal as f64) as i64;
+            if strict_limit {
+                // The limit's goal is the hard goal (see `set_strict_memory_limit`).
+                hard_goal = hard_goal.min(heap_goal);
+            }
             heap_goal = stretched.min(hard_goal);
         }
         if live > heap_goal {
             // Already past even that: give ourselves 10 % more and assume the worst-case work.
             heap_goal = (heap_goal as f64 * MAX_OVERSHOOT) as i64;
+            if strict_limit {
+                // …but not past the limit (less non-heap memory): from there on the ratio is
+                // as steep as it gets, and assists keep the heap where it is.
+                let cap = self.memory_limit.saturating_sub(self.memory_limit_reserved());
+                heap_goal = heap_goal.min(i64::try_from(cap).unwrap_or(i64::MAX));
+            }
             expected = max_work;
         }
 

@@ -472,6 +472,70 @@ fn revise_stretches_the_goal_when_the_heap_grows_and_past_the_goal() {
     assert_eq!(p.assist_work_per_byte(), (160 * MIB - done) as f64);
 }
 
+/// gomem's strict memory limit (the default; `set_strict_memory_limit`), beside Go's
+/// arithmetic, in a memory-limited first cycle with GOGC=off: 40 MiB of scannable heap, a
+/// 128 MiB limit, nothing scanned before.
+#[test]
+fn strict_memory_limit_paces_a_first_cycle_and_stops_at_the_limit() {
+    let limit = 128 * MIB;
+    let mut strict = pacer(-1, limit, 2);
+    strict.set_heap_scan(40 * MIB);
+    let mut go = strict.clone();
+    go.set_strict_memory_limit(false);
+    let goal = with_limit_headroom(limit);
+    let trigger = strict.trigger();
+    assert_eq!(strict.heap_goal(), goal);
+    assert!(strict.memory_limited());
+    for p in [&mut strict, &mut go] {
+        p.start_cycle(0, trigger, 0, 0);
+    }
+    // At the start: Go expects no scan work (the floor of 1000 bytes), so one assist earns
+    // credit for most of the runway; strict expects the whole scannable heap.
+    assert_eq!(go.assist_work_per_byte(), 1000.0 / (goal - trigger) as f64);
+    assert_eq!(strict.assist_work_per_byte(), (40 * MIB) as f64 / (goal - trigger) as f64);
+    // Past the goal with 1 MiB scanned: Go stretches the goal a thousandfold (GOGC=off) and
+    // assists stay negligible; strict allows 10 % more but not past the limit itself (no
+    // non-heap memory is reported here), and steepens the ratio to get there.
+    let live = goal + 2 * MIB;
+    for p in [&mut strict, &mut go] {
+        p.revise(live, MIB);
+    }
+    let want = (39 * MIB) as f64 / (limit - live) as f64;
+    assert_eq!(strict.assist_work_per_byte(), want);
+    assert!(go.assist_work_per_byte() < want / 1000.0, "{}", go.assist_work_per_byte());
+    // Past the limit: one byte of runway, the steepest ratio there is.
+    strict.revise(limit + MIB, MIB);
+    assert_eq!(strict.assist_work_per_byte(), (39 * MIB) as f64);
+    assert_eq!(strict.heap_goal(), goal, "revise does not move the reported goal");
+}
+
+/// After a first cycle, strict mode still does not stretch a memory-limited goal when more
+/// scan work turns up than the last cycle had.
+#[test]
+fn strict_memory_limit_does_not_stretch_the_goal() {
+    let limit = 128 * MIB;
+    let mut strict = pacer(-1, limit, 2);
+    strict.start_cycle(0, strict.trigger(), 0, 0);
+    strict.commit(72 * MIB, 30 * MIB, 0, 0);
+    strict.set_heap_scan(40 * MIB);
+    let mut go = strict.clone();
+    go.set_strict_memory_limit(false);
+    let goal = strict.heap_goal();
+    let trigger = strict.trigger();
+    let live = trigger + MIB;
+    for p in [&mut strict, &mut go] {
+        p.start_cycle(0, trigger, 0, 0);
+        p.revise(live, 35 * MIB);
+    }
+    assert_eq!(strict.assist_work_per_byte(), (5 * MIB) as f64 / (goal - live) as f64);
+    // Go stretches the runway by the ratio of worst-case to expected work (40/30), past the
+    // limit's goal.
+    let stretched =
+        ((goal - trigger) as f64 / (30 * MIB) as f64 * (40 * MIB) as f64) as u64 + trigger;
+    assert!(stretched > goal);
+    assert_eq!(go.assist_work_per_byte(), (5 * MIB) as f64 / (stretched - live) as f64);
+}
+
 #[test]
 fn unreported_heap_scan_assumes_new_allocations_are_scannable() {
     let mut a = pacer(100, NO_LIMIT, 4);
@@ -709,6 +773,8 @@ fn simulate(mut s: Scenario, errs: &mut Vec<String>) -> Vec<CycleResult> {
 
     let cores = s.cores as f64;
     let mut p = pacer(s.gc_percent, s.memory_limit, s.cores);
+    // These scenarios restate Go's TestGcPacer, with Go's bounds: pace as Go does.
+    p.set_strict_memory_limit(false);
     let mut results: Vec<CycleResult> = Vec::with_capacity(s.length);
     let mut black_last: i64 = 0;
     for i in 0..s.length {
