@@ -227,6 +227,18 @@ fn ring_churn(rt: &Runtime, live: u64, total: u64, baseline: u64) -> (u64, u32) 
     (peak, rt.collector().num_gc())
 }
 
+/// The bound for a GOGC=off run under `limit`: collection ran (at least 5 cycles), and
+/// process RSS above the baseline peaked within the limit + 5 %.
+fn assert_limit_held(peak: u64, limit: u64, cycles: u32) {
+    assert!(cycles >= 5, "only {cycles} cycles: the limit must drive collection");
+    assert!(
+        peak as f64 <= limit as f64 * 1.05,
+        "RSS above the baseline peaked at {:.1} MiB with a {:.1} MiB limit ({cycles} cycles)",
+        peak as f64 / MIB as f64,
+        limit as f64 / MIB as f64
+    );
+}
+
 #[test]
 fn gogc_off_with_a_memory_limit_keeps_rss_under_it() {
     let _serial = lock(&SERIAL);
@@ -237,13 +249,7 @@ fn gogc_off_with_a_memory_limit_keeps_rss_under_it() {
     let rt = rt(Config::default().gogc(GcPercent::Off).memory_limit(Some(limit)));
     let baseline = process_rss();
     let (peak, cycles) = ring_churn(&rt, live, 12 * live, baseline);
-    assert!(cycles >= 5, "only {cycles} cycles: the limit must drive collection");
-    assert!(
-        peak as f64 <= limit as f64 * 1.05,
-        "RSS above the baseline peaked at {:.1} MiB with a {:.1} MiB limit",
-        peak as f64 / MIB as f64,
-        limit as f64 / MIB as f64
-    );
+    assert_limit_held(peak, limit, cycles);
     let ms = rt.read_mem_stats();
     assert_eq!(ms.memory_limit, Some(limit));
     assert!(ms.mapped_ready <= limit + limit / 20, "mappedReady {}", ms.mapped_ready);
@@ -271,13 +277,7 @@ fn gogc_off_with_a_memory_limit_keeps_rss_under_it_through_node_churn() {
     let (out, peak) = peak_rss_during(baseline, || churn::run(&rt, &p, &Progress::new()));
     out.expect("churn run");
     let cycles = rt.collector().num_gc();
-    assert!(cycles >= 5, "only {cycles} cycles: the limit must drive collection");
-    assert!(
-        peak as f64 <= limit as f64 * 1.05,
-        "RSS above the baseline peaked at {:.1} MiB with a {:.1} MiB limit ({cycles} cycles)",
-        peak as f64 / MIB as f64,
-        limit as f64 / MIB as f64
-    );
+    assert_limit_held(peak, limit, cycles);
     // What the runtime itself keeps mapped stays within the limit. (Go's pacing lets the first
     // cycle take it 3–6 % past the limit here, for good.)
     let ready = rt.read_mem_stats().mapped_ready;
