@@ -9,7 +9,8 @@
 //!
 //! # What every allocation returns
 //!
-//! Zeroed memory (lazily: only spans whose `needzero` is set are cleared, slot by slot), aligned
+//! Zeroed memory (lazily: only spans whose `needzero` is set are cleared, all their free slots at
+//! once when `refill` caches them; see "Zeroing" in the crate docs), aligned
 //! as [`crate::sizeclass`] documents, of at least the requested size. Scan objects get their
 //! pointer metadata written before the pointer is returned: bits in the span for objects up to
 //! 512 bytes, a type header word in front of larger small objects, the type on the span for

@@ -581,8 +581,8 @@ fn mixed_layouts() -> Vec<Layout> {
 ///   10 000 live at once, then all freed), everything timed.
 /// - `gomem_alloc_only` is the same loop with the GC cycle untimed, to show the split between
 ///   allocation and sweeping.
-/// - gomem hands out zeroed memory (reused pages are cleared slot by slot as they are handed
-///   out) while `malloc` does not zero: the comparison is tilted *against* gomem there.
+/// - gomem hands out zeroed memory (a reused span's free slots are cleared when a P caches
+///   it) while `malloc` does not zero: the comparison is tilted *against* gomem there.
 ///
 /// The same group also runs `gomem`, `system_pair` and `system_pair_zeroed` at each single
 /// size of [`PAIR_SIZES`] (parameter = the size in bytes), with the same rules: gomem's batches

@@ -585,9 +585,9 @@ impl Pacer {
     /// Strict (gomem's default): while the limit sets the goal, a cycle with no earlier scan
     /// work to go by expects the worst case (all scannable memory live), the goal is not
     /// stretched, and the overshoot allowance stops at the limit's goal before its headroom
-    /// (the limit minus non-heap memory). Assists then hold the heap at the limit; the GC CPU limiter still
-    /// caps what that costs. Not strict: Go's arithmetic, kept for the tests that replay Go's
-    /// pacer logs.
+    /// (the limit minus non-heap memory). Assists then hold the heap at the limit; the GC CPU
+    /// limiter still caps what that costs. Not strict: Go's arithmetic, kept for the tests that
+    /// replay Go's pacer logs.
     pub fn set_strict_memory_limit(&mut self, strict: bool) {
         self.strict_memory_limit = strict;
     }
