@@ -145,8 +145,7 @@ impl MCache {
         if size.wrapping_sub(1) < crate::consts::MIN_SIZE_FOR_MALLOC_HEADER {
             if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
                 let (x, span) = self.alloc_slot(SpanClass::new(sc, false))?;
-                // Every element but the last is scanned whole (Go's `heapSetType` scan size).
-                self.scan_alloc += (size - ty.size + ty.ptr_bytes) as u64;
+                self.scan_alloc += ty.scan_size(size) as u64;
                 // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
                 // (objects of at most 512 bytes), and `x` is the slot just taken from it.
                 unsafe { write_heap_bits_small(span.as_ref(), sc.size(), x, size, ty) };
@@ -169,9 +168,7 @@ impl MCache {
     ) -> Result<NonNull<u8>, AllocError> {
         let ty = ty.filter(|t| !t.is_noscan());
         if let Some(t) = ty {
-            // An array of values: every element but the last is scanned whole (Go's
-            // `heapSetType` scan size).
-            self.scan_alloc += (size.saturating_sub(t.size) + t.ptr_bytes) as u64;
+            self.scan_alloc += t.scan_size(size) as u64;
         }
         match classify(size, ty.is_none()) {
             None => Err(AllocError::TooLarge { bytes: size }),

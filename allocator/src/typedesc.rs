@@ -111,6 +111,14 @@ impl TypeDesc {
         self.ptr_bytes == 0
     }
 
+    /// Bytes the collector may have to scan in `size` bytes laid out as values of this type
+    /// (Go's `heapSetType` scan size): every value but the last whole, then the last value's
+    /// pointer prefix. What an allocation adds to `scanAlloc`.
+    #[inline(always)]
+    pub const fn scan_size(&self, size: usize) -> usize {
+        size.saturating_sub(self.size) + self.ptr_bytes
+    }
+
     /// Whether word `i` of a value (byte offset `8 * i`) holds a pointer.
     #[inline(always)]
     pub fn is_ptr_word(&self, i: usize) -> bool {
