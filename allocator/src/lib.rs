@@ -30,9 +30,27 @@
 //! 2. A span is swept by whoever wins the sweepgen CAS: the background sweeper, a P refilling
 //!    from a central list, or the P giving back a span it cached before the new generation.
 //!    Sweeping turns the mark bits into the alloc bits, so freeing costs nothing per object.
-//! 3. A span left with no live object goes back to the page heap; free pages are eventually
-//!    returned to the OS by scavenging ([`scavenge`]: the mechanism; the collector sets the
-//!    goals).
+//! 3. A span left with no live object goes back to the page heap (after one cycle on its
+//!    central list, see below); free pages are eventually returned to the OS by scavenging
+//!    ([`scavenge`]: the mechanism; the collector sets the goals).
+//!
+//! ## Keeping empty spans
+//!
+//! Go frees a span to the page heap as soon as a sweep finds it empty, and the next refill of
+//! that class allocates a span from the page heap again: a summary update of the page
+//! allocator on the way out and on the way in, a span struct taken and initialised, the
+//! arena's span map written. In a program that allocates and drops objects of the same sizes
+//! cycle after cycle, that round trip is paid for every span every cycle.
+//!
+//! gomem keeps an emptied small span on its class's swept partial list for one cycle instead
+//! (`MCentral::sweep_owned`; the span's `kept_empty` flag). The next refill of that class takes
+//! it as it is; a sweep that finds it still empty and uncached frees it as Go would have.
+//! While kept, its pages count as free heap memory (`HeapStats::kept_empty`, part of the
+//! ledger's `heap_free` and Go's `HeapIdle`), not as in use, so the pacer's and the
+//! scavenger's view of the heap (`heap_inuse`, `last_heap_inuse`) is Go's. What differs is
+//! that the scavenger cannot release a kept span. So nothing is kept while the heap is meant to
+//! shrink: while a memory limit is set, while the scavenger's retained-heap goal is unmet, and
+//! during `debug.FreeOSMemory`'s cycle ([`MHeap::set_keep_empty_spans`](mheap::MHeap::set_keep_empty_spans)).
 //!
 //! ## Zeroing
 //!
@@ -47,7 +65,9 @@
 //! it is full), but the allocation fast path then has no zeroing in it at all, and a loop of
 //! mixed sizes no longer pays one size-dependent `memset` per object, whose branches the CPU
 //! mispredicts (in `alloc_free_loop/gomem/mixed_8-512` that was about a third of the time).
-//! ASan builds, which poison freed slots, keep Go's per-slot clearing.
+//! ASan builds, which poison freed slots, keep Go's per-slot clearing. Runs of 256 bytes or
+//! more are cleared with aligned AVX2 stores where the CPU has them (`memclr.rs`), which beat
+//! glibc's `rep stosb` on memory that is in L2 or L3.
 //!
 //! ## Vocabulary
 //!
@@ -77,6 +97,7 @@ pub mod error;
 pub mod fixalloc;
 pub mod mcache;
 pub mod mcentral;
+mod memclr;
 pub mod mheap;
 pub mod mspan;
 pub mod os;

@@ -231,12 +231,12 @@ impl MCache {
         // alloc_cache is 0 so the fast path never writes it).
         let span = unsafe { s.as_ref() };
         // SAFETY: as above.
-        let Some(i) = (unsafe { span.with_local(|l| span.next_free_fast(l)) }) else {
+        let got = unsafe { span.with_local(|l| span.next_free_fast(l).map(|i| l.base + i * elem)) };
+        let Some(x) = got else {
             return self.next_free(spc);
         };
         // A span of class `spc` has slots of the class's size.
         debug_assert_eq!(elem, span.elemsize());
-        let x = span.base() + i * elem;
         // SAFETY: `x` is a slot of an InUse span owned by this P, `elem` bytes long.
         unsafe { Self::prepare_slot(span, x, elem) };
         Ok((x, s))
@@ -360,16 +360,17 @@ impl MCache {
     /// `mcache.refill`).
     fn refill(&mut self, spc: SpanClass) -> Result<(), AllocError> {
         let old = self.alloc[spc.index()];
-        let heap = self.heap.clone();
+        // A plain borrow, not an `Arc` clone: two locked updates of the count per refill.
+        let heap: &MHeap = &self.heap;
         let c = heap.central(spc);
-        let fresh = c.cache_span(&*heap, Some((&mut self.page_cache, &mut self.span_stash)))?;
+        let fresh = c.cache_span(heap, Some((&mut self.page_cache, &mut self.span_stash)))?;
         if !crate::poison::ENABLED {
             // SAFETY: the span was just cached for this P, which owns it now.
             unsafe { fresh.as_ref().zero_free_slots() };
         }
         if old != heap.empty_span() {
             self.flush_span_counts(old);
-            c.uncache_span(&*heap, old);
+            c.uncache_span(heap, old);
         }
         if spc == SpanClass::TINY {
             stats::add64(&heap.stats.tiny_allocs, core::mem::take(&mut self.tiny_allocs));
@@ -403,14 +404,14 @@ impl MCache {
     /// `mcache.releaseAll`, done when a P stops and before a new sweep cycle: Go's
     /// `prepareForSweep`).
     pub fn release_all(&mut self) {
-        let heap = self.heap.clone();
+        let heap: &MHeap = &self.heap;
         let empty = heap.empty_span();
         for i in 0..NUM_SPAN_CLASSES {
             let s = self.alloc[i];
             if s != empty {
                 self.flush_span_counts(s);
                 let spc = SpanClass::from_index(i).expect("span class");
-                heap.central(spc).uncache_span(&*heap, s);
+                heap.central(spc).uncache_span(heap, s);
                 self.alloc[i] = empty;
             }
         }

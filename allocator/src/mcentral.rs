@@ -37,6 +37,9 @@ pub trait SpanSource {
     ) -> Result<NonNull<MSpan>, AllocError>;
     /// Take back an empty span the caller owns.
     fn free_span(&self, s: NonNull<MSpan>);
+    /// Whether a sweep that empties a small span may keep it on its central list for one more
+    /// cycle instead of freeing it (see "Keeping empty spans" in the crate docs).
+    fn keep_empty_spans(&self) -> bool;
 }
 
 /// How many unswept spans `cache_span` sweeps before it gives up and grows the heap (Go's
@@ -97,6 +100,7 @@ impl MCentral {
             Some(s) => {
                 // SAFETY: we own the span now (popped from a set or swept by us).
                 let span = unsafe { s.as_ref() };
+                unkeep(heap, span);
                 // SAFETY: as above.
                 let free = unsafe { span.with_local(|l| span.nelems() - l.alloc_count) };
                 stats::sub(&heap.stats().central_free, free * span.elemsize());
@@ -172,9 +176,7 @@ impl MCentral {
         if span.sweepgen() != sg.wrapping_add(1) {
             // Unused free slots were counted live when cached; take them back. (A stale span
             // was cached before mark termination recomputed heap_live, so it owes nothing.)
-            heap.stats()
-                .heap_live
-                .fetch_sub((free * span.elemsize()) as u64, crate::sync::Ordering::Relaxed);
+            stats::sub64(&heap.stats().heap_live, (free * span.elemsize()) as u64);
         }
         if span.sweepgen() == sg.wrapping_add(1) {
             // Stale: cached before this sweep began. Take sweep ownership directly (no one else
@@ -194,7 +196,10 @@ impl MCentral {
     /// Sweep a span of this class whose sweep ownership the caller holds, then put it where it
     /// belongs: back to the heap if it is empty (unless `preserve`), else on the swept partial
     /// or full set (unless `preserve`, in which case the caller keeps it, still owning it).
-    /// Returns the sweep report and the pages returned to the heap.
+    /// A small span that this sweep empties goes on the swept partial set instead of back to
+    /// the heap when the heap keeps empty spans and no earlier sweep already kept it idle (see
+    /// "Keeping empty spans" in the crate docs). Returns the sweep report and the pages
+    /// returned to the heap.
     pub(crate) fn sweep_owned<H: SpanSource>(
         &self,
         heap: &H,
@@ -242,11 +247,25 @@ impl MCentral {
             return (rep, 0);
         }
         if rep.live == 0 {
-            // Before the sweep the span counted (nelems - freed) free slots here.
+            // Before the sweep the span counted (nelems - freed) free slots here (a kept span
+            // counts all of them once `unkeep` has undone its keeping).
+            let was_kept = unkeep(heap, span);
             stats::sub(&st.central_free, (nelems - rep.freed) * elemsize);
-            let n = span.npages();
-            heap.free_span(s);
-            return (rep, n);
+            if was_kept || !heap.keep_empty_spans() {
+                let n = span.npages();
+                heap.free_span(s);
+                return (rep, n);
+            }
+            // Keep it for a cycle: its pages count as free heap memory meanwhile.
+            // SAFETY: sweep ownership is held.
+            unsafe { span.with_local(|l| l.kept_empty = true) };
+            let bytes = span.span_bytes();
+            stats::sub(&st.heap_inuse, bytes);
+            stats::sub(&st.span_overhead, bytes - nelems * elemsize);
+            stats::add(&st.kept_empty, bytes);
+            span.set_sweepgen(sg);
+            self.partial_swept(sg).push(s);
+            return (rep, 0);
         }
         stats::add(&st.central_free, rep.freed * elemsize);
         span.set_sweepgen(sg);
@@ -271,6 +290,24 @@ impl MCentral {
         }
         Some(0)
     }
+}
+
+/// If `span` is a kept empty span, make it an ordinary empty one again: its pages count as in
+/// use and its slots as free central slots (undoing what `sweep_owned` did when it kept it).
+/// Returns whether it was kept. The caller owns the span (popped it or holds its sweep).
+fn unkeep<H: SpanSource>(heap: &H, span: &MSpan) -> bool {
+    // SAFETY: the caller owns the span's allocation state.
+    if !unsafe { span.with_local(|l| core::mem::replace(&mut l.kept_empty, false)) } {
+        return false;
+    }
+    let st = heap.stats();
+    let bytes = span.span_bytes();
+    let slots = span.nelems() * span.elemsize();
+    stats::add(&st.heap_inuse, bytes);
+    stats::add(&st.span_overhead, bytes - slots);
+    stats::add(&st.central_free, slots);
+    stats::sub(&st.kept_empty, bytes);
+    true
 }
 
 #[cfg(all(test, loom))]

@@ -101,6 +101,9 @@ impl SpanSource for ToyHeap {
         span.publish(SpanState::Dead);
         lock(&self.freed).push(span.base());
     }
+    fn keep_empty_spans(&self) -> bool {
+        false
+    }
 }
 
 /// Allocate one object from a cached span the way an mcache does (fast path, then the

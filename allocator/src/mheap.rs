@@ -29,10 +29,10 @@ use crate::mcentral::SpanSource;
 use crate::mspan::{MSpan, SpanInit, SpanState};
 use crate::os::{Os, ReleaseMode};
 use crate::pagealloc::{PageAlloc, PageCache};
-use crate::scavenge::ScavengeState;
+use crate::scavenge::{ScavengeState, NO_GOAL};
 use crate::sizeclass::{SizeClass, SpanClass, NUM_SPAN_CLASSES};
 use crate::stats::{self, HeapStats, Ledger};
-use crate::sync::{lock, AtomicBool, AtomicU32, AtomicUsize, Mutex, Ordering, RwLock};
+use crate::sync::{lock, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use core::ptr::NonNull;
 use std::sync::Arc;
 
@@ -85,8 +85,15 @@ pub struct MHeap {
     /// Set while the collector marks: new objects are allocated black.
     alloc_black: AtomicBool,
     clobberfree: AtomicBool,
+    /// Whether sweeps may keep emptied spans for a cycle (see "Keeping empty spans" in the crate
+    /// docs); in force only while no memory limit is set.
+    keep_empty: AtomicBool,
     /// Rotating start for [`MHeap::sweep_one`].
     sweep_cursor: AtomicUsize,
+    /// One bit per span class that has ever had a span: the sweepers visit only those
+    /// classes' central lists (a program touches a few dozen of the 136 classes, and probing
+    /// the empty span sets of the rest costs a cache miss each, per sweep).
+    used_classes: [AtomicU64; NUM_SPAN_CLASSES.div_ceil(64)],
     /// Held shared by every [`MHeap::sweep_one`] for the duration of one span's sweep, by every
     /// scavenge step for the duration of one release (`scavenge.rs`), and exclusively by
     /// [`MHeap::ledger`]. Sweepers and the scavenger are not goroutines, so they keep running
@@ -139,7 +146,9 @@ impl MHeap {
             sweepgen: AtomicU32::new(4),
             alloc_black: AtomicBool::new(false),
             clobberfree: AtomicBool::new(cfg.clobberfree),
+            keep_empty: AtomicBool::new(true),
             sweep_cursor: AtomicUsize::new(0),
+            used_classes: core::array::from_fn(|_| AtomicU64::new(0)),
             ledger_gate: RwLock::new(()),
             scav: ScavengeState::default(),
             empty_span: Box::new(MSpan::new()),
@@ -194,6 +203,14 @@ impl MHeap {
     /// Turn `clobberfree` on or off.
     pub fn set_clobberfree(&self, on: bool) {
         self.clobberfree.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether sweeps may keep a span they empty on its central list for one more cycle
+    /// (default on; see "Keeping empty spans" in the crate docs). Whatever this says, no span
+    /// is kept while a memory limit is set. Turning it off does not free spans kept already:
+    /// the next sweep of each does.
+    pub fn set_keep_empty_spans(&self, on: bool) {
+        self.keep_empty.store(on, Ordering::Relaxed);
     }
 
     /// Every arena reservation of this heap as `(base, len)`, in the order made. Memory outside
@@ -395,6 +412,11 @@ impl MHeap {
         // Go's allocSpan: decide whether to scavenge for what was just allocated (the memory
         // limit, or a heap growth past the retained goal) before the scavenged pages are used.
         self.alloc_time_scavenge(scav, grown);
+        // Relaxed: see `sweep_one`, which acquires the sweepgen before it reads the bits.
+        if !self.class_used(spc.index()) {
+            self.used_classes[spc.index() / 64]
+                .fetch_or(1 << (spc.index() % 64), Ordering::Relaxed);
+        }
         // The span's scavenged pages are Ready again from here on (Go's `sysUsed`).
         stats::sub(&self.stats.heap_released, scav);
         self.init_span(s, base, npages, spc, scav);
@@ -547,7 +569,7 @@ impl MHeap {
         span.set_limit(span.base() + size.next_multiple_of(8));
         if needzero {
             // SAFETY: the span's pages are mapped and exclusively ours until published.
-            unsafe { core::ptr::write_bytes(span.base() as *mut u8, 0, size) };
+            unsafe { crate::memclr::memclr(span.base() as *mut u8, size) };
         }
         span.set_large_type(if noscan { None } else { ty });
         if self.alloc_black() {
@@ -623,15 +645,29 @@ impl MHeap {
     /// (0 if the span stayed in use).
     pub fn sweep_one(&self) -> Option<usize> {
         let _gate = self.ledger_gate.read();
+        // Acquire the sweepgen before reading `used_classes`: a span needs sweeping only in a
+        // generation later than the one it was made in, and the Release of `advance_sweepgen`
+        // comes after (stop-the-world) the allocation that set its class's bit, so every class
+        // with a span to sweep is seen as used.
+        let _ = self.sweepgen();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
         for k in 0..NUM_SPAN_CLASSES {
             let i = (start + k) % NUM_SPAN_CLASSES;
+            if !self.class_used(i) {
+                continue;
+            }
             if let Some(n) = self.central[i].sweep_one(self) {
                 self.sweep_cursor.store(i, Ordering::Relaxed);
                 return Some(n);
             }
         }
         None
+    }
+
+    /// Whether span class `i` has ever had a span (see `used_classes`).
+    #[inline]
+    fn class_used(&self, i: usize) -> bool {
+        self.used_classes[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
 
     /// Sweep everything that needs sweeping (Go's `finishsweep_m`); returns pages freed.
@@ -686,7 +722,7 @@ impl MHeap {
             cache_free,
             central_free: stats::get(&st.central_free),
             span_overhead: stats::get(&st.span_overhead),
-            heap_free: (free_pages - scav_pages) * PAGE_SIZE,
+            heap_free: (free_pages - scav_pages) * PAGE_SIZE + stats::get(&st.kept_empty),
             released: scav_pages * PAGE_SIZE,
             metadata,
             mallocs: mallocs + cache_mallocs,
@@ -704,6 +740,7 @@ impl MHeap {
         let h = lock(&self.locked);
         let mut inuse = 0usize;
         let mut overhead = 0usize;
+        let mut kept = 0usize;
         for &(base, len) in &h.reservations {
             let mut p = base;
             while p < base + len {
@@ -717,9 +754,15 @@ impl MHeap {
                             s.base()
                         ));
                     }
-                    inuse += s.span_bytes();
-                    if !s.is_large() {
-                        overhead += s.span_bytes() - s.nelems() * s.elemsize();
+                    // SAFETY: nobody allocates or sweeps meanwhile (this method's contract), so
+                    // the span's allocation state is not being written.
+                    if unsafe { s.with_local(|l| l.kept_empty) } {
+                        kept += s.span_bytes();
+                    } else {
+                        inuse += s.span_bytes();
+                        if !s.is_large() {
+                            overhead += s.span_bytes() - s.nelems() * s.elemsize();
+                        }
                     }
                     p += s.span_bytes();
                 } else {
@@ -730,6 +773,10 @@ impl MHeap {
         let want = stats::get(&self.stats.heap_inuse);
         if inuse != want {
             return Err(format!("heap_inuse counter {want} but spans cover {inuse}"));
+        }
+        let wk = stats::get(&self.stats.kept_empty);
+        if kept != wk {
+            return Err(format!("kept_empty counter {wk} but kept spans cover {kept}"));
         }
         let wo = stats::get(&self.stats.span_overhead);
         if overhead != wo {
@@ -764,6 +811,13 @@ impl SpanSource for MHeap {
     }
     fn free_span(&self, s: NonNull<MSpan>) {
         self.free_span_impl(s)
+    }
+    fn keep_empty_spans(&self) -> bool {
+        // Only while the heap is not meant to shrink: no memory limit, and the scavenger's
+        // retained-heap goal met (or off).
+        self.keep_empty.load(Ordering::Relaxed)
+            && self.scav.memory_limit() == NO_GOAL
+            && self.scav.gc_percent_goal() == NO_GOAL
     }
 }
 

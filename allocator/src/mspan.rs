@@ -61,7 +61,11 @@ pub enum SpanState {
 }
 
 /// The allocation state of a span, owned by one party at a time (see the module docs).
+///
+/// The fast path reads and writes only the first four fields, which share one cache line
+/// (the span's fourth; see [`MSpan`]).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct SpanLocal {
     /// Next slot to consider (Go's `freeindex`); all slots below it are allocated.
     pub freeindex: usize,
@@ -69,10 +73,18 @@ pub struct SpanLocal {
     pub alloc_cache: u64,
     /// Allocated slots (Go's `allocCount`).
     pub alloc_count: usize,
+    /// The span's first byte: a copy of its `start_addr` (which never changes while the span
+    /// is in use), so that the fast path finds a slot's address without reading the span's
+    /// first line.
+    pub base: usize,
     /// Whether free slots may hold old data and must be zeroed when handed out (`needzero`).
     pub needzero: bool,
     /// `alloc_count` when the span was given to an mcache (`allocCountBeforeCache`).
     pub alloc_count_before_cache: usize,
+    /// The span was found empty by a sweep and kept on its central list instead of going back
+    /// to the page heap, and no P has cached it since (gomem's; Go has no such state). The next
+    /// sweep that finds it still empty frees it. See "Keeping empty spans" in the crate docs.
+    pub kept_empty: bool,
     /// Link in the span-struct free list or a P's span-struct cache (heap lock or owner P).
     pub next: Option<NonNull<MSpan>>,
 }
@@ -84,7 +96,8 @@ pub struct SpanLocal {
 /// `elemsize`, `div_mul`, `spanclass` and `state`, which share the first 64-byte line with the
 /// first two words of `gcmark_bits` (all the mark bits of a span of 128 or fewer objects, i.e.
 /// every size class from 64 bytes up). Left to itself the compiler put the bitmaps first and
-/// these fields four lines further on.
+/// these fields four lines further on. The allocation state (`local`) starts the fourth line,
+/// so the allocation fast path touches that one line of the span and no other.
 #[doc(alias = "mspan")]
 #[derive(Debug)]
 #[repr(C, align(64))]
@@ -99,16 +112,23 @@ pub struct MSpan {
     /// See the module's sweepgen table.
     sweepgen: AtomicU32,
     gcmark_bits: [AtomicU64; SPAN_BITMAP_WORDS],
-    local: UnsafeCell<SpanLocal>,
     npages: AtomicUsize,
     /// Type of a large object's value (Go's `largeType`); null for small spans and noscan.
     large_type: AtomicPtr<TypeDesc>,
+    local: UnsafeCell<SpanLocal>,
     alloc_bits: [AtomicU64; SPAN_BITMAP_WORDS],
 }
 
-// The first line holds the lookup fields and the first two mark words (see above).
+// The first line holds the lookup fields and the first two mark words; the fast path's fields
+// lie in one line of their own (see above).
 #[cfg(not(loom))]
 const _: () = assert!(core::mem::offset_of!(MSpan, gcmark_bits) == 48);
+#[cfg(not(loom))]
+const _: () = assert!(
+    core::mem::offset_of!(MSpan, local) == 192
+        && core::mem::offset_of!(SpanLocal, base) + 8 <= 64
+        && core::mem::size_of::<MSpan>() == 384
+);
 
 // SAFETY: all shared fields are atomics; `local` is accessed only by its current owner under the
 // hand-over protocol in the module docs.
@@ -213,10 +233,12 @@ impl MSpan {
         unsafe {
             self.with_local(|l| {
                 l.freeindex = 0;
+                l.base = i.base;
                 l.alloc_cache = group_mask(i.nelems, 0);
                 l.alloc_count = 0;
                 l.needzero = i.needzero;
                 l.alloc_count_before_cache = 0;
+                l.kept_empty = false;
                 l.next = None;
             })
         };
@@ -535,9 +557,7 @@ impl MSpan {
         let clear = |from: usize, to: usize| {
             // SAFETY: slots `from..to` are free slots of this span (below `nelems`), owned by
             // the caller and referenced by no one.
-            unsafe {
-                core::ptr::write_bytes((base + from * elem) as *mut u8, 0, (to - from) * elem)
-            }
+            unsafe { crate::memclr::memclr((base + from * elem) as *mut u8, (to - from) * elem) }
         };
         // The run of free slots being gathered, `start..end`.
         let (mut start, mut end) = (0, 0);

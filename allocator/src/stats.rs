@@ -56,8 +56,12 @@ pub struct HeapStats {
     pub heap_inuse: AtomicUsize,
     /// Bytes of in-use small spans not covered by slots.
     pub span_overhead: AtomicUsize,
-    /// Free-slot bytes of spans held by the central lists.
+    /// Free-slot bytes of spans held by the central lists (kept empty spans excluded).
     pub central_free: AtomicUsize,
+    /// Bytes of the empty spans the central lists keep for one cycle instead of freeing
+    /// (gomem's; see "Keeping empty spans" in the crate docs). They count as free heap memory
+    /// (`heap_free`, Go's `HeapIdle`), not in `heap_inuse`, `span_overhead` or `central_free`.
+    pub kept_empty: AtomicUsize,
     /// Metadata bytes mapped: arena metadata, page-allocator summaries and chunk bitmaps, span
     /// structs. Counted fully in `mapped_ready`, as Go counts its `sysAlloc`ed metadata.
     pub metadata: AtomicUsize,
@@ -103,6 +107,7 @@ impl Default for HeapStats {
             heap_inuse: AtomicUsize::new(0),
             span_overhead: AtomicUsize::new(0),
             central_free: AtomicUsize::new(0),
+            kept_empty: AtomicUsize::new(0),
             metadata: AtomicUsize::new(0),
             heap_released: AtomicUsize::new(0),
             heap_alloc: AtomicU64::new(0),
@@ -160,17 +165,28 @@ impl HeapStats {
 
 // All counters are statistics: Relaxed everywhere; readers that need a consistent view flush
 // the caches and read with the world stopped (or tolerate skew).
+// The updates skip a zero change: a refill or sweep often has nothing to add to a counter (a
+// full span handed back, a noscan class's scan bytes), and a locked add of zero still costs a
+// read-modify-write of a shared line.
 pub(crate) fn add(a: &AtomicUsize, v: usize) {
-    a.fetch_add(v, Ordering::Relaxed);
+    if v != 0 {
+        a.fetch_add(v, Ordering::Relaxed);
+    }
 }
 pub(crate) fn sub(a: &AtomicUsize, v: usize) {
-    a.fetch_sub(v, Ordering::Relaxed);
+    if v != 0 {
+        a.fetch_sub(v, Ordering::Relaxed);
+    }
 }
 pub(crate) fn add64(a: &AtomicU64, v: u64) {
-    a.fetch_add(v, Ordering::Relaxed);
+    if v != 0 {
+        a.fetch_add(v, Ordering::Relaxed);
+    }
 }
 pub(crate) fn sub64(a: &AtomicU64, v: u64) {
-    a.fetch_sub(v, Ordering::Relaxed);
+    if v != 0 {
+        a.fetch_sub(v, Ordering::Relaxed);
+    }
 }
 pub(crate) fn get(a: &AtomicUsize) -> usize {
     a.load(Ordering::Relaxed)

@@ -7,6 +7,7 @@ use common::*;
 use gomem_allocator::consts::*;
 use gomem_allocator::error::AllocError;
 use gomem_allocator::sizeclass::{SizeClass, SpanClass};
+use gomem_allocator::sync::Ordering;
 use gomem_allocator::typedesc::{TypeDesc, POINTER};
 
 static NODE: TypeDesc = TypeDesc::new(24, 16, &[0b11], "node"); // two pointers and a word
@@ -535,4 +536,73 @@ fn heap_scan_counts_pointer_prefixes_of_scan_objects() {
     assert_eq!(heap.heap_scan(), expect, "nothing was left behind in the cache");
     heap.reset_heap_scan(7);
     assert_eq!(heap.heap_scan(), 7, "mark termination resets it to the work measured");
+}
+
+/// A sweep that empties a span keeps it on its central list for one cycle (counted as free
+/// heap memory, not in use), the next allocations of that class reuse it without going to the
+/// page heap, and a span still unused at the following sweep goes back to the page heap. No
+/// span is kept while a memory limit is set, while the scavenger's retained-heap goal is
+/// unmet, or when keeping is turned off.
+#[test]
+fn empty_spans_are_kept_for_one_cycle_then_freed() {
+    let h = clobber_heap();
+    let mut c = h.new_cache();
+    let spans = 10;
+    let per_span = SpanClass::new(SizeClass::for_size(64).unwrap(), true).objects();
+    let n = spans * per_span;
+    let fill = |c: &mut gomem_allocator::mcache::MCache| -> std::collections::BTreeSet<usize> {
+        let objs: Vec<usize> =
+            (0..n).map(|_| c.alloc_noscan(64).unwrap().as_ptr() as usize).collect();
+        for &p in &objs {
+            // SAFETY: a live 64-byte object just allocated.
+            let zero =
+                unsafe { std::slice::from_raw_parts(p as *const u8, 64) }.iter().all(|&b| b == 0);
+            assert!(zero, "object {p:#x} not zeroed");
+            // SAFETY: as above; dirty it so that reuse must clear it.
+            unsafe { (p as *mut u64).write(0x5555) };
+        }
+        objs.iter().map(|&p| h.find_object(p).unwrap().0.base()).collect()
+    };
+    let first = fill(&mut c);
+    assert_eq!(first.len(), spans);
+    let span_bytes = spans * PAGE_SIZE;
+
+    // First sweep: every span is empty and kept.
+    assert_eq!(cycle(&h, &mut [&mut c], &[]), 0, "no page goes back to the page heap");
+    assert_eq!(h.stats.kept_empty.load(Ordering::Relaxed), span_bytes);
+    assert_ledger(&h, &[&c]);
+    let l = h.ledger(&[&c]);
+    assert!(l.heap_free >= span_bytes, "kept spans count as free heap memory\n{l}");
+
+    // The same class reuses exactly those spans, cleared.
+    let second = fill(&mut c);
+    assert_eq!(second, first, "the kept spans are reused");
+    assert_eq!(h.stats.kept_empty.load(Ordering::Relaxed), 0);
+    assert_ledger(&h, &[&c]);
+
+    // Emptied again: kept; a cycle with no allocation in between frees them.
+    assert_eq!(cycle(&h, &mut [&mut c], &[]), 0);
+    assert_eq!(cycle(&h, &mut [&mut c], &[]), spans, "unused kept spans are freed");
+    assert_eq!(h.stats.kept_empty.load(Ordering::Relaxed), 0);
+    assert_ledger(&h, &[&c]);
+
+    // Whenever the heap should shrink, an emptied span goes straight back.
+    let no_goal = gomem_allocator::scavenge::NO_GOAL;
+    let scav = h.scavenge_state();
+    let settings: [(&str, &dyn Fn(bool)); 3] = [
+        ("memory limit", &|on| scav.set_memory_limit(if on { 64 << 20 } else { no_goal })),
+        ("retained goal unmet", &|on| scav.set_goals(if on { 1 << 20 } else { no_goal }, no_goal)),
+        ("keeping off", &|on| h.set_keep_empty_spans(!on)),
+    ];
+    for (what, set) in settings {
+        fill(&mut c);
+        set(true);
+        // (The span the cache held is swept and freed when the cache gives it back, so
+        // `cycle` counts one span fewer.)
+        assert_eq!(cycle(&h, &mut [&mut c], &[]), spans - 1, "{what}: emptied spans are freed");
+        assert_eq!(h.stats.kept_empty.load(Ordering::Relaxed), 0, "{what}");
+        assert_eq!(h.stats.heap_inuse(), 0, "{what}: no span in use");
+        assert_ledger(&h, &[&c]);
+        set(false);
+    }
 }
