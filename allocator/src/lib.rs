@@ -65,7 +65,16 @@
 //! it is full), but the allocation fast path then has no zeroing in it at all, and a loop of
 //! mixed sizes no longer pays one size-dependent `memset` per object, whose branches the CPU
 //! mispredicts (in `alloc_free_loop/gomem/mixed_8-512` that was about a third of the time).
-//! ASan builds, which poison freed slots, keep Go's per-slot clearing. Runs of 256 bytes or
+//! ASan builds, which poison freed slots, keep Go's per-slot clearing.
+//!
+//! Go's `mallocgc` takes a `needzero` argument, and its own callers that overwrite the memory
+//! at once (`rawbyteslice`, `rawstring`, `growslice`) pass false for pointer-free memory.
+//! gomem's counterpart is `MCache::alloc_noscan_uninit`. Its refills leave a span's free
+//! slots as they are, and it keeps those spans in cache slots of their own (one per
+//! pointer-free size class), so zeroed allocations only ever take slots from spans that were
+//! cleared when cached, and their fast path has no `needzero` test.
+//!
+//! Runs of 256 bytes or
 //! more are cleared with aligned AVX2 stores where the CPU has them (`memclr.rs`), which beat
 //! glibc's `rep stosb` on memory that is in L2 or L3.
 //!

@@ -11,7 +11,10 @@
 //!
 //! Zeroed memory (lazily: only spans whose `needzero` is set are cleared, all their free slots at
 //! once when `refill` caches them; see "Zeroing" in the crate docs), aligned
-//! as [`crate::sizeclass`] documents, of at least the requested size. Scan objects get their
+//! as [`crate::sizeclass`] documents, of at least the requested size. The one exception is
+//! [`MCache::alloc_noscan_uninit`], which, like Go's `mallocgc(size, nil, false)` and like
+//! `malloc`, returns pointer-free memory without clearing it; it takes its slots from spans
+//! cached apart from the zeroed ones, so the zeroed path never checks whether a span is clean. Scan objects get their
 //! pointer metadata written before the pointer is returned: bits in the span for objects up to
 //! 512 bytes, a type header word in front of larger small objects, the type on the span for
 //! large objects.
@@ -21,18 +24,48 @@ use crate::error::AllocError;
 use crate::mheap::{zerobase, MHeap};
 use crate::mspan::{write_heap_bits_small, MSpan};
 use crate::pagealloc::PageCache;
-use crate::sizeclass::{classify, SizeKind, SpanClass, NUM_SPAN_CLASSES};
+use crate::sizeclass::{classify, SizeKind, SpanClass, NUM_SIZE_CLASSES, NUM_SPAN_CLASSES};
 use crate::stats;
 use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
 use std::sync::Arc;
 
+/// Span slots of an [`MCache`]: one per span class, and one per size class for uncleared
+/// pointer-free allocations.
+const CACHE_SLOTS: usize = NUM_SPAN_CLASSES + NUM_SIZE_CLASSES;
+
+/// The cache slot a `ZERO` (or uncleared) allocation of span class `spc` uses.
+#[inline(always)]
+fn slot<const ZERO: bool>(spc: SpanClass) -> usize {
+    if ZERO {
+        spc.index()
+    } else {
+        debug_assert!(spc.noscan(), "only pointer-free memory may be left uncleared");
+        NUM_SPAN_CLASSES + spc.size_class().index()
+    }
+}
+
+/// The span class of cache slot `i`.
+fn slot_class(i: usize) -> SpanClass {
+    if i < NUM_SPAN_CLASSES {
+        SpanClass::from_index(i).expect("span class")
+    } else {
+        let sc = crate::sizeclass::SizeClass::from_index(i - NUM_SPAN_CLASSES).expect("class");
+        SpanClass::new(sc, true)
+    }
+}
+
 /// A per-P allocation cache (Go's `mcache`).
 #[doc(alias = "mcache")]
 pub struct MCache {
     heap: Arc<MHeap>,
-    /// The span cached for each span class, or the heap's empty dummy span.
-    alloc: [NonNull<MSpan>; NUM_SPAN_CLASSES],
+    /// The span cached for each span class (slots `0..NUM_SPAN_CLASSES`, by span class index),
+    /// then one more for each pointer-free size class that only
+    /// [`alloc_noscan_uninit`](MCache::alloc_noscan_uninit) takes slots from (slot
+    /// `NUM_SPAN_CLASSES + size class`); the heap's empty dummy span where none is cached. A
+    /// span in one of the first slots had its free slots cleared when it was cached, so the
+    /// zeroed fast path never tests `needzero`; a span in one of the others was not.
+    alloc: [NonNull<MSpan>; CACHE_SLOTS],
     /// Base of the current tiny block, or 0.
     tiny: usize,
     /// Bytes of the tiny block already used; `TINY_SIZE` when there is no block.
@@ -59,7 +92,7 @@ impl MCache {
         let empty = heap.empty_span();
         MCache {
             heap,
-            alloc: [empty; NUM_SPAN_CLASSES],
+            alloc: [empty; CACHE_SLOTS],
             tiny: 0,
             tiny_offset: TINY_SIZE,
             tiny_allocs: 0,
@@ -166,6 +199,51 @@ impl MCache {
         size: usize,
         ty: Option<&'static TypeDesc>,
     ) -> Result<NonNull<u8>, AllocError> {
+        self.malloc_impl::<true>(size, ty)
+    }
+
+    /// Allocate `size` bytes that hold no pointers, *without* clearing them (Go's
+    /// `mallocgc(size, nil, false)`, which Go's own `rawstring`, `rawbyteslice` and `growslice`
+    /// use for memory they overwrite at once). The bytes are whatever the slot last held: zero,
+    /// or a dead object's data (`0xdeadbeef` words under `clobberfree`). Reading them is not
+    /// undefined behaviour (they are initialised bytes of mapped heap memory), but their values
+    /// are unspecified. Requests under 16 bytes take the tiny allocator and are zeroed anyway.
+    ///
+    /// Skipping the clearing is the whole point: a refill for this call does not clear the
+    /// span's free slots (later zeroed allocations from that span clear their own slot), so a
+    /// program that fills its buffers itself does not write them twice. This is the entry point
+    /// to compare with `malloc`, which does not clear either.
+    #[inline(always)]
+    pub fn alloc_noscan_uninit(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        if size.wrapping_sub(1) < TINY_SIZE - 1 {
+            return self.alloc_tiny(size);
+        }
+        if size.wrapping_sub(1) < crate::consts::MAX_SMALL_REQUEST {
+            if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
+                let (x, span) = self.take_slot::<false>(SpanClass::new(sc, true))?;
+                // SAFETY: the span is cached by this P.
+                self.publish_slot(unsafe { span.as_ref() }, x);
+                // SAFETY: slot addresses are never null.
+                return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
+            }
+        }
+        self.malloc_uninit(size)
+    }
+
+    /// The out-of-line part of [`alloc_noscan_uninit`](Self::alloc_noscan_uninit).
+    #[inline(never)]
+    fn malloc_uninit(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        self.malloc_impl::<false>(size, None)
+    }
+
+    /// `mallocgc` proper; `ZERO` false only for pointer-free requests (`ty` is `None`).
+    #[inline(always)]
+    fn malloc_impl<const ZERO: bool>(
+        &mut self,
+        size: usize,
+        ty: Option<&'static TypeDesc>,
+    ) -> Result<NonNull<u8>, AllocError> {
+        debug_assert!(ZERO || ty.is_none(), "only pointer-free memory may be left uncleared");
         let ty = ty.filter(|t| !t.is_noscan());
         if let Some(t) = ty {
             self.scan_alloc += t.scan_size(size) as u64;
@@ -175,7 +253,7 @@ impl MCache {
             Some(SizeKind::Zero) => Ok(zerobase()),
             Some(SizeKind::Tiny) => self.alloc_tiny(size),
             Some(SizeKind::Small { spc, header: false }) => {
-                let (x, span) = self.alloc_slot(spc)?;
+                let (x, span) = self.take_slot::<ZERO>(spc)?;
                 if let Some(t) = ty {
                     // SAFETY: `span` is cached by this P, is a scan span with in-span heap bits
                     // (headerless scan class), and `x` is the slot just taken from it.
@@ -204,6 +282,7 @@ impl MCache {
                     size,
                     ty.is_none(),
                     ty,
+                    ZERO,
                     Some((&mut self.page_cache, &mut self.span_stash)),
                 )?;
                 self.refilled = true;
@@ -220,12 +299,23 @@ impl MCache {
     // ------------------------------------------------------------------ paths
 
     /// Take one zeroed slot of span class `spc` (fast path, then `next_free`).
-    ///
-    /// The slot size comes from the class table, not from the span: for a size known where
-    /// this is inlined it is a constant, and the address is a shift and an add.
     #[inline(always)]
     fn alloc_slot(&mut self, spc: SpanClass) -> Result<(usize, NonNull<MSpan>), AllocError> {
-        let s = self.alloc[spc.index()];
+        self.take_slot::<true>(spc)
+    }
+
+    /// Take one slot of span class `spc`, cleared if `ZERO` (fast path, then `next_free`).
+    ///
+    /// The slot size comes from the class table, not from the span: for a size known where
+    /// this is inlined it is a constant, and the address is a shift and an add. Zeroed and
+    /// uncleared allocations use different cache slots (see `alloc`), so neither tests
+    /// `needzero` here: testing it cost the zeroed fast path a fifth of its time.
+    #[inline(always)]
+    fn take_slot<const ZERO: bool>(
+        &mut self,
+        spc: SpanClass,
+    ) -> Result<(usize, NonNull<MSpan>), AllocError> {
+        let s = self.alloc[slot::<ZERO>(spc)];
         let elem = spc.size_class().size();
         // SAFETY: cached spans are owned by this P (or are the immutable empty span, whose
         // alloc_cache is 0 so the fast path never writes it).
@@ -233,50 +323,54 @@ impl MCache {
         // SAFETY: as above.
         let got = unsafe { span.with_local(|l| span.next_free_fast(l).map(|i| l.base + i * elem)) };
         let Some(x) = got else {
-            return self.next_free(spc);
+            return self.next_free::<ZERO>(spc);
         };
         // A span of class `spc` has slots of the class's size.
         debug_assert_eq!(elem, span.elemsize());
         // SAFETY: `x` is a slot of an InUse span owned by this P, `elem` bytes long.
-        unsafe { Self::prepare_slot(span, x, elem) };
+        unsafe { Self::prepare_slot::<ZERO>(span, x, elem) };
         Ok((x, s))
     }
 
-    /// Make a slot just taken ready to hand out. Normally there is nothing to do: the span's
-    /// free slots were cleared when it was cached (`refill`). In ASan builds freed slots are
-    /// poisoned, so they cannot be cleared in advance; each slot is unpoisoned and, if the span
-    /// needs it, cleared here as it is handed out (Go's way).
+    /// Make a slot just taken ready to hand out. Normally there is nothing to do: a span in a
+    /// zeroed cache slot had its free slots cleared when it was cached (`refill`), and an
+    /// uncleared allocation wants nothing cleared. In ASan builds freed slots are poisoned, so
+    /// they cannot be cleared in advance; each slot is unpoisoned and, for a zeroed request
+    /// from a span that needs it, cleared here as it is handed out (Go's way).
     ///
     /// # Safety
     /// - `x` is a slot of an InUse span owned by this P, `elem` bytes long.
     #[inline(always)]
-    unsafe fn prepare_slot(span: &MSpan, x: usize, elem: usize) {
+    unsafe fn prepare_slot<const ZERO: bool>(span: &MSpan, x: usize, elem: usize) {
         if crate::poison::ENABLED {
             crate::poison::unpoison(x, elem);
             // SAFETY: the span is owned by this P.
-            if unsafe { span.with_local(|l| l.needzero) } {
+            if ZERO && unsafe { span.with_local(|l| l.needzero) } {
                 // SAFETY: the caller's guarantee.
-                unsafe { core::ptr::write_bytes(x as *mut u8, 0, elem) };
+                unsafe { crate::memclr::memclr(x as *mut u8, elem) };
             }
         }
     }
 
     /// The slow path (Go's `mcache.nextFree`): walk the span's bitmap, or refill.
     #[inline(never)]
-    fn next_free(&mut self, spc: SpanClass) -> Result<(usize, NonNull<MSpan>), AllocError> {
-        let mut s = self.alloc[spc.index()];
+    fn next_free<const ZERO: bool>(
+        &mut self,
+        spc: SpanClass,
+    ) -> Result<(usize, NonNull<MSpan>), AllocError> {
+        let mut s = self.alloc[slot::<ZERO>(spc)];
         // SAFETY: owned by this P (see alloc_slot); the empty span has nelems 0 so
         // next_free_index returns without writing.
         let mut got = unsafe { Self::take_index(s) };
         if got.is_none() {
-            self.refill(spc)?;
-            s = self.alloc[spc.index()];
+            self.refill::<ZERO>(spc)?;
+            s = self.alloc[slot::<ZERO>(spc)];
             // SAFETY: freshly cached span, owned by this P.
             got = unsafe { Self::take_index(s) };
         }
         let x = got.expect("a freshly cached span has a free slot");
         // SAFETY: `s` is cached by this P; `x` is one of its slots.
-        unsafe { Self::prepare_slot(s.as_ref(), x, s.as_ref().elemsize()) };
+        unsafe { Self::prepare_slot::<ZERO>(s.as_ref(), x, s.as_ref().elemsize()) };
         Ok((x, s))
     }
 
@@ -358,13 +452,16 @@ impl MCache {
 
     /// Replace the full span of class `spc` with one that has a free slot (Go's
     /// `mcache.refill`).
-    fn refill(&mut self, spc: SpanClass) -> Result<(), AllocError> {
-        let old = self.alloc[spc.index()];
+    ///
+    /// For a zeroed cache slot (`ZERO`) the new span's free slots are cleared now if it needs
+    /// it; for an uncleared one they are left as they are, and the span keeps `needzero`.
+    fn refill<const ZERO: bool>(&mut self, spc: SpanClass) -> Result<(), AllocError> {
+        let old = self.alloc[slot::<ZERO>(spc)];
         // A plain borrow, not an `Arc` clone: two locked updates of the count per refill.
         let heap: &MHeap = &self.heap;
         let c = heap.central(spc);
         let fresh = c.cache_span(heap, Some((&mut self.page_cache, &mut self.span_stash)))?;
-        if !crate::poison::ENABLED {
+        if ZERO && !crate::poison::ENABLED {
             // SAFETY: the span was just cached for this P, which owns it now.
             unsafe { fresh.as_ref().zero_free_slots() };
         }
@@ -376,7 +473,7 @@ impl MCache {
             stats::add64(&heap.stats.tiny_allocs, core::mem::take(&mut self.tiny_allocs));
         }
         stats::add64(&heap.stats.heap_scan, core::mem::take(&mut self.scan_alloc));
-        self.alloc[spc.index()] = fresh;
+        self.alloc[slot::<ZERO>(spc)] = fresh;
         self.refilled = true;
         Ok(())
     }
@@ -406,12 +503,11 @@ impl MCache {
     pub fn release_all(&mut self) {
         let heap: &MHeap = &self.heap;
         let empty = heap.empty_span();
-        for i in 0..NUM_SPAN_CLASSES {
+        for i in 0..CACHE_SLOTS {
             let s = self.alloc[i];
             if s != empty {
                 self.flush_span_counts(s);
-                let spc = SpanClass::from_index(i).expect("span class");
-                heap.central(spc).uncache_span(heap, s);
+                heap.central(slot_class(i)).uncache_span(heap, s);
                 self.alloc[i] = empty;
             }
         }

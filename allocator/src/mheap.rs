@@ -535,7 +535,8 @@ impl MHeap {
 
     // ---------------------------------------------------------------- large objects
 
-    /// Allocate a span for one large object of `size` bytes (Go's `mcache.allocLarge`): zeroed,
+    /// Allocate a span for one large object of `size` bytes (Go's `mcache.allocLarge`): zeroed
+    /// unless `zero` is false (pointer-free requests only),
     /// with its type published after zeroing, on the class-0 full swept list so the sweeper
     /// visits it.
     pub(crate) fn alloc_large(
@@ -543,8 +544,10 @@ impl MHeap {
         size: usize,
         noscan: bool,
         ty: Option<&'static crate::typedesc::TypeDesc>,
+        zero: bool,
         cache: Option<(&mut PageCache, &mut Vec<NonNull<MSpan>>)>,
     ) -> Result<NonNull<MSpan>, AllocError> {
+        debug_assert!(zero || noscan, "only pointer-free memory may be left uncleared");
         let npages = size
             .checked_add(PAGE_SIZE - 1)
             .map(|s| s / PAGE_SIZE)
@@ -567,7 +570,7 @@ impl MHeap {
         };
         // The object area ends at the requested size, rounded to a word.
         span.set_limit(span.base() + size.next_multiple_of(8));
-        if needzero {
+        if needzero && zero {
             // SAFETY: the span's pages are mapped and exclusively ours until published.
             unsafe { crate::memclr::memclr(span.base() as *mut u8, size) };
         }

@@ -606,3 +606,60 @@ fn empty_spans_are_kept_for_one_cycle_then_freed() {
         set(false);
     }
 }
+
+/// `alloc_noscan_uninit` leaves a reused slot as it was (here: clobbered by the sweep), while
+/// zeroed allocations of the same class, made alongside or later from spans that served
+/// uncleared ones, still get zeroed memory; so do large ones.
+#[test]
+fn uninit_allocations_skip_clearing_and_zeroed_ones_still_get_zero() {
+    let h = clobber_heap();
+    let mut c = h.new_cache();
+    let per_span = SpanClass::new(SizeClass::for_size(64).unwrap(), true).objects();
+    let dirty = |c: &mut gomem_allocator::mcache::MCache, n: usize| {
+        for _ in 0..n {
+            let p = c.alloc_noscan(64).unwrap().as_ptr() as *mut u64;
+            // SAFETY: a live 64-byte object.
+            unsafe { p.write_bytes(0x77, 1) };
+        }
+    };
+    let is_zero = |p: usize, n: usize| {
+        // SAFETY: callers pass live objects of at least `n` bytes.
+        unsafe { std::slice::from_raw_parts(p as *const u8, n) }.iter().all(|&b| b == 0)
+    };
+    dirty(&mut c, 4 * per_span);
+    cycle(&h, &mut [&mut c], &[]);
+
+    // The first uncleared allocation takes a reused span without clearing it.
+    let u = c.alloc_noscan_uninit(64).unwrap().as_ptr() as usize;
+    // SAFETY: a live 64-byte object.
+    let word = unsafe { (u as *const u64).read() };
+    assert_eq!(word, gomem_allocator::mspan::CLOBBER_PATTERN, "the slot was not cleared");
+    // Zeroed allocations of the class meanwhile are zero.
+    for i in 0..2 * per_span {
+        let p = c.alloc_noscan(64).unwrap().as_ptr() as usize;
+        assert!(is_zero(p, 64), "zeroed allocation {i} at {p:#x} is dirty");
+    }
+    // Interleaved in one class, after another cycle (the spans the uncleared allocations
+    // used, dirty, are back on the central list for zeroed allocations to take).
+    dirty(&mut c, 4 * per_span);
+    cycle(&h, &mut [&mut c], &[]);
+    for i in 0..4 * per_span {
+        if i % 3 == 0 {
+            c.alloc_noscan_uninit(64).unwrap();
+        } else {
+            let p = c.alloc_noscan(64).unwrap().as_ptr() as usize;
+            assert!(is_zero(p, 64), "interleaved zeroed allocation {i} is dirty");
+        }
+    }
+    // Large objects: an uncleared one may be dirty, a zeroed one never is.
+    for _ in 0..4 {
+        let p = c.alloc_noscan_uninit(100_000).unwrap().as_ptr();
+        // SAFETY: a live 100 000-byte object.
+        unsafe { p.write_bytes(0x55, 100_000) };
+        cycle(&h, &mut [&mut c], &[]);
+        let q = c.alloc_noscan(100_000).unwrap().as_ptr() as usize;
+        assert!(is_zero(q, 100_000), "large zeroed allocation is dirty");
+        cycle(&h, &mut [&mut c], &[]);
+    }
+    assert_ledger(&h, &[&c]);
+}

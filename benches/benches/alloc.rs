@@ -33,9 +33,9 @@
 //!   `Barrier` for each batch, each allocating the same batch; the time is the wall time from
 //!   the earliest start to the latest finish, divided by the objects *per thread*. Perfect
 //!   scaling would equal the one-thread time per object.
-//! - `alloc_free_loop/{gomem,gomem_alloc_only,system_pair,system_pair_zeroed,system_batch}/
-//!   mixed_8-512`: the target; see [`bench_alloc_free_loop`] for why the comparison is
-//!   fair.
+//! - `alloc_free_loop/{gomem,gomem_uninit,gomem_alloc_only,system_pair,system_pair_zeroed,
+//!   system_batch}/mixed_8-512`: the target; see [`bench_alloc_free_loop`] for why the
+//!   comparison is fair.
 //! - `alloc_free_loop/{gomem,system_pair,system_pair_zeroed}/SIZE` for SIZE in [`PAIR_SIZES`]
 //!   (the small sizes above and one large object, 40 000 bytes): the same loop at one size per
 //!   benchmark, so every size class has its alloc+free cost beside a malloc+free pair.
@@ -113,6 +113,8 @@ enum Kind {
     Noscan,
     /// `alloc_array(&POINTER, size / 8)`: an array of pointer words.
     Scan,
+    /// `alloc_noscan_uninit(size)`: pointer-free and not cleared, like `malloc`.
+    NoscanUninit,
 }
 
 #[inline(always)]
@@ -120,6 +122,7 @@ fn gomem_alloc(cache: &mut MCache, kind: Kind, size: usize) -> *mut u8 {
     let r = match kind {
         Kind::Noscan => cache.alloc_noscan(size),
         Kind::Scan => cache.alloc_array(&POINTER, size / 8),
+        Kind::NoscanUninit => cache.alloc_noscan_uninit(size),
     };
     match r {
         Ok(p) => p.as_ptr(),
@@ -254,6 +257,7 @@ fn system_batched(layout: Layout, zeroed: bool, batch: usize, iters: u64) -> Dur
 #[inline(always)]
 fn gomem_alloc_free(
     g: &mut Gomem,
+    kind: Kind,
     batch: usize,
     iters: u64,
     size_at: impl Fn(usize) -> usize,
@@ -266,7 +270,7 @@ fn gomem_alloc_free(
         for _ in 0..n {
             let size = size_at(i);
             i = i.wrapping_add(1);
-            black_box(gomem_alloc(&mut g.cache, Kind::Noscan, size));
+            black_box(gomem_alloc(&mut g.cache, kind, size));
         }
         g.collect();
         left -= n as u64;
@@ -581,6 +585,9 @@ fn mixed_layouts() -> Vec<Layout> {
 ///   10 000 live at once, then all freed), everything timed.
 /// - `gomem_alloc_only` is the same loop with the GC cycle untimed, to show the split between
 ///   allocation and sweeping.
+/// - `gomem_uninit` is the `gomem` loop with `alloc_noscan_uninit` (Go's `mallocgc` with
+///   `needzero` false): like `malloc`, it does not clear what it hands out, so it is the
+///   like-for-like opponent of `system_pair`, as `gomem` is of `system_pair_zeroed`.
 /// - gomem hands out zeroed memory (a reused span's free slots are cleared when a P caches
 ///   it) while `malloc` does not zero: the comparison is tilted *against* gomem there.
 ///
@@ -599,7 +606,16 @@ fn bench_alloc_free_loop(c: &mut Criterion) {
     let mut heap = Gomem::new();
     g.bench_function(BenchmarkId::new("gomem", id), |b| {
         b.iter_custom(|iters| {
-            gomem_alloc_free(&mut heap, BATCH, iters, |i| layouts[i & (MIXED_LEN - 1)].size())
+            let size_at = |i: usize| layouts[i & (MIXED_LEN - 1)].size();
+            gomem_alloc_free(&mut heap, Kind::Noscan, BATCH, iters, size_at)
+        })
+    });
+
+    let mut heap = Gomem::new();
+    g.bench_function(BenchmarkId::new("gomem_uninit", id), |b| {
+        b.iter_custom(|iters| {
+            let size_at = |i: usize| layouts[i & (MIXED_LEN - 1)].size();
+            gomem_alloc_free(&mut heap, Kind::NoscanUninit, BATCH, iters, size_at)
         })
     });
 
@@ -662,7 +678,7 @@ fn bench_alloc_free_loop(c: &mut Criterion) {
         let batch = batch_for(size);
         let mut heap = Gomem::new();
         g.bench_with_input(BenchmarkId::new("gomem", size), &size, |b, &size| {
-            b.iter_custom(|iters| gomem_alloc_free(&mut heap, batch, iters, |_| size))
+            b.iter_custom(|iters| gomem_alloc_free(&mut heap, Kind::Noscan, batch, iters, |_| size))
         });
         let l = layout(size);
         g.bench_with_input(BenchmarkId::new("system_pair", size), &size, |b, _| {

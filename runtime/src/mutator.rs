@@ -150,6 +150,22 @@ impl<'s> Mutator<'s> {
         Ok(self.rooted_alloc(p.as_ptr() as usize, len))
     }
 
+    /// Allocate a pointer-free buffer holding a copy of `data` (what Go does for `[]byte(s)`:
+    /// `rawbyteslice`, then the copy). The slot is not cleared first, only its part past `data`
+    /// is (as in Go), so each byte is written once instead of cleared and then written.
+    pub fn alloc_bytes_from(&mut self, data: &[u8]) -> Result<Local<'s, Bytes>, AllocError> {
+        let p = self.cx.p().cache.alloc_noscan_uninit(data.len())?;
+        let addr = p.as_ptr() as usize;
+        let cap = self.capacity(addr);
+        // SAFETY: `p` is a fresh pointer-free object of `cap >= data.len()` bytes that nothing
+        // else references yet (a zero-length request gives `zerobase` and `cap == 0`).
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len());
+            core::ptr::write_bytes(p.as_ptr().add(data.len()), 0, cap - data.len());
+        }
+        Ok(self.rooted_alloc(addr, data.len()))
+    }
+
     /// Allocate an array of `len` nil pointers to `T`. Its [`array_len`](Self::array_len) is at
     /// least `len`: the rest of the size-class slot is usable and starts nil.
     pub fn alloc_array<T>(&mut self, len: usize) -> Result<Local<'s, PtrArray<T>>, AllocError> {

@@ -184,6 +184,43 @@ fn arrays_and_bytes() {
     .unwrap();
 }
 
+/// `alloc_bytes_from` copies its data into memory that held other buffers, and the rest of
+/// the slot reads as zero.
+#[test]
+fn alloc_bytes_from_copies_and_clears_the_rest_of_the_slot() {
+    let rt = rt(1);
+    rt.go(|m| {
+        for _ in 0..2000 {
+            m.scope(|m| {
+                let b = m.alloc_bytes(100).unwrap();
+                let n = m.bytes_len(b);
+                m.write_bytes(b, 0, &vec![0xffu8; n]);
+            });
+        }
+    })
+    .join()
+    .unwrap();
+    rt.gc();
+    rt.go(|m| {
+        for i in 0..2000usize {
+            m.scope(|m| {
+                let data: Vec<u8> = (0..100).map(|k| (i + k) as u8 | 1).collect();
+                let b = m.alloc_bytes_from(&data).unwrap();
+                let n = m.bytes_len(b);
+                assert!(n >= 100);
+                let mut out = vec![0xaau8; n];
+                m.read_bytes(b, 0, &mut out);
+                assert_eq!(&out[..100], &data[..], "buffer {i}");
+                assert!(out[100..].iter().all(|&x| x == 0), "buffer {i}: tail not cleared");
+            });
+        }
+        let e = m.alloc_bytes_from(&[]).unwrap();
+        assert_eq!(m.bytes_len(e), 0);
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn out_of_bounds_array_access_panics_cleanly() {
     let rt = rt(1);
