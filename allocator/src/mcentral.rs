@@ -8,6 +8,11 @@
 //! A P takes a span with `MCentral::cache_span`: a swept partial span if there is one, else it
 //! sweeps unswept spans (taking sweep ownership with the sweepgen CAS) until one has room, else
 //! it grows the heap by a fresh span. It gives a span back with `MCentral::uncache_span`.
+//!
+//! A sweep that leaves a small span empty frees it to the heap, or keeps it on the swept
+//! partial set for one more cycle (see "Keeping empty spans" in the crate docs); a refill that
+//! takes a kept span, or the sweep that frees it, first turns it back into an ordinary empty
+//! span (`unkeep`), so the counters see kept spans only while they wait.
 
 use crate::error::AllocError;
 use crate::mspan::{MSpan, SweepReport};
