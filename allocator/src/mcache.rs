@@ -127,19 +127,30 @@ impl MCache {
     /// the span's cached bitmap window without a call; everything else goes out of line.
     #[inline(always)]
     pub fn alloc_noscan(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        self.noscan::<true>(size)
+    }
+
+    /// The pointer-free entry points, cleared (`ZERO`) or not: tiny, then a small slot inline,
+    /// else out of line.
+    #[inline(always)]
+    fn noscan<const ZERO: bool>(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
         if size.wrapping_sub(1) < TINY_SIZE - 1 {
             return self.alloc_tiny(size);
         }
         if size.wrapping_sub(1) < crate::consts::MAX_SMALL_REQUEST {
             if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
-                let (x, span) = self.alloc_slot(SpanClass::new(sc, true))?;
+                let (x, span) = self.take_slot::<ZERO>(SpanClass::new(sc, true))?;
                 // SAFETY: the span is cached by this P.
                 self.publish_slot(unsafe { span.as_ref() }, x);
                 // SAFETY: slot addresses are never null.
                 return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
             }
         }
-        self.malloc(size, None)
+        if ZERO {
+            self.malloc(size, None)
+        } else {
+            self.malloc_uninit(size)
+        }
     }
 
     /// Allocate one zeroed value of type `ty`. Pointer-free types take the inlined
@@ -210,24 +221,13 @@ impl MCache {
     /// are unspecified. Requests under 16 bytes take the tiny allocator and are zeroed anyway.
     ///
     /// Skipping the clearing is the whole point: a refill for this call does not clear the
-    /// span's free slots (later zeroed allocations from that span clear their own slot), so a
-    /// program that fills its buffers itself does not write them twice. This is the entry point
-    /// to compare with `malloc`, which does not clear either.
+    /// span's free slots (the span serves only uncleared allocations while this P caches it,
+    /// and a zeroed refill that takes it later clears it), so a program that fills its buffers
+    /// itself does not write them twice. This is the entry point to compare with `malloc`,
+    /// which does not clear either.
     #[inline(always)]
     pub fn alloc_noscan_uninit(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
-        if size.wrapping_sub(1) < TINY_SIZE - 1 {
-            return self.alloc_tiny(size);
-        }
-        if size.wrapping_sub(1) < crate::consts::MAX_SMALL_REQUEST {
-            if let Some(sc) = crate::sizeclass::SizeClass::for_size(size) {
-                let (x, span) = self.take_slot::<false>(SpanClass::new(sc, true))?;
-                // SAFETY: the span is cached by this P.
-                self.publish_slot(unsafe { span.as_ref() }, x);
-                // SAFETY: slot addresses are never null.
-                return Ok(unsafe { NonNull::new_unchecked(x as *mut u8) });
-            }
-        }
-        self.malloc_uninit(size)
+        self.noscan::<false>(size)
     }
 
     /// The out-of-line part of [`alloc_noscan_uninit`](Self::alloc_noscan_uninit).

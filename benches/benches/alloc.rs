@@ -73,38 +73,9 @@ fn batch_for(size: usize) -> usize {
 
 // ---------------------------------------------------------------------- gomem side
 
-/// A heap and one P's cache on it.
-struct Gomem {
-    heap: Arc<MHeap>,
-    cache: MCache,
-}
-
-impl Gomem {
-    fn new() -> Gomem {
-        let heap = MHeap::new(HeapConfig::default()).expect("heap");
-        let cache = heap.new_cache();
-        Gomem { heap, cache }
-    }
-
-    /// A GC cycle in which nothing is live: every object allocated so far is freed.
-    fn collect(&mut self) {
-        collect(&self.heap, &mut [&mut self.cache]);
-    }
-}
-
-/// Start a sweep generation with no marks, make every cache give its spans back and sweep
-/// everything (the sequence of `allocator/tests/common.rs`'s `cycle` with an empty live set).
-fn collect(heap: &MHeap, caches: &mut [&mut MCache]) {
-    // SAFETY: no other thread allocates or sweeps on this heap while the benchmark collects
-    // (the two-thread benches collect after joining their threads), every span of the previous
-    // cycle was swept by the previous `sweep_all`, and every cache of the heap is released
-    // below before it allocates again.
-    unsafe { heap.advance_sweepgen() };
-    for c in caches.iter_mut() {
-        c.release_all();
-    }
-    heap.sweep_all();
-}
+#[path = "shared/common.rs"]
+mod common;
+use common::{mixed_sizes, Gomem, MIXED_LEN};
 
 /// How a gomem benchmark allocates one object.
 #[derive(Clone, Copy)]
@@ -544,23 +515,9 @@ fn bench_two_threads(c: &mut Criterion) {
     g.finish();
 }
 
-/// Length of the size sequence of the mixed loop (a power of two).
-const MIXED_LEN: usize = 4096;
-
-/// A fixed pseudo-random sequence of request sizes, uniform over the multiples of 8 in
-/// 8..=512 (xorshift64*, fixed seed), as layouts aligned to 8.
+/// The mixed loop's sizes ([`mixed_sizes`]) as layouts aligned to 8.
 fn mixed_layouts() -> Vec<Layout> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..MIXED_LEN)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
-            let size = 8 * (1 + (r >> 32) as usize % 64);
-            Layout::from_size_align(size, 8).expect("layout")
-        })
-        .collect()
+    mixed_sizes().into_iter().map(|s| Layout::from_size_align(s, 8).expect("layout")).collect()
 }
 
 /// `alloc_free_loop`: the issue's target, "faster than the system allocator's malloc+free

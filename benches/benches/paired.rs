@@ -29,8 +29,6 @@
 //!   round per object.
 
 use gomem_allocator::mcache::MCache;
-use gomem_allocator::mheap::{HeapConfig, MHeap};
-use gomem_allocator::sync::Arc;
 use gomem_allocator::typedesc::POINTER;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -38,46 +36,10 @@ use std::time::Instant;
 
 /// Requests per timed batch of the mixed loop.
 const BATCH: usize = 10_000;
-/// Length of the size sequence (a power of two).
-const SEQ: usize = 4096;
 
-/// The mixed loop's sizes: the sequence of `alloc.rs`'s `mixed_layouts` (xorshift64*, same
-/// seed), as plain sizes.
-fn mixed_sizes() -> Vec<usize> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..SEQ)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
-            8 * (1 + (r >> 32) as usize % 64)
-        })
-        .collect()
-}
-
-/// A heap with one P's cache.
-struct Heap {
-    heap: Arc<MHeap>,
-    cache: MCache,
-}
-
-impl Heap {
-    fn new() -> Heap {
-        let heap = MHeap::new(HeapConfig::default()).expect("heap");
-        let cache = heap.new_cache();
-        Heap { heap, cache }
-    }
-
-    /// A GC cycle with nothing live.
-    fn collect(&mut self) {
-        // SAFETY: one thread uses this heap, every span of the previous cycle was swept by the
-        // previous `sweep_all`, and the only cache is released right after.
-        unsafe { self.heap.advance_sweepgen() };
-        self.cache.release_all();
-        self.heap.sweep_all();
-    }
-}
+#[path = "shared/common.rs"]
+mod common;
+use common::{mixed_sizes, Gomem as Heap, MIXED_LEN as SEQ};
 
 /// The variants of the mixed loop, in the order of their columns.
 const MIXED: [&str; 4] = ["gomem", "gomem_uninit", "malloc+free", "calloc+free"];
