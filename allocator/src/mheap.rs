@@ -208,9 +208,9 @@ impl MHeap {
     /// Whether sweeps may keep a span they empty on its central list for one more cycle
     /// (default on; see "Keeping empty spans" in the crate docs). Whatever this says, no span
     /// is kept while a memory limit is set. Turning it off does not free spans kept already:
-    /// the next sweep of each does.
-    pub fn set_keep_empty_spans(&self, on: bool) {
-        self.keep_empty.store(on, Ordering::Relaxed);
+    /// the next sweep of each does. Returns the previous setting.
+    pub fn set_keep_empty_spans(&self, on: bool) -> bool {
+        self.keep_empty.swap(on, Ordering::Relaxed)
     }
 
     /// Every arena reservation of this heap as `(base, len)`, in the order made. Memory outside

@@ -592,7 +592,9 @@ fn empty_spans_are_kept_for_one_cycle_then_freed() {
     let settings: [(&str, &dyn Fn(bool)); 3] = [
         ("memory limit", &|on| scav.set_memory_limit(if on { 64 << 20 } else { no_goal })),
         ("retained goal unmet", &|on| scav.set_goals(if on { 1 << 20 } else { no_goal }, no_goal)),
-        ("keeping off", &|on| h.set_keep_empty_spans(!on)),
+        ("keeping off", &|on| {
+            h.set_keep_empty_spans(!on);
+        }),
     ];
     for (what, set) in settings {
         fill(&mut c);
