@@ -11,13 +11,15 @@
 //!
 //! Zeroed memory (lazily: only spans whose `needzero` is set are cleared, all their free slots at
 //! once when `refill` caches them; see "Zeroing" in the crate docs), aligned
-//! as [`crate::sizeclass`] documents, of at least the requested size. The one exception is
-//! [`MCache::alloc_noscan_uninit`], which, like Go's `mallocgc(size, nil, false)` and like
-//! `malloc`, returns pointer-free memory without clearing it; it takes its slots from spans
-//! cached apart from the zeroed ones, so the zeroed path never checks whether a span is clean. Scan objects get their
+//! as [`crate::sizeclass`] documents, of at least the requested size. Scan objects get their
 //! pointer metadata written before the pointer is returned: bits in the span for objects up to
 //! 512 bytes, a type header word in front of larger small objects, the type on the span for
 //! large objects.
+//!
+//! The one exception is [`MCache::alloc_noscan_uninit`], which, like Go's
+//! `mallocgc(size, nil, false)` and like `malloc`, returns pointer-free memory without clearing
+//! it. It takes its slots from spans cached apart from the zeroed ones, so the zeroed path never
+//! checks whether a span is clean.
 
 use crate::consts::{MALLOC_HEADER_SIZE, PAGE_SIZE, PTR_SIZE, TINY_SIZE};
 use crate::error::AllocError;
