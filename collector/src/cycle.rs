@@ -882,7 +882,10 @@ impl Collector {
         loop {
             if !stw {
                 self.wait_for_quiescence();
-                self.ragged_flush(world.gomaxprocs());
+                // Only Ps running a goroutine can answer; an idle P's buffers are flushed by
+                // the stop. Waiting for every P cost a whole millisecond per cycle whenever one
+                // was idle (a one-goroutine program on two Ps: every cycle).
+                self.ragged_flush(world.running_ps());
                 self.wait_for_quiescence();
             }
             let mut restart = false;

@@ -52,4 +52,8 @@ pub trait World: Send + Sync + 'static {
     fn scan_global_roots(&self, f: &mut dyn FnMut(usize));
     /// Number of processors (GOMAXPROCS).
     fn gomaxprocs(&self) -> usize;
+    /// Number of Ps running a goroutine now (a snapshot); by default all of them.
+    fn running_ps(&self) -> usize {
+        self.gomaxprocs()
+    }
 }

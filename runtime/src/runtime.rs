@@ -114,6 +114,9 @@ impl World for RtWorld {
     fn gomaxprocs(&self) -> usize {
         self.sched.gomaxprocs()
     }
+    fn running_ps(&self) -> usize {
+        self.sched.running_ps()
+    }
 }
 
 impl Runtime {

@@ -69,6 +69,12 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         self.procs.len()
     }
 
+    /// The number of Ps running a goroutine right now (the rest are idle, or their goroutine
+    /// is in a call without its P). A snapshot: it may change as soon as it is read.
+    pub fn running_ps(&self) -> usize {
+        self.lock().active
+    }
+
     /// The number of live goroutines: spawned and not yet returned (Go's `NumGoroutine`).
     #[doc(alias = "NumGoroutine")]
     pub fn num_goroutines(&self) -> usize {

@@ -679,3 +679,21 @@ fn preempt_probe_sees_a_pending_stop_the_world() {
     world.start_the_world();
     assert!(h.join().unwrap(), "the probe reads false after the world restarted");
 }
+
+/// `running_ps` counts the Ps whose goroutine is running: none when idle, one for a running
+/// goroutine on two Ps, none while that goroutine is in a call without its P.
+#[test]
+fn running_ps_counts_ps_with_a_running_goroutine() {
+    let sched = Sched::<(), ()>::new(vec![(), ()]);
+    assert_eq!(sched.running_ps(), 0);
+    let s2 = sched.clone();
+    let h = sched.spawn((), move |ctx| {
+        let inside = s2.running_ps();
+        let without = ctx.without_p(|| s2.running_ps());
+        (inside, without)
+    });
+    let (inside, without) = h.join().expect("goroutine panicked");
+    assert_eq!(inside, 1, "one goroutine runs");
+    assert_eq!(without, 0, "its P is released during the call");
+    wait_until("the goroutine's P idle", || sched.running_ps() == 0);
+}
