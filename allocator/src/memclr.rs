@@ -14,6 +14,7 @@
 //! run-time detection saw AVX2.
 
 /// Runs shorter than this go to `memset`: below it the alignment head and tail dominate.
+#[cfg(all(target_arch = "x86_64", not(loom)))]
 const VECTOR_MIN: usize = 256;
 
 /// Zero `n` bytes at `p`.
