@@ -22,7 +22,8 @@
 //! - `central_free`: free slots of spans held by the central lists (swept or not);
 //! - `span_overhead`: the part of in-use small spans no slot covers (tail waste and the pointer
 //!   bitmap of one-page scan spans);
-//! - `heap_free`: free pages still backed by memory (in the page heap or a P's page cache);
+//! - `heap_free`: free pages still backed by memory (in the page heap or a P's page cache),
+//!   and the empty spans the central lists keep for a cycle ([`HeapStats::kept_empty`]);
 //! - `released`: free pages returned to the OS.
 //!
 //! Metadata (arena maps, span structs, page-allocator bitmaps) is reported separately.
@@ -35,7 +36,7 @@
 //! | Go | here | changes when |
 //! |---|---|---|
 //! | `heapReleased` | [`HeapStats::heap_released`] | the heap grows (+), a span takes scavenged pages (−), the scavenger releases pages (+) |
-//! | `heapInUse` | [`HeapStats::heap_inuse`] | a span is allocated (+) or freed (−) |
+//! | `heapInUse` | [`HeapStats::heap_inuse`] | a span is allocated (+) or freed (−); an emptied span is kept for a cycle (−) or a kept one is taken back (+) |
 //! | `heapFree` | [`HeapStats::heap_free`] = mapped − in use − released | derived |
 //! | `mappedReady` | [`HeapStats::mapped_ready`] = mapped − released + metadata | derived |
 //! | `totalAlloc − totalFree` | [`HeapStats::heap_alloc`] | a cached span's allocations are flushed or a large object is allocated (+), sweeping frees objects (−) |

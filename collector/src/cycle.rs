@@ -622,7 +622,8 @@ impl Collector {
 
     /// A ragged barrier before mark termination (the idea of Go's `forEachP` flush in
     /// `gcMarkDone`, without stopping anyone): ask every P to flush its barrier buffer and
-    /// local work at its next allocation, and wait up to a millisecond for the answers. Work
+    /// local work at its next allocation, and wait up to a millisecond for `procs` answers
+    /// (the caller passes the number of Ps running a goroutine: only those can answer). Work
     /// a mutator has been holding is then marked concurrently, and the stop that follows
     /// usually finds nothing, instead of restarting the mark and paying another pause. Ps that
     /// do not allocate meanwhile do not answer; the stop flushes them.
