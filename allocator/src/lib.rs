@@ -50,7 +50,9 @@
 //! scavenger's view of the heap (`heap_inuse`, `last_heap_inuse`) is Go's. What differs is
 //! that the scavenger cannot release a kept span. So nothing is kept while the heap is meant to
 //! shrink: while a memory limit is set, while the scavenger's retained-heap goal is unmet, and
-//! during `debug.FreeOSMemory`'s cycle ([`MHeap::set_keep_empty_spans`](mheap::MHeap::set_keep_empty_spans)).
+//! during `debug.FreeOSMemory`'s cycle
+//! ([`MHeap::without_keeping_empty_spans`](mheap::MHeap::without_keeping_empty_spans)); a
+//! program can also turn keeping off ([`MHeap::set_keep_empty_spans`](mheap::MHeap::set_keep_empty_spans)).
 //!
 //! ## Zeroing
 //!

@@ -88,6 +88,8 @@ pub struct MHeap {
     /// Whether sweeps may keep emptied spans for a cycle (see "Keeping empty spans" in the crate
     /// docs); in force only while no memory limit is set.
     keep_empty: AtomicBool,
+    /// Calls inside [`MHeap::without_keeping_empty_spans`] now; no span is kept while any runs.
+    keep_suppressed: AtomicUsize,
     /// Rotating start for [`MHeap::sweep_one`].
     sweep_cursor: AtomicUsize,
     /// One bit per span class that has ever had a span: the sweepers visit only those
@@ -147,6 +149,7 @@ impl MHeap {
             alloc_black: AtomicBool::new(false),
             clobberfree: AtomicBool::new(cfg.clobberfree),
             keep_empty: AtomicBool::new(true),
+            keep_suppressed: AtomicUsize::new(0),
             sweep_cursor: AtomicUsize::new(0),
             used_classes: core::array::from_fn(|_| AtomicU64::new(0)),
             ledger_gate: RwLock::new(()),
@@ -211,6 +214,23 @@ impl MHeap {
     /// the next sweep of each does. Returns the previous setting.
     pub fn set_keep_empty_spans(&self, on: bool) -> bool {
         self.keep_empty.swap(on, Ordering::Relaxed)
+    }
+
+    /// Run `f` with no emptied span kept, whatever [`set_keep_empty_spans`] says (for
+    /// `debug.FreeOSMemory`'s cycle). Calls may overlap, from any threads: keeping resumes
+    /// when the last one returns.
+    ///
+    /// [`set_keep_empty_spans`]: MHeap::set_keep_empty_spans
+    pub fn without_keeping_empty_spans<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Resume<'a>(&'a AtomicUsize);
+        impl Drop for Resume<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.keep_suppressed.fetch_add(1, Ordering::Relaxed);
+        let _resume = Resume(&self.keep_suppressed);
+        f()
     }
 
     /// Every arena reservation of this heap as `(base, len)`, in the order made. Memory outside
@@ -819,6 +839,7 @@ impl SpanSource for MHeap {
         // Only while the heap is not meant to shrink: no memory limit, and the scavenger's
         // retained-heap goal met (or off).
         self.keep_empty.load(Ordering::Relaxed)
+            && self.keep_suppressed.load(Ordering::Relaxed) == 0
             && self.scav.memory_limit() == NO_GOAL
             && self.scav.gc_percent_goal() == NO_GOAL
     }

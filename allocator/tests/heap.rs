@@ -542,7 +542,7 @@ fn heap_scan_counts_pointer_prefixes_of_scan_objects() {
 /// heap memory, not in use), the next allocations of that class reuse it without going to the
 /// page heap, and a span still unused at the following sweep goes back to the page heap. No
 /// span is kept while a memory limit is set, while the scavenger's retained-heap goal is
-/// unmet, or when keeping is turned off.
+/// unmet, when keeping is turned off, or inside `without_keeping_empty_spans`.
 #[test]
 fn empty_spans_are_kept_for_one_cycle_then_freed() {
     let h = clobber_heap();
@@ -607,6 +607,19 @@ fn empty_spans_are_kept_for_one_cycle_then_freed() {
         assert_ledger(&h, &[&c]);
         set(false);
     }
+
+    // Inside `without_keeping_empty_spans` (nested calls too) nothing is kept; after the
+    // outermost returns, keeping resumes.
+    fill(&mut c);
+    let freed = h.without_keeping_empty_spans(|| {
+        h.without_keeping_empty_spans(|| ());
+        cycle(&h, &mut [&mut c], &[])
+    });
+    assert_eq!(freed, spans - 1, "suppressed: emptied spans are freed");
+    assert_eq!(h.stats.kept_empty.load(Ordering::Relaxed), 0);
+    fill(&mut c);
+    assert_eq!(cycle(&h, &mut [&mut c], &[]), 0, "keeping resumes");
+    assert_ledger(&h, &[&c]);
 }
 
 /// `alloc_noscan_uninit` leaves a reused slot as it was (here: clobbered by the sweep), while

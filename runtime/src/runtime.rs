@@ -306,9 +306,7 @@ impl Runtime {
         // Empty spans go straight back to the page heap in this cycle's sweep, and the ones
         // kept by the last sweep are freed by this one (see "Keeping empty spans" in the
         // allocator's docs), so that every free page can be released below.
-        let keep = self.heap.set_keep_empty_spans(false);
-        self.collector.gc();
-        self.heap.set_keep_empty_spans(keep);
+        self.heap.without_keeping_empty_spans(|| self.collector.gc());
         let mut w = self.sched.stop_the_world("free_os_memory");
         w.each_p(|_, p| p.cache.flush_page_cache());
         w.start_the_world();
