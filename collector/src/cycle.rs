@@ -128,6 +128,9 @@ pub struct GcStats {
     pub gc_cpu_ns: u64,
     /// Bytes marked by the last cycle (the live heap).
     pub heap_marked: u64,
+    /// The largest `heap_live` seen at a mark termination so far (the top of each cycle's
+    /// sawtooth; gctrace's middle heap figure).
+    pub peak_heap_live: u64,
 }
 
 impl Default for GcStats {
@@ -143,6 +146,7 @@ impl Default for GcStats {
             pauses: Vec::new(),
             gc_cpu_ns: 0,
             heap_marked: 0,
+            peak_heap_live: 0,
         }
     }
 }
@@ -1021,6 +1025,7 @@ impl Collector {
             // Stopped time is GC time on every P, for the CPU limiter too.
             self.limiter.add_gc_time(total_pause.as_nanos() as u64 * self.gomaxprocs as u64);
             st.heap_marked = marked_total;
+            st.peak_heap_live = st.peak_heap_live.max(heap1);
             let wall = self.start.elapsed().as_nanos() as f64 * self.gomaxprocs as f64;
             (st.num_gc, if wall > 0.0 { st.gc_cpu_ns as f64 / wall } else { 0.0 })
         };
