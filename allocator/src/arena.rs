@@ -88,7 +88,15 @@ impl HeapArena {
     }
 
     /// Clear every page-marks bit (at the start of a cycle; world stopped).
-    pub fn clear_page_marks(&self) {
+    ///
+    /// # Safety
+    /// - No mark phase runs on this heap (the collector clears them at sweep termination,
+    ///   before marking starts). Page marks say which spans hold a marked object (Go's
+    ///   `pageMarks`, which Go's reclaimer trusts to free whole spans without looking at their
+    ///   mark bits); clearing them mid-mark would tell such a reader that spans with live
+    ///   objects hold none. gomem has no such reader yet (only tests read them), and the
+    ///   contract is kept so that one can be added.
+    pub unsafe fn clear_page_marks(&self) {
         for b in self.page_marks.iter() {
             b.store(0, Ordering::Relaxed);
         }

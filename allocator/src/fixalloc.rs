@@ -62,8 +62,15 @@ impl SpanSlab {
         s
     }
 
-    /// Return a span struct. It must be Dead and unreachable except through stale pointers.
-    pub fn free(&mut self, s: NonNull<MSpan>) {
+    /// Return a span struct.
+    ///
+    /// # Safety
+    /// - `s` came from [`SpanSlab::alloc`] on this slab and was not freed since; it is Dead and
+    ///   unreachable except through stale pointers (which only load its atomics). [`alloc`]
+    ///   hands it out again and writes through it.
+    ///
+    /// [`alloc`]: SpanSlab::alloc
+    pub unsafe fn free(&mut self, s: NonNull<MSpan>) {
         let head = self.free;
         // SAFETY: the caller gives up ownership of a Dead span; we hold the heap lock.
         unsafe { s.as_ref().with_local(|l| l.next = head) };

@@ -75,19 +75,19 @@ impl MCentral {
     }
 
     /// Swept spans with free slots (Go's `partialSwept`).
-    pub fn partial_swept(&self, sg: u32) -> &SpanSet<MSpan> {
+    pub(crate) fn partial_swept(&self, sg: u32) -> &SpanSet<MSpan> {
         &self.partial[(sg / 2 % 2) as usize]
     }
     /// Unswept spans with free slots (Go's `partialUnswept`).
-    pub fn partial_unswept(&self, sg: u32) -> &SpanSet<MSpan> {
+    pub(crate) fn partial_unswept(&self, sg: u32) -> &SpanSet<MSpan> {
         &self.partial[(1 - sg / 2 % 2) as usize]
     }
     /// Swept spans without free slots (Go's `fullSwept`).
-    pub fn full_swept(&self, sg: u32) -> &SpanSet<MSpan> {
+    pub(crate) fn full_swept(&self, sg: u32) -> &SpanSet<MSpan> {
         &self.full[(sg / 2 % 2) as usize]
     }
     /// Unswept spans, possibly without free slots (Go's `fullUnswept`).
-    pub fn full_unswept(&self, sg: u32) -> &SpanSet<MSpan> {
+    pub(crate) fn full_unswept(&self, sg: u32) -> &SpanSet<MSpan> {
         &self.full[(1 - sg / 2 % 2) as usize]
     }
 
@@ -143,7 +143,8 @@ impl MCentral {
             let Some(s) = self.partial_unswept(sg).pop() else { break };
             // SAFETY: spans in central sets are InUse heap spans.
             let span = unsafe { s.as_ref() };
-            if span.try_acquire_sweep(sg) {
+            // SAFETY: `sg` is the heap's sweepgen and a win is swept at once by sweep_owned.
+            if unsafe { span.try_acquire_sweep(sg) } {
                 self.sweep_owned(heap, s, true);
                 return Some(s);
             }
@@ -154,7 +155,8 @@ impl MCentral {
             let Some(s) = self.full_unswept(sg).pop() else { break };
             // SAFETY: as above.
             let span = unsafe { s.as_ref() };
-            if span.try_acquire_sweep(sg) {
+            // SAFETY: as above.
+            if unsafe { span.try_acquire_sweep(sg) } {
                 let (rep, _) = self.sweep_owned(heap, s, true);
                 if rep.live < span.nelems() {
                     return Some(s);
@@ -290,7 +292,8 @@ impl MCentral {
         let s = self.partial_unswept(sg).pop().or_else(|| self.full_unswept(sg).pop())?;
         // SAFETY: spans in central sets are InUse heap spans, and not cached by any P.
         let span = unsafe { s.as_ref() };
-        if span.try_acquire_sweep(sg) {
+        // SAFETY: `sg` is the heap's sweepgen and a win is swept at once by sweep_owned.
+        if unsafe { span.try_acquire_sweep(sg) } {
             return Some(self.sweep_owned(heap, s, false).1);
         }
         Some(0)

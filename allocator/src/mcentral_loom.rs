@@ -68,8 +68,9 @@ impl ToyHeap {
             });
         }
         for i in 0..marked {
-            // SAFETY: as above.
-            unsafe { s.as_ref() }.try_mark(i);
+            // SAFETY: as above; the span is unpublished and ours, so marking it is the model's
+            // stand-in for the collector's marks.
+            unsafe { s.as_ref().try_mark(i) };
         }
         // SAFETY: as above.
         unsafe { s.as_ref() }.publish(SpanState::InUse);
@@ -237,7 +238,8 @@ fn sweepgen_cas_has_one_winner() {
         let race = move || {
             // SAFETY: the span is leaked, so it lives for the whole model.
             let span = unsafe { &*(addr as *const MSpan) };
-            if span.try_acquire_sweep(SG) {
+            // SAFETY: SG is the toy heap's sweepgen and a win is swept below.
+            if unsafe { span.try_acquire_sweep(SG) } {
                 // SAFETY: we won the CAS: sweep ownership is ours.
                 let rep = unsafe { span.sweep(false) };
                 span.set_sweepgen(SG);

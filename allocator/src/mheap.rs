@@ -84,6 +84,9 @@ pub struct MHeap {
     sweepgen: AtomicU32,
     /// Set while the collector marks: new objects are allocated black.
     alloc_black: AtomicBool,
+    /// Set by [`MHeap::attach_collector`]: a collector now owns this heap's cycles, so no
+    /// further cache may be made (every cache must be a P's, flushed at each cycle).
+    collected: AtomicBool,
     clobberfree: AtomicBool,
     /// Whether sweeps may keep emptied spans for a cycle (see "Keeping empty spans" in the crate
     /// docs); in force only while no memory limit is set.
@@ -147,6 +150,7 @@ impl MHeap {
             // Start at 4 so that `sg - 2` never wraps in the first cycles.
             sweepgen: AtomicU32::new(4),
             alloc_black: AtomicBool::new(false),
+            collected: AtomicBool::new(false),
             clobberfree: AtomicBool::new(cfg.clobberfree),
             keep_empty: AtomicBool::new(true),
             keep_suppressed: AtomicUsize::new(0),
@@ -160,8 +164,51 @@ impl MHeap {
     }
 
     /// A new per-P cache on this heap.
+    ///
+    /// # Panics
+    /// Once a collector is attached ([`MHeap::attach_collector`]): the collector flushes the
+    /// caches of its world's Ps at every cycle (Go's `prepareForSweep`), and a cache outside
+    /// that world would keep its spans across the sweep generation's advance, allocating from
+    /// them while the sweeper frees their slots. Make every P's cache first.
     pub fn new_cache(self: &Arc<Self>) -> MCache {
+        // Relaxed: the flag guards against misuse, not memory; attaching happens-before the
+        // collector's threads start, which is all the collector relies on.
+        if self.collected.load(Ordering::Relaxed) {
+            panic!(
+                "MHeap::new_cache: a collector is attached to this heap; every cache must be \
+                 one of its world's Ps' (made before the collector)"
+            );
+        }
         MCache::new(self.clone())
+    }
+
+    /// [`MHeap::new_cache`] without the check that no collector is attached.
+    ///
+    /// # Safety
+    /// - While a collector runs cycles on this heap, the cache is flushed (`release_all`) at
+    ///   each cycle's sweep termination before the sweepgen advances, as the collector does for
+    ///   its Ps' caches; or no cycle runs while it holds spans (a test driving the collector by
+    ///   hand).
+    pub unsafe fn new_cache_unchecked(self: &Arc<Self>) -> MCache {
+        MCache::new(self.clone())
+    }
+
+    /// Claim the heap for one collector (done by the collector's constructor): afterwards
+    /// [`MHeap::new_cache`] panics, and a second claim panics. Go has one heap and one
+    /// collector; here several heaps can live in a process, and each must have at most one.
+    ///
+    /// # Panics
+    /// If a collector is already attached.
+    pub fn attach_collector(&self) {
+        // Relaxed: see `new_cache`.
+        if self.collected.swap(true, Ordering::Relaxed) {
+            panic!("MHeap::attach_collector: this heap already has a collector");
+        }
+    }
+
+    /// Whether a collector is attached ([`MHeap::attach_collector`]).
+    pub fn has_collector(&self) -> bool {
+        self.collected.load(Ordering::Relaxed)
     }
 
     /// The OS layer (for failure injection in tests).
@@ -171,7 +218,7 @@ impl MHeap {
 
     /// The central list of a span class.
     #[inline(always)]
-    pub fn central(&self, spc: SpanClass) -> &MCentral {
+    pub(crate) fn central(&self, spc: SpanClass) -> &MCentral {
         &self.central[spc.index()]
     }
 
@@ -192,9 +239,17 @@ impl MHeap {
         self.alloc_black.load(Ordering::Relaxed)
     }
 
-    /// Turn allocate-black on or off. The collector switches it with the world stopped, so every
-    /// P sees the new value before it allocates again.
-    pub fn set_alloc_black(&self, on: bool) {
+    /// Turn allocate-black on or off (Go's `gcBlackenEnabled` as the allocator reads it). The
+    /// collector switches it with the world stopped, so every P sees the new value before it
+    /// allocates again.
+    ///
+    /// # Safety
+    /// - The world of every P allocating from this heap is stopped, and the switch follows the
+    ///   collector's phases: on from mark start (with the write barrier) to mark termination.
+    ///   Off during mark, a new object is born white in an already-scanned world and freed
+    ///   while live; on outside mark, new objects carry marks that the next cycle takes as
+    ///   already scanned.
+    pub unsafe fn set_alloc_black(&self, on: bool) {
         self.alloc_black.store(on, Ordering::Relaxed);
     }
 
@@ -537,7 +592,8 @@ impl MHeap {
         crate::poison::poison(base, bytes);
         let mut h = lock(&self.locked);
         h.pages.free(base, npages);
-        h.spans.free(s);
+        // SAFETY: `s` is this heap's span struct, Dead now and handed back by its owner.
+        unsafe { h.spans.free(s) };
     }
 
     /// Give a P's unused span structs and pages back (when the P's cache is released).
@@ -549,7 +605,8 @@ impl MHeap {
         let mut h = lock(&self.locked);
         pc.flush(&mut h.pages);
         for s in stash.drain(..) {
-            h.spans.free(s);
+            // SAFETY: a P's stash holds Dead span structs taken from this heap's slab.
+            unsafe { h.spans.free(s) };
         }
     }
 
@@ -596,7 +653,9 @@ impl MHeap {
         }
         span.set_large_type(if noscan { None } else { ty });
         if self.alloc_black() {
-            span.try_mark(0);
+            // SAFETY: allocate-black is on only while the collector marks; the new object holds
+            // no pointers yet, so it is black at once and needs no queueing.
+            unsafe { span.try_mark(0) };
             if let Some(ar) = self.arena_of(span.base()) {
                 ar.set_page_marked(span.base());
             }
@@ -633,11 +692,15 @@ impl MHeap {
     }
 
     /// Clear every arena's page-marks bits (at the start of a cycle, world stopped).
-    pub fn clear_page_marks(&self) {
+    ///
+    /// # Safety
+    /// - As for [`HeapArena::clear_page_marks`].
+    pub unsafe fn clear_page_marks(&self) {
         let h = lock(&self.locked);
         for &m in &h.metas {
-            // SAFETY: arena metadata lives as long as the heap.
-            unsafe { &*m }.clear_page_marks();
+            // SAFETY: arena metadata lives as long as the heap; the caller's contract is the
+            // arena's.
+            unsafe { (*m).clear_page_marks() };
         }
     }
 

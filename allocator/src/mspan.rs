@@ -336,7 +336,14 @@ impl MSpan {
     }
     /// Try to take sweep ownership: CAS sweepgen from `sg - 2` (needs sweeping) to `sg - 1`
     /// (being swept). Exactly one caller wins per span per cycle.
-    pub fn try_acquire_sweep(&self, sg: u32) -> bool {
+    ///
+    /// # Safety
+    /// - `sg` is the heap's current sweepgen, and a caller that wins sweeps the span
+    ///   ([`MSpan::sweep`]) and hands it on (to its central list or the page heap) before the
+    ///   next cycle's mark starts. A span claimed and left unswept keeps the last cycle's mark
+    ///   bits, so the next mark takes its objects as already scanned and frees what they
+    ///   reach; marking also waits for in-flight sweeps to finish.
+    pub unsafe fn try_acquire_sweep(&self, sg: u32) -> bool {
         // ORDERING: AcqRel on success: Acquire pairs with the Release that last set the
         // sweepgen (the previous owner's writes to `local` are visible); Release orders nothing
         // before it that others need but keeps the CAS a clean hand-over point.
@@ -399,8 +406,15 @@ impl MSpan {
     // ---- mark bits (the collector's side) ----
 
     /// Set the mark bit of slot `i`; true if it was clear (this caller greyed the object).
+    ///
+    /// # Safety
+    /// - The mark is the collector's: the heap is being marked (or the span is owned by the
+    ///   caller, unpublished or claimed for sweeping, as in tests), and when this returns true
+    ///   the caller queues the object for scanning unless its span is noscan. A mark set
+    ///   outside that protocol (between cycles, or without queueing the object) tells the
+    ///   marker the object was already scanned, so what it points to is freed while live.
     #[inline]
-    pub fn try_mark(&self, i: usize) -> bool {
+    pub unsafe fn try_mark(&self, i: usize) -> bool {
         let bit = 1u64 << (i % 64);
         let w = &self.gcmark_bits[i / 64];
         // Cheap check first: most marks in a busy heap hit already-marked objects.
@@ -420,7 +434,10 @@ impl MSpan {
     /// The collector marks object by object with `try_mark`; this is for tests and benchmarks
     /// that need a given mark pattern on a span (`benches/benches/gc.rs` sets one up before
     /// each sweep it times). Panics if `word >= SPAN_BITMAP_WORDS`.
-    pub fn set_mark_bits(&self, word: usize, bits: u64) {
+    ///
+    /// # Safety
+    /// - As for [`MSpan::try_mark`], for every slot whose bit is set in `bits`.
+    pub unsafe fn set_mark_bits(&self, word: usize, bits: u64) {
         // ORDERING: Relaxed, as in `try_mark`: the mark bits order no other memory.
         self.gcmark_bits[word].fetch_or(bits, Ordering::Relaxed);
     }

@@ -169,13 +169,18 @@ impl Os {
 
     /// Give the physical pages behind `[addr, addr+len)` back to the OS (Ready → Prepared),
     /// keeping the range mapped. With [`ReleaseMode::DontNeed`] it reads as zero afterwards.
-    pub fn release(&self, addr: usize, len: usize) -> Result<(), OsError> {
+    ///
+    /// # Safety
+    /// - `[addr, addr+len)` lies in a reservation made by this `Os` and holds no live data:
+    ///   the kernel discards its contents (zero or, with `MADV_FREE`, zero at some later
+    ///   moment), which for any other memory is a write that Rust does not see.
+    pub unsafe fn release(&self, addr: usize, len: usize) -> Result<(), OsError> {
         let advice = match self.release_mode {
             ReleaseMode::DontNeed => libc::MADV_DONTNEED,
             ReleaseMode::Free => libc::MADV_FREE,
         };
-        // SAFETY: the range lies in one of our mapped reservations and holds no live objects
-        // (the caller only releases free pages), so discarding its contents is allowed.
+        // SAFETY: the caller guarantees the range lies in one of our mapped reservations and
+        // holds no live objects, so discarding its contents is allowed.
         let r = unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) };
         if r != 0 {
             return Err(OsError { op: "release", len, errno: errno() });
@@ -242,7 +247,8 @@ mod tests {
             *(a as *mut u64) = 7;
             assert_eq!(*(a as *const u64), 7);
         }
-        os.release(a, 1 << 16).unwrap();
+        // SAFETY: our reservation; nothing lives in it.
+        unsafe { os.release(a, 1 << 16) }.unwrap();
         // SAFETY: still mapped; MADV_DONTNEED makes it read as zero.
         unsafe { assert_eq!(*(a as *const u64), 0) };
         // SAFETY: the reservation is ours and unused from here on.

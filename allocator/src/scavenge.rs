@@ -242,7 +242,9 @@ impl MHeap {
         };
         let len = npages * PAGE_SIZE;
         // The pages are ours alone now: marked in use, in no span, in no cache.
-        let ok = self.os.release(addr, len).is_ok();
+        // SAFETY: the pages are free heap pages in this heap's reservations, taken from the page
+        // allocator for this release, so they hold no live data.
+        let ok = unsafe { self.os.release(addr, len) }.is_ok();
         if ok {
             stats::add(&self.stats.heap_released, len);
         }

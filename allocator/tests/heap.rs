@@ -437,11 +437,14 @@ fn injected_mmap_failure_is_an_error_and_heap_stays_usable() {
 fn allocate_black_marks_new_objects() {
     let h = heap();
     let mut c = h.new_cache();
-    h.set_alloc_black(true);
+    // SAFETY: no other thread uses this heap, and the test plays a mark phase from here to
+    // the switch back, followed by the sweep of `cycle`.
+    unsafe { h.set_alloc_black(true) };
     let p = c.alloc(&NODE).unwrap().as_ptr() as usize;
     let t = c.alloc_noscan(3).unwrap().as_ptr() as usize;
     let l = c.alloc_noscan(100_000).unwrap().as_ptr() as usize;
-    h.set_alloc_black(false);
+    // SAFETY: as above: the "mark phase" ends.
+    unsafe { h.set_alloc_black(false) };
     for a in [p, t, l] {
         let (s, i, _) = h.find_object(a).unwrap();
         assert!(s.is_marked(i), "object allocated during marking must be black");

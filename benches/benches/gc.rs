@@ -29,7 +29,6 @@
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use gomem::barrier::write_pointer;
 use gomem::collector::cycle::{Collector, CollectorConfig, DebugModes};
-use gomem::collector::world::GcPState;
 use gomem::collector::{drain, shade, GcWork, WorkPool};
 use gomem::state::PState;
 use gomem_allocator::mcache::MCache;
@@ -79,17 +78,24 @@ fn end_cycle(heap: &MHeap, cache: &mut MCache) {
     let frees = heap.ledger(&[]).frees;
     start_sweep(heap, cache);
     heap.sweep_all();
-    heap.clear_page_marks();
+    // SAFETY: the bench thread plays the collector on a heap of its own: no mark runs now.
+    unsafe { heap.clear_page_marks() };
     assert_eq!(heap.ledger(&[]).frees, frees, "an object was freed: it was not marked");
 }
 
 /// Mark everything reachable from `roots` on one P: shade, then drain to completion.
 #[inline(always)]
-fn mark_from(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, roots: &[usize]) {
+///
+/// # Safety
+/// - The caller plays the collector on `heap` (no other thread uses it), this is its mark
+///   phase, and the next [`end_cycle`] sweeps with these marks.
+unsafe fn mark_from(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, roots: &[usize]) {
     for &r in roots {
-        shade(heap, gcw, pool, r);
+        // SAFETY: the caller's contract; the work stays in `gcw`/`pool`, drained below.
+        unsafe { shade(heap, gcw, pool, r) };
     }
-    drain(heap, gcw, pool, None, &|| false);
+    // SAFETY: everything queued was greyed by shade on `heap`.
+    unsafe { drain(heap, gcw, pool, None, &|| false) };
 }
 
 // ---------------------------------------------------------------------- write barrier
@@ -111,6 +117,8 @@ struct WbBench {
 impl WbBench {
     fn new() -> WbBench {
         let heap = new_heap();
+        // The cache first: a heap with a collector makes no more caches.
+        let cache = heap.new_cache();
         let collector = Collector::new(
             heap.clone(),
             CollectorConfig {
@@ -120,14 +128,10 @@ impl WbBench {
                 debug: DebugModes::default(),
             },
         );
-        let mut p = PState {
-            cache: heap.new_cache(),
-            gc: GcPState::default(),
-            wb: collector.write_barrier().clone(),
-            collector,
-        };
-        let holder = p.cache.alloc_array(&POINTER, WB_SLOTS).expect("alloc").as_ptr() as usize;
-        let targets = (0..WB_TARGETS).map(|_| alloc(&mut p.cache, &NODE)).collect();
+        let mut p = PState::new(cache, collector);
+        let (cache, _, _) = p.parts_mut();
+        let holder = cache.alloc_array(&POINTER, WB_SLOTS).expect("alloc").as_ptr() as usize;
+        let targets = (0..WB_TARGETS).map(|_| alloc(cache, &NODE)).collect();
         WbBench { heap, p, holder, targets }
     }
 
@@ -159,19 +163,25 @@ impl WbBench {
     /// when the buffer is full, and at mark termination for a partial one).
     #[inline(always)]
     fn flush(&mut self) {
-        let PState { cache, gc, collector, .. } = &mut self.p;
-        let pool = collector.pool();
-        gc.wbbuf.flush(cache.heap(), &mut gc.gcw, pool);
-        gc.gcw.dispose(pool);
+        let (cache, gc, collector) = self.p.parts_mut();
+        // SAFETY: the bench thread plays the collector (its threads never start): the barrier
+        // is on only between `reset_marks` calls, which end each "cycle" with these marks.
+        unsafe {
+            let pool = collector.pool();
+            gc.wbbuf.flush(cache.heap(), &mut gc.gcw, pool);
+            gc.gcw.dispose(pool);
+        }
     }
 
     /// Scan the grey objects the barrier produced, mark every object, and end the cycle, so
     /// every object is white again (untimed).
     fn reset_marks(&mut self) {
         let roots = self.all_objects();
-        let PState { cache, gc, collector, .. } = &mut self.p;
-        let pool = collector.pool();
-        mark_from(&self.heap, &mut gc.gcw, pool, &roots);
+        let (cache, gc, collector) = self.p.parts_mut();
+        // SAFETY: as in `flush`; `end_cycle` below sweeps with these marks.
+        let pool = unsafe { collector.pool() };
+        // SAFETY: as above.
+        unsafe { mark_from(&self.heap, &mut gc.gcw, pool, &roots) };
         gc.gcw.dispose(pool);
         gc.gcw.take_counters();
         end_cycle(&self.heap, cache);
@@ -214,7 +224,8 @@ fn bench_write_barrier(c: &mut Criterion) {
         })
     });
 
-    w.p.wb.set_enabled(false);
+    // SAFETY: the bench thread plays the collector; no mark runs while the switch is off.
+    unsafe { w.p.write_barrier().set_enabled(false) };
     g.bench_function("off", |b| {
         b.iter_custom(|iters| {
             let t = Instant::now();
@@ -222,9 +233,11 @@ fn bench_write_barrier(c: &mut Criterion) {
             t.elapsed()
         })
     });
-    assert!(w.p.gc.wbbuf.is_empty(), "the barrier recorded stores while off");
+    assert!(w.p.gc().wbbuf.is_empty(), "the barrier recorded stores while off");
 
-    w.p.wb.set_enabled(true);
+    // SAFETY: the bench's "mark phase" starts: what the barrier greys is scanned and the
+    // cycle ended by `reset_marks`.
+    unsafe { w.p.write_barrier().set_enabled(true) };
     w.reset_marks();
     g.bench_function("on_white", |b| {
         b.iter_custom(|iters| {
@@ -236,7 +249,7 @@ fn bench_write_barrier(c: &mut Criterion) {
                 w.barrier_stores(0, n);
                 w.flush();
                 total += t.elapsed();
-                assert!(w.p.gc.gcw.bytes_marked > 0, "on_white: the flushes greyed nothing");
+                assert!(w.p.gc().gcw.bytes_marked > 0, "on_white: the flushes greyed nothing");
                 w.reset_marks();
                 left -= n as u64;
             }
@@ -247,9 +260,12 @@ fn bench_write_barrier(c: &mut Criterion) {
     // Mark every object once; from now on every flush finds its objects black.
     let roots = w.all_objects();
     {
-        let PState { gc, collector, .. } = &mut w.p;
-        mark_from(&w.heap, &mut gc.gcw, collector.pool(), &roots);
-        gc.gcw.dispose(collector.pool());
+        let (_, gc, collector) = w.p.parts_mut();
+        // SAFETY: as in `WbBench::reset_marks`: the bench plays the collector's mark phase.
+        let pool = unsafe { collector.pool() };
+        // SAFETY: as above.
+        unsafe { mark_from(&w.heap, &mut gc.gcw, pool, &roots) };
+        gc.gcw.dispose(pool);
         gc.gcw.take_counters();
     }
     g.bench_function("on_black", |b| {
@@ -260,8 +276,9 @@ fn bench_write_barrier(c: &mut Criterion) {
             t.elapsed()
         })
     });
-    assert_eq!(w.p.gc.gcw.take_counters().0, 0, "on_black: a flush greyed an object");
-    w.p.wb.set_enabled(false);
+    assert_eq!(w.p.parts_mut().1.gcw.take_counters().0, 0, "on_black: a flush greyed an object");
+    // SAFETY: the bench's mark phase ends; `reset_marks` below leaves no grey work.
+    unsafe { w.p.write_barrier().set_enabled(false) };
     g.finish();
     // Leave the heap consistent (no grey work, marks cleared) before it is dropped.
     w.reset_marks();
@@ -351,7 +368,9 @@ impl Graph {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
             let t = Instant::now();
-            mark_from(&self.heap, gcw, pool, &[self.root]);
+            // SAFETY: the bench plays the collector on a heap of its own; `end_cycle` below
+            // sweeps with these marks.
+            unsafe { mark_from(&self.heap, gcw, pool, &[self.root]) };
             total += t.elapsed();
             let (bytes, _) = gcw.take_counters();
             assert_eq!(bytes, self.n as u64 * self.elemsize, "mark missed objects");
@@ -520,7 +539,9 @@ unsafe fn refill_span(s: &MSpan, marks: &[u64; SPAN_BITMAP_WORDS]) {
         })
     };
     for (w, &bits) in marks.iter().enumerate().take(n.div_ceil(64)) {
-        s.set_mark_bits(w, bits);
+        // SAFETY: the caller owns the span for sweeping, and the sweep that follows uses
+        // exactly these marks.
+        unsafe { s.set_mark_bits(w, bits) };
     }
 }
 
@@ -563,7 +584,9 @@ fn bench_sweep(c: &mut Criterion) {
             let s = heap.span_of_heap(b).expect("span");
             // Sweep ownership, kept for the whole group: no `sweep_one` runs on this heap and
             // the bench never hands the spans back.
-            assert!(s.try_acquire_sweep(sg), "span already being swept");
+            // SAFETY: `sg` is the heap's sweepgen; no cycle runs on this heap, so keeping the
+            // spans claimed (and swept by hand) breaks nothing that marks.
+            assert!(unsafe { s.try_acquire_sweep(sg) }, "span already being swept");
             s
         })
         .collect();
@@ -623,7 +646,9 @@ fn bench_sweep(c: &mut Criterion) {
                 let n = left.min(SWEEP_SPANS as u64) as usize;
                 for s in &spans {
                     for w in 0..nelems.div_ceil(64) {
-                        s.set_mark_bits(w, !0);
+                        // SAFETY: the bench plays the collector: these are the marks of the
+                        // "cycle" that the sweep below ends.
+                        unsafe { s.set_mark_bits(w, !0) };
                     }
                 }
                 start_sweep(&heap, &mut cache);

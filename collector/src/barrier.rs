@@ -51,8 +51,16 @@ impl WriteBarrier {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    /// Flip the switch. The world must be stopped.
-    pub fn set_enabled(&self, on: bool) {
+    /// Flip the switch (Go's `setGCPhase` writing `writeBarrier.enabled`).
+    ///
+    /// # Safety
+    /// - The world of every mutator storing pointers into the heap this barrier guards is
+    ///   stopped, and the flip is part of the collector's phase change: on at the start of mark
+    ///   (with allocate-black, before any root is scanned), off only at mark termination once
+    ///   no grey object is left. Turning it off during mark lets a mutator hide a live object
+    ///   from the marker (the sweep then frees it); turning it on outside a cycle marks
+    ///   objects that the next cycle then takes as already scanned.
+    pub unsafe fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Relaxed);
     }
 }
@@ -86,9 +94,14 @@ impl WbBuf {
 
     /// Shade every recorded pointer into `gcw` (Go's `wbBufFlush1`); nil and non-heap values are
     /// ignored by `shade`.
-    pub fn flush(&mut self, heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool) {
+    ///
+    /// # Safety
+    /// - As for [`shade`]: `heap` is being marked and `gcw`'s work reaches the marking
+    ///   collector before mark termination.
+    pub unsafe fn flush(&mut self, heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool) {
         self.flush_with(|p| {
-            shade(heap, gcw, pool, p);
+            // SAFETY: the caller's contract is shade's.
+            unsafe { shade(heap, gcw, pool, p) };
         });
     }
 

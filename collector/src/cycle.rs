@@ -240,7 +240,15 @@ pub fn fmt_ms(ms: f64) -> String {
 
 impl Collector {
     /// A collector for `heap`. Call [`Collector::start`] to launch its threads.
+    ///
+    /// Make every P's cache ([`MHeap::new_cache`]) before: this attaches the collector to the
+    /// heap ([`MHeap::attach_collector`]), after which the heap makes no more caches.
+    ///
+    /// # Panics
+    /// If `heap` already has a collector: two would advance its sweep generation and sweep
+    /// its spans independently.
     pub fn new(heap: Arc<MHeap>, cfg: CollectorConfig) -> Arc<Collector> {
+        heap.attach_collector();
         let mut pacer = Pacer::new(PacerConfig {
             gc_percent: cfg.gc_percent,
             memory_limit: cfg.memory_limit,
@@ -303,7 +311,13 @@ impl Collector {
     }
 
     /// The global work pool (for flushing barrier buffers and assists).
-    pub fn pool(&self) -> &WorkPool {
+    ///
+    /// # Safety
+    /// - Only grey objects of this collector's heap, queued by [`shade`](crate::shade) during
+    ///   this cycle's mark, are put into the pool, and work taken from it is scanned (or put
+    ///   back) before mark termination: a grey object taken and dropped is never scanned, and
+    ///   what it reaches is freed while live. The runtime's barrier flush is the one user.
+    pub unsafe fn pool(&self) -> &WorkPool {
         &self.pool
     }
 
@@ -358,8 +372,15 @@ impl Collector {
     }
 
     /// Launch the controller, the mark workers and the sweeper.
+    ///
+    /// The collector trusts `world` for soundness (it is an `unsafe` trait: see
+    /// [`World`]): every root it misses is freed while live.
+    ///
+    /// # Panics
+    /// If the collector was started before: two controllers would run cycles at once.
     pub fn start(self: &Arc<Self>, world: Arc<dyn World>) {
         let mut threads = lock(&self.threads);
+        assert!(threads.is_empty(), "Collector::start: the collector is already started");
         let c = self.clone();
         threads.push(
             std::thread::Builder::new()
@@ -536,7 +557,12 @@ impl Collector {
     /// A debt that neither stolen credit nor the work in sight can pay returns
     /// [`AssistOutcome::Park`]: the caller waits in [`park_assist`](Collector::park_assist)
     /// without its P, then calls this again with `bytes` 0, until it gets `Paid`.
-    pub fn assist_alloc(
+    ///
+    /// # Safety
+    /// - `gp` is the collector state of a P of this collector's [`World`], held by the caller
+    ///   (the one [`Stopped::for_each_p`] hands out for that P): the assist takes grey work
+    ///   into `gp.gcw`, and only the world's Ps' work is drained before mark termination.
+    pub unsafe fn assist_alloc(
         &self,
         gp: &mut GcPState,
         bytes: usize,
@@ -587,12 +613,16 @@ impl Collector {
         }
         let t = Instant::now();
         let stopped_early = core::cell::Cell::new(false);
-        let done = drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| {
-            if preempted() {
-                stopped_early.set(true);
-            }
-            stopped_early.get() || self.phase() != Phase::Mark || self.limiter.limiting()
-        });
+        // SAFETY: the pool holds only this cycle's grey objects of `heap`, and `gp` is a
+        // world P's state (this function's contract), drained before mark termination.
+        let done = unsafe {
+            drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| {
+                if preempted() {
+                    stopped_early.set(true);
+                }
+                stopped_early.get() || self.phase() != Phase::Mark || self.limiter.limiting()
+            })
+        };
         let stopped_early = stopped_early.get();
         gp.gcw.dispose(&self.pool);
         self.scan_work.fetch_add(done, Ordering::Relaxed);
@@ -618,7 +648,8 @@ impl Collector {
     fn answer_flush(&self, gp: &mut GcPState, epoch: u64) {
         gp.flush_seen = epoch;
         if self.phase() == Phase::Mark {
-            gp.wbbuf.flush(&self.heap, &mut gp.gcw, &self.pool);
+            // SAFETY: marking is on and the work goes to this collector's pool at once.
+            unsafe { gp.wbbuf.flush(&self.heap, &mut gp.gcw, &self.pool) };
             gp.gcw.dispose(&self.pool);
         }
         self.flush_acks.fetch_add(1, Ordering::Relaxed);
@@ -721,13 +752,13 @@ impl Collector {
                         // sees the progress and assists can steal the credit as it is earned
                         // (Go's gcDrain flushes both every `gcCreditSlack` units).
                         loop {
-                            let done = drain(
-                                &self.heap,
-                                &mut gcw,
-                                &self.pool,
-                                Some(CREDIT_SLACK),
-                                &|| self.phase() != Phase::Mark,
-                            );
+                            // SAFETY: a mark worker drains this collector's pool during mark and
+                            // hands its local work back before mark termination.
+                            let done = unsafe {
+                                drain(&self.heap, &mut gcw, &self.pool, Some(CREDIT_SLACK), &|| {
+                                    self.phase() != Phase::Mark
+                                })
+                            };
                             self.bg_credit.fetch_add(done, Ordering::Relaxed);
                             self.wake_assists();
                             let (bm, sw) = gcw.take_counters();
@@ -811,7 +842,8 @@ impl Collector {
         let pause1 = world.stop_the_world("GC sweep termination", &mut |w: &mut dyn Stopped| {
             // Anything a P swept lazily is done; anything left is swept now.
             self.heap.sweep_all();
-            self.heap.clear_page_marks();
+            // SAFETY: the world is stopped before marking starts.
+            unsafe { self.heap.clear_page_marks() };
             heap_live_mark_start = self.heap.heap_live();
             {
                 let mut pacer = lock(&self.pacer);
@@ -833,27 +865,36 @@ impl Collector {
             // The barrier goes on while the world is stopped, so every P sees it before any
             // object is greyed; from here on new objects are born black.
             self.set_phase(Phase::Mark);
-            self.wb.set_enabled(true);
-            self.heap.set_alloc_black(true);
+            // SAFETY: the world is stopped and this is mark start: the barrier and
+            // allocate-black go on together, before any root is scanned.
+            unsafe {
+                self.wb.set_enabled(true);
+                self.heap.set_alloc_black(true);
+            }
             let heap = &self.heap;
             let pool = &self.pool;
             w.for_each_p(&mut |cache, gp| {
                 gp.assist_credit = 0;
                 if let Some(t) = cache.tiny_block() {
-                    shade(heap, &mut gp.gcw, pool, t);
+                    // SAFETY: marking is on; the work stays on the P's gcw, drained or
+                    // flushed before mark termination.
+                    unsafe { shade(heap, &mut gp.gcw, pool, t) };
                 }
             });
             if stw {
                 // gcstoptheworld: the whole mark happens in this pause, on this thread.
                 w.for_each_goroutine_root(&mut |r| {
                     stack_scan += 8;
-                    shade(heap, &mut ctl_gcw, pool, r);
+                    // SAFETY: marking is on; ctl_gcw is drained below.
+                    unsafe { shade(heap, &mut ctl_gcw, pool, r) };
                 });
                 w.for_each_global_root(&mut |r| {
                     globals_scan += 8;
-                    shade(heap, &mut ctl_gcw, pool, r);
+                    // SAFETY: as above.
+                    unsafe { shade(heap, &mut ctl_gcw, pool, r) };
                 });
-                drain(heap, &mut ctl_gcw, pool, None, &|| false);
+                // SAFETY: marking is on, and everything queued was greyed by shade above.
+                unsafe { drain(heap, &mut ctl_gcw, pool, None, &|| false) };
             }
         });
         let t_mark = Instant::now();
@@ -865,7 +906,8 @@ impl Collector {
             let pool = &self.pool;
             world.scan_global_roots(&mut |r| {
                 globals_scan += 8;
-                shade(heap, &mut ctl_gcw, pool, r);
+                // SAFETY: marking is on; ctl_gcw is disposed to the pool below.
+                unsafe { shade(heap, &mut ctl_gcw, pool, r) };
             });
             ctl_gcw.dispose(pool);
             self.release_workers();
@@ -874,7 +916,8 @@ impl Collector {
             let roots: Vec<usize> = core::mem::take(&mut *lock(&roots));
             stack_scan = 8 * roots.len() as u64;
             for r in roots {
-                shade(heap, &mut ctl_gcw, pool, r);
+                // SAFETY: as above.
+                unsafe { shade(heap, &mut ctl_gcw, pool, r) };
             }
             ctl_gcw.dispose(pool);
             self.release_workers();
@@ -917,7 +960,8 @@ impl Collector {
                     }
                 }
                 w.for_each_p(&mut |_, gp| {
-                    gp.wbbuf.flush(heap, &mut gp.gcw, pool);
+                    // SAFETY: still marking (termination); the work is disposed right below.
+                    unsafe { gp.wbbuf.flush(heap, &mut gp.gcw, pool) };
                     if !gp.gcw.is_empty() {
                         found = true;
                     }
@@ -925,7 +969,8 @@ impl Collector {
                 });
                 if stw {
                     // Everything is marked here, in the pause itself.
-                    drain(heap, &mut ctl_gcw, pool, None, &|| false);
+                    // SAFETY: still marking; the pool holds this cycle's grey objects.
+                    unsafe { drain(heap, &mut ctl_gcw, pool, None, &|| false) };
                     found = false;
                 }
                 if found || !pool.is_empty() {
@@ -950,8 +995,11 @@ impl Collector {
                 let alloc_black = heap1.saturating_sub(heap_live_mark_start);
                 marked_total =
                     p_marked + cm + self.worker_marked.load(Ordering::Relaxed) + alloc_black;
-                self.wb.set_enabled(false);
-                heap.set_alloc_black(false);
+                // SAFETY: the world is stopped and no grey object is left: mark is over.
+                unsafe {
+                    self.wb.set_enabled(false);
+                    heap.set_alloc_black(false);
+                }
                 self.set_phase(Phase::Off);
                 heap.reset_heap_live(marked_total);
                 heap.reset_heap_scan(heap_scan);
@@ -1074,7 +1122,8 @@ impl Collector {
                 // end and the runtime can be dropped mid-mark.
                 drop(ctl);
                 let mut gcw = GcWork::new();
-                drain(&self.heap, &mut gcw, &self.pool, None, &|| false);
+                // SAFETY: marking is still on; the pool holds this cycle's grey objects.
+                unsafe { drain(&self.heap, &mut gcw, &self.pool, None, &|| false) };
                 gcw.dispose(&self.pool);
                 let (bm, sw) = gcw.take_counters();
                 self.add_worker_counters(bm, sw);
@@ -1111,6 +1160,17 @@ mod tests {
 
     static NODE: TypeDesc = TypeDesc::new(16, 8, &[1], "node");
 
+    /// `Collector::assist_alloc` for these tests' stand-alone P.
+    fn assist(
+        c: &Collector,
+        gp: &mut GcPState,
+        bytes: usize,
+        preempted: &dyn Fn() -> bool,
+    ) -> AssistOutcome {
+        // SAFETY: the collector's threads never start here: the test's `gp` is the only P.
+        unsafe { c.assist_alloc(gp, bytes, preempted) }
+    }
+
     /// A collector in its mark phase (threads not started) whose pool holds the head of an
     /// `n`-node list, and whose assist ratio is one unit of work per byte.
     fn marking_collector(n: usize) -> (Arc<Collector>, Vec<usize>) {
@@ -1137,7 +1197,8 @@ mod tests {
         c.assist_work_per_byte.store(f64_bits(1.0), Ordering::Relaxed);
         c.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
         let mut gcw = GcWork::new();
-        shade(&heap, &mut gcw, &c.pool, nodes[0]);
+        // SAFETY: the test plays mark start on a collector whose threads never run.
+        unsafe { shade(&heap, &mut gcw, &c.pool, nodes[0]) };
         gcw.dispose(&c.pool);
         (c, nodes)
     }
@@ -1146,14 +1207,14 @@ mod tests {
     fn a_preempted_assist_stops_and_keeps_its_debt() {
         let (c, _) = marking_collector(10_000);
         let mut gp = GcPState::default();
-        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| true), AssistOutcome::Preempted);
+        assert_eq!(assist(&c, &mut gp, 1 << 20, &|| true), AssistOutcome::Preempted);
         assert_eq!(c.scan_work.load(Ordering::Relaxed), 0, "no scanning after the request");
         assert_eq!(gp.assist_credit, -(1 << 20), "the debt is kept for later");
         assert!(!c.pool.is_empty(), "the grey object is still queued");
 
         // Preempted part-way: the work done counts, the rest stays queued and owed.
         let calls = core::cell::Cell::new(0);
-        let outcome = c.assist_alloc(&mut gp, 0, &|| {
+        let outcome = assist(&c, &mut gp, 0, &|| {
             calls.set(calls.get() + 1);
             calls.get() > 3
         });
@@ -1165,7 +1226,7 @@ mod tests {
 
         // Not preempted: the assist scans on until the list runs out; the debt is larger than
         // all the work there is, so it must park (and not be forgiven).
-        assert_eq!(c.assist_alloc(&mut gp, 0, &|| false), AssistOutcome::Park);
+        assert_eq!(assist(&c, &mut gp, 0, &|| false), AssistOutcome::Park);
         assert_eq!(c.scan_work.load(Ordering::Relaxed), 8 * 10_000, "each node scanned once");
         assert!(c.pool.is_empty());
         assert!(gp.assist_credit < 0, "the debt is still owed");
@@ -1173,11 +1234,11 @@ mod tests {
         // credit exists the retry steals it and is paid.
         c.park_assist();
         c.bg_credit.store(1 << 30, Ordering::Relaxed);
-        assert_eq!(c.assist_alloc(&mut gp, 0, &|| false), AssistOutcome::Paid);
+        assert_eq!(assist(&c, &mut gp, 0, &|| false), AssistOutcome::Paid);
         assert!(gp.assist_credit >= 0);
         // Marking over: nothing is owed whatever the credit.
         c.set_phase(Phase::Off);
-        assert_eq!(c.assist_alloc(&mut gp, 1 << 40, &|| false), AssistOutcome::Paid);
+        assert_eq!(assist(&c, &mut gp, 1 << 40, &|| false), AssistOutcome::Paid);
     }
 
     #[test]
@@ -1185,26 +1246,29 @@ mod tests {
         let (c, nodes) = marking_collector(100);
         // Empty the pool: everything is marked, nothing is queued.
         let mut gcw = GcWork::new();
-        drain(&c.heap, &mut gcw, &c.pool, None, &|| false);
+        // SAFETY: still marking; the pool holds the list's grey head.
+        unsafe { drain(&c.heap, &mut gcw, &c.pool, None, &|| false) };
         gcw.dispose(&c.pool);
         assert!(c.pool.is_empty());
         // A P whose barrier buffer holds a pointer to an object the mark has not reached.
-        let mut cache = c.heap.new_cache();
+        // SAFETY: no cycle runs (the collector's threads are not started), and the cache gives
+        // its span back at once.
+        let mut cache = unsafe { c.heap.new_cache_unchecked() };
         let white = cache.alloc(&NODE).unwrap().as_ptr() as usize;
         cache.release_all();
         let mut gp = GcPState { assist_credit: 1 << 40, ..GcPState::default() };
         gp.wbbuf.record(white, nodes[1]);
         // An allocation before any request leaves the buffer alone.
-        assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+        assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
         assert!(c.pool.is_empty());
         // After a request (here made without waiting: one P, which answers below) the next
         // allocation hands the buffer's work to the pool and counts its answer, once.
         c.flush_acks.store(0, Ordering::Relaxed);
         c.flush_epoch.fetch_add(1, Ordering::Relaxed);
-        assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+        assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
         assert!(!c.pool.is_empty(), "the white object was shaded and queued");
         assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
-        assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+        assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
         assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1, "answered once per request");
         // The requester's side: it returns once every P (one here) has answered.
         let epoch = c.flush_epoch.load(Ordering::Relaxed);
@@ -1213,7 +1277,7 @@ mod tests {
             while c.flush_epoch.load(Ordering::Relaxed) == epoch {
                 std::thread::yield_now();
             }
-            assert_eq!(c.assist_alloc(&mut gp, 8, &|| false), AssistOutcome::Paid);
+            assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
             requester.join().unwrap();
         });
         assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
@@ -1224,7 +1288,7 @@ mod tests {
     fn assists_and_workers_add_to_the_cycle_scan_work() {
         let (c, nodes) = marking_collector(1000);
         let mut gp = GcPState::default();
-        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Park);
+        assert_eq!(assist(&c, &mut gp, 1 << 20, &|| false), AssistOutcome::Park);
         // Every node was scanned once: 8 bytes of scan work each (one pointer at offset 0).
         assert_eq!(c.scan_work.load(Ordering::Relaxed), 8 * nodes.len() as u64);
     }

@@ -81,8 +81,16 @@ const DRAIN_CHECK_WORK: u64 = OBLET_BYTES as u64;
 ///
 /// Returns whether this call greyed (or blackened) an object; `false` for non-heap words and
 /// for objects already marked, by this P or another.
+///
+/// # Safety
+/// - `heap` is being marked by the collector whose work this is: its sweep finished before
+///   marking began and no sweep starts before the last drain (the marking contract above).
+///   A mark set outside a cycle makes the next cycle take the object as already scanned, so
+///   what it reaches is freed while live.
+/// - Whatever this queues on `gcw` is scanned or disposed to the marking collector's pool
+///   before mark termination: a marked object whose queue entry is dropped is never scanned.
 #[inline]
-pub fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize) -> bool {
+pub unsafe fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize) -> bool {
     // Nil and the first page are never heap pointers (Go's `minLegalPointer`).
     if ptr < MIN_LEGAL_POINTER {
         return false;
@@ -91,12 +99,16 @@ pub fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize) -> boo
     let Some((span, index, base)) = heap.find_object(ptr) else {
         return false;
     };
-    grey_object(heap, gcw, pool, span, index, base)
+    // SAFETY: the caller's contract (heap being marked, gcw's work reaches the collector).
+    unsafe { grey_object(heap, gcw, pool, span, index, base) }
 }
 
 /// Mark slot `index` (base `base`) of `span` and queue it (Go's `greyobject`).
+///
+/// # Safety
+/// - As for [`shade`].
 #[inline]
-fn grey_object(
+unsafe fn grey_object(
     heap: &MHeap,
     gcw: &mut GcWork,
     pool: &WorkPool,
@@ -104,7 +116,9 @@ fn grey_object(
     index: usize,
     base: usize,
 ) -> bool {
-    if !span.try_mark(index) {
+    // SAFETY: the caller's contract: `heap` is being marked and the object is queued below on
+    // a `gcw` whose work reaches the collector (or it is noscan, black at once).
+    if !unsafe { span.try_mark(index) } {
         return false;
     }
     let span_base = span.base();
@@ -136,7 +150,13 @@ fn grey_object(
 /// ignored (and asserts in debug builds): the queue only ever holds those. For a header object
 /// whose header holds the `clobberfree` pattern (a freed slot reached through a dangling
 /// pointer) the scan is skipped; the sweeper reports the slot as a zombie.
-pub fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
+///
+/// # Safety
+/// - As for [`shade`].
+/// - `b` was queued by [`shade`] (or is an oblet start of such an object) in this cycle: the
+///   scan reads the object's pointer slots, and reading a slot that mutators write without
+///   atomics, or one of freed memory, would be a data race.
+pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
     let Some(span) = heap.span_of_heap(b) else {
         debug_assert!(false, "scan_object({b:#x}): not in an InUse span");
         return;
@@ -189,7 +209,8 @@ pub fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
         // mapped, accessed by mutators only as whole words.
         let v = unsafe { load_word(slot) };
         if v != 0 && v.wrapping_sub(b) >= n {
-            shade(heap, gcw, pool, v);
+            // SAFETY: this scan's own contract, which is shade's.
+            unsafe { shade(heap, gcw, pool, v) };
         }
     };
     // The span was InUse when looked up and stays so while marking (module docs, "The
@@ -216,7 +237,11 @@ pub fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
 /// Whenever the pool is dry, some local work is offered to other Ps first
 /// ([`GcWork::balance`]). Returns the scan work done by this call, which is also in
 /// `gcw.heap_scan_work`.
-pub fn drain(
+///
+/// # Safety
+/// - As for [`scan_object`], for every entry of `gcw` and `pool`: each was queued by
+///   [`shade`] on `heap` in this cycle.
+pub unsafe fn drain(
     heap: &MHeap,
     gcw: &mut GcWork,
     pool: &WorkPool,
@@ -259,7 +284,9 @@ pub fn drain(
                 None => break,
             },
         };
-        scan_object(heap, gcw, pool, b);
+        // SAFETY: `b` came from `gcw` or `pool`, whose entries the caller guarantees were queued
+        // by `shade` on `heap` in this cycle.
+        unsafe { scan_object(heap, gcw, pool, b) };
         items_since_check += 1;
     }
     // Stopped early: the entries still in the ring are grey; queue them again.

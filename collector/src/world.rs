@@ -6,6 +6,14 @@
 //! - [`World::scan_goroutine_roots`] visits each goroutine's roots *without* stopping the world:
 //!   a goroutine's roots are read at its next safepoint, or on its behalf while it holds no P.
 //! - [`World::scan_global_roots`] visits the registered global roots.
+//!
+//! # Invariants (why the traits are `unsafe`)
+//!
+//! The collector frees every object it did not mark, so it trusts these reports completely:
+//! a root left out, a P's cache or barrier buffer left out, or a "stopped" world that is still
+//! running lets it free memory that a mutator still uses. Implementing [`World`] or
+//! [`Stopped`] is therefore an `unsafe impl`: the implementer promises the contract written on
+//! each method. `gomem`'s `Runtime` is the one implementation.
 
 use crate::barrier::WbBuf;
 use crate::work::GcWork;
@@ -27,7 +35,16 @@ pub struct GcPState {
 }
 
 /// The world, stopped: every P parked at a safepoint or idle.
-pub trait Stopped {
+///
+/// # Safety
+/// An implementation promises, for as long as the value lives:
+/// - no mutator of the collector's heap runs: every goroutine is parked at a safepoint or
+///   holds no P and cannot take one, so nothing allocates, stores a pointer or reads its
+///   roots' objects concurrently;
+/// - [`for_each_p`](Stopped::for_each_p) visits every P's cache and collector state exactly
+///   once, and those caches are the only ones that allocate from the heap;
+/// - the root visitors visit every root of every goroutine and every global root.
+pub unsafe trait Stopped {
     /// Visit every P's allocation cache and collector state.
     fn for_each_p(&mut self, f: &mut dyn FnMut(&mut MCache, &mut GcPState));
     /// Visit every root of every goroutine.
@@ -37,7 +54,21 @@ pub trait Stopped {
 }
 
 /// The goroutine world as the collector sees it.
-pub trait World: Send + Sync + 'static {
+///
+/// # Safety
+/// An implementation promises:
+/// - [`stop_the_world`](World::stop_the_world) stops every mutator of the collector's heap
+///   before calling `f`, hands `f` a [`Stopped`] that keeps its promises, and restarts the
+///   world only after `f` returns, with the scheduler's lock release ordering the
+///   collector's writes (barrier and allocate-black switches) before any mutator resumes;
+/// - [`scan_goroutine_roots`](World::scan_goroutine_roots) visits every root of every
+///   goroutine that exists when it is called, each read while its goroutine is stopped, and
+///   returns only when all are done; goroutines created later start with no roots;
+/// - [`scan_global_roots`](World::scan_global_roots) visits every global root;
+/// - every pointer store by a mutator goes through the write barrier of the collector, with
+///   the P's [`GcPState`] that `for_each_p` hands out, and every allocation from the heap
+///   goes through one of the world's Ps' caches.
+pub unsafe trait World: Send + Sync + 'static {
     /// Stop the world, run `f`, restart it. Returns the pause: from the stop request to the
     /// restart.
     fn stop_the_world(

@@ -10,7 +10,7 @@ use gomem_allocator::mheap::{HeapConfig, MHeap};
 use gomem_allocator::mspan::CLOBBER_PATTERN;
 use gomem_allocator::sync::{AtomicBool, AtomicUsize, Ordering};
 use gomem_allocator::typedesc::{TypeDesc, POINTER};
-use gomem_collector::mark::{drain, scan_object, shade, OBLET_BYTES};
+use gomem_collector::mark::OBLET_BYTES;
 use gomem_collector::work::{GcWork, WorkPool};
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +23,35 @@ static TREE: TypeDesc = TypeDesc::new(24, 16, &[0b11], "tree");
 static BIG_PTRS: TypeDesc = TypeDesc::new(1024, 1024, &[!0; 2], "[128]*T");
 /// 600 bytes, pointers in even words up to byte 584 (640-byte class, with header).
 static MIXED_600: TypeDesc = TypeDesc::new(600, 584, &[0x5555_5555_5555_5555, 0x155], "mixed600");
+
+// The marking entry points are `unsafe` (a mark set outside the collector's protocol frees
+// live objects). These tests play the collector themselves: each heap is the test's own, no
+// collector runs on it, every mark phase is followed by the sweep or check the test makes,
+// and pointer words are written before marking starts. So they call them through these.
+
+/// `gomem_collector::shade`, as the collector of the test's own heap.
+fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize) -> bool {
+    // SAFETY: see above.
+    unsafe { gomem_collector::shade(heap, gcw, pool, ptr) }
+}
+
+/// `gomem_collector::scan_object`, as the collector of the test's own heap.
+fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
+    // SAFETY: see above; `b` is an object the test shaded (or an oblet of one).
+    unsafe { gomem_collector::scan_object(heap, gcw, pool, b) }
+}
+
+/// `gomem_collector::drain`, as the collector of the test's own heap.
+fn drain(
+    heap: &MHeap,
+    gcw: &mut GcWork,
+    pool: &WorkPool,
+    budget: Option<u64>,
+    should_stop: &dyn Fn() -> bool,
+) -> u64 {
+    // SAFETY: see above; the work was queued by `shade` on `heap`.
+    unsafe { gomem_collector::drain(heap, gcw, pool, budget, should_stop) }
+}
 
 fn heap() -> Arc<MHeap> {
     MHeap::new(HeapConfig::default()).expect("heap")

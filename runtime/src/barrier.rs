@@ -21,8 +21,9 @@ use crate::sync::{AtomicUsize, Ordering};
 /// - `slot` is a pointer-sized, 8-aligned slot of a live heap object or a global root, and
 ///   `new` is 0 or the address of a live heap object.
 /// - `p` is the state of the P the caller holds (or a `PState` the caller owns outside any
-///   runtime), and while `p.wb` is enabled no sweep runs on `p.cache.heap()` (the collector's
-///   marking contract, see `gomem_collector::mark`).
+///   runtime), and `p.wb` is enabled only while `p.collector` marks `p.cache.heap()`, with no
+///   sweep running on it (the collector's marking contract, see `gomem_collector::mark`); the
+///   work the flush queues then reaches that collector's pool.
 #[inline(always)]
 pub unsafe fn write_pointer(p: &mut PState, slot: usize, new: usize) {
     // SAFETY: the caller guarantees `slot` is a live, aligned pointer slot; pointer slots are
@@ -31,9 +32,13 @@ pub unsafe fn write_pointer(p: &mut PState, slot: usize, new: usize) {
     if p.wb.enabled() {
         let old = cell.load(Ordering::Relaxed);
         if p.gc.wbbuf.record(old, new) {
-            let pool = p.collector.pool();
-            p.gc.wbbuf.flush(p.cache.heap(), &mut p.gc.gcw, pool);
-            p.gc.gcw.dispose(pool);
+            // SAFETY: the barrier is on only while `p.collector` marks `p.cache.heap()` (the
+            // caller's contract), and the flushed work goes straight to its pool.
+            unsafe {
+                let pool = p.collector.pool();
+                p.gc.wbbuf.flush(p.cache.heap(), &mut p.gc.gcw, pool);
+                p.gc.gcw.dispose(pool);
+            }
         }
     }
     // ORDERING: Release; pairs with the Acquire in `read_pointer`, so a goroutine that loads

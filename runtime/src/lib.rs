@@ -87,4 +87,4 @@ pub use gomem_sched as sched;
 pub use memstats::MemStats;
 pub use mutator::{Local, Mutator};
 pub use object::{Bytes, Field, Gc, GcType, PtrArray, Scalar};
-pub use runtime::{JoinHandle, Runtime, RuntimeError, MAX_GOMAXPROCS};
+pub use runtime::{JoinHandle, Runtime, RuntimeError, StoppedWorld, MAX_GOMAXPROCS};

@@ -104,7 +104,9 @@ impl<'s> Mutator<'s> {
         }
         if p.wb.enabled() {
             let PState { gc, collector, .. } = p;
-            match collector.assist_alloc(gc, size, &|| preempt.requested()) {
+            // SAFETY: `gc` is the state of the P this goroutine holds, one of the runtime
+            // world's Ps.
+            match unsafe { collector.assist_alloc(gc, size, &|| preempt.requested()) } {
                 AssistOutcome::Paid => {}
                 AssistOutcome::Preempted => poll = true,
                 AssistOutcome::Park => {
@@ -130,7 +132,8 @@ impl<'s> Mutator<'s> {
             self.cx.without_p(|| collector.park_assist());
             let (p, preempt) = self.cx.p_and_preempt();
             let PState { gc, collector, .. } = p;
-            match collector.assist_alloc(gc, 0, &|| preempt.requested()) {
+            // SAFETY: as in `rooted_alloc`: the state of the P this goroutine holds.
+            match unsafe { collector.assist_alloc(gc, 0, &|| preempt.requested()) } {
                 AssistOutcome::Park => continue,
                 AssistOutcome::Paid | AssistOutcome::Preempted => return,
             }

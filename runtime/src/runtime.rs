@@ -72,7 +72,11 @@ struct RtStopped<'a, 'b> {
     globals: &'a Globals,
 }
 
-impl Stopped for RtStopped<'_, '_> {
+// SAFETY: an `RtStopped` exists only inside `RtWorld::stop_the_world`, while the scheduler's
+// `WorldStopped` token it borrows proves every goroutine parked or without a P; `each_p` visits
+// every P once, and the Ps' caches are the only caches of the heap (made before the collector,
+// which then forbids more); the goroutine and global visitors cover every root there is.
+unsafe impl Stopped for RtStopped<'_, '_> {
     fn for_each_p(&mut self, f: &mut dyn FnMut(&mut gomem_allocator::MCache, &mut GcPState)) {
         self.w.each_p(|_, p| f(&mut p.cache, &mut p.gc));
     }
@@ -85,7 +89,12 @@ impl Stopped for RtStopped<'_, '_> {
     }
 }
 
-impl World for RtWorld {
+// SAFETY: `stop_the_world` stops every goroutine through the scheduler before calling `f` and
+// restarts after it (the scheduler's lock orders the collector's switches before any goroutine
+// resumes); the handshake reads each goroutine's roots while it is stopped and waits for all;
+// a new goroutine starts with an empty root stack; every pointer store of a `Mutator` goes
+// through `write_pointer` with its P's state, and every allocation through its P's cache.
+unsafe impl World for RtWorld {
     fn stop_the_world(
         &self,
         reason: &'static str,
@@ -131,6 +140,8 @@ impl Runtime {
         }
         let heap = MHeap::new(config.heap_config()).map_err(RuntimeError::Heap)?;
         let gomaxprocs = config.gomaxprocs.max(1);
+        // Every P's cache is made before the collector, which then forbids more.
+        let caches: Vec<_> = (0..gomaxprocs).map(|_| heap.new_cache()).collect();
         let collector = Collector::new(
             heap.clone(),
             CollectorConfig {
@@ -148,8 +159,7 @@ impl Runtime {
                 },
             },
         );
-        let procs =
-            (0..gomaxprocs).map(|_| PState::new(heap.new_cache(), collector.clone())).collect();
+        let procs = caches.into_iter().map(|c| PState::new(c, collector.clone())).collect();
         let globals = Arc::new(Globals::default());
         let sched = Sched::new(procs);
         collector.start(Arc::new(RtWorld {
@@ -199,12 +209,15 @@ impl Runtime {
         &self.config
     }
 
-    /// The heap.
+    /// The heap: statistics, object lookup, scavenging. What could break the collector's
+    /// invariants on it (allocate-black, page marks, mark bits, sweep ownership) is `unsafe`
+    /// (see `docs/safety.md`); new caches cannot be made (the collector owns the heap).
     pub fn heap(&self) -> &Arc<MHeap> {
         &self.heap
     }
 
-    /// The collector.
+    /// The collector: statistics, GOGC and GOMEMLIMIT, forced cycles. Its barrier switch and
+    /// work pool are `unsafe` to use (see `docs/safety.md`).
     pub fn collector(&self) -> &Arc<Collector> {
         &self.collector
     }
@@ -214,9 +227,22 @@ impl Runtime {
         &self.globals
     }
 
-    /// The scheduler.
-    pub fn sched(&self) -> &Arc<Sched<PState, GState>> {
+    /// The scheduler. Not public: its stop-the-world and workers hand out `&mut PState`, and
+    /// a P whose state is replaced would allocate outside the collector's view (see
+    /// [`PState`]'s invariant). [`Runtime::gomaxprocs`], [`Runtime::num_goroutines`] and
+    /// [`Runtime::stop_the_world`] are the safe views.
+    pub(crate) fn sched(&self) -> &Arc<Sched<PState, GState>> {
         &self.sched
+    }
+
+    /// Number of processors (GOMAXPROCS).
+    pub fn gomaxprocs(&self) -> usize {
+        self.sched.gomaxprocs()
+    }
+
+    /// Number of goroutines that have not finished (Go's `runtime.NumGoroutine`).
+    pub fn num_goroutines(&self) -> usize {
+        self.sched.num_goroutines()
     }
 
     /// Run a full collection and wait for it, sweeping included (Go's `runtime.GC`). Works with
@@ -320,9 +346,10 @@ impl Runtime {
         crate::memstats::MemStats::read(self)
     }
 
-    /// Stop the world from outside any goroutine (tests, benchmarks).
-    pub fn stop_the_world(&self, reason: &'static str) -> WorldStopped<'_, PState, GState> {
-        self.sched.stop_the_world(reason)
+    /// Stop the world from outside any goroutine (tests, benchmarks). The world starts again
+    /// when the token is dropped or [`StoppedWorld::start_the_world`] is called.
+    pub fn stop_the_world(&self, reason: &'static str) -> StoppedWorld<'_> {
+        StoppedWorld { w: self.sched.stop_the_world(reason) }
     }
 
     /// The heap's ledger with every P's cache (stops the world to read it consistently).
@@ -337,6 +364,42 @@ impl Runtime {
         drop(refs);
         w.start_the_world();
         l
+    }
+}
+
+/// A runtime's world, stopped ([`Runtime::stop_the_world`]): every goroutine is parked at a
+/// safepoint or holds no P. Unlike the scheduler's [`WorldStopped`], which it wraps, it shows
+/// the Ps' states only read-only (see [`PState`]'s invariant).
+#[must_use = "the world starts again as soon as the token is dropped"]
+pub struct StoppedWorld<'a> {
+    w: WorldStopped<'a, PState, GState>,
+}
+
+impl StoppedWorld<'_> {
+    /// Visit every P's state, in P order.
+    pub fn each_p(&mut self, mut f: impl FnMut(usize, &PState)) {
+        self.w.each_p(|i, p| f(i, p));
+    }
+
+    /// How long stopping took (see [`WorldStopped::stop_duration`]).
+    pub fn stop_duration(&self) -> Duration {
+        self.w.stop_duration()
+    }
+
+    /// The reason given to [`Runtime::stop_the_world`].
+    pub fn reason(&self) -> &'static str {
+        self.w.reason()
+    }
+
+    /// Start the world again; dropping the token does the same.
+    pub fn start_the_world(self) {
+        self.w.start_the_world();
+    }
+}
+
+impl core::fmt::Debug for StoppedWorld<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.w.fmt(f)
     }
 }
 

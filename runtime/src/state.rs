@@ -9,20 +9,57 @@ use std::cell::UnsafeCell;
 use std::sync::Arc;
 
 /// Per-P state (Go's `p.mcache`, `p.gcw`, `p.wbBuf`).
+///
+/// Invariant: a runtime's P states are reachable as `&mut` only inside this crate (the
+/// goroutine holding the P, and the runtime's stop-the-world). Replacing a P's cache or
+/// collector state, or swapping two Ps' states (of two runtimes, say), would let goroutines
+/// allocate into a heap whose collector does not scan their roots; so outside the crate the
+/// fields are read-only ([`Runtime::stop_the_world`](crate::Runtime::stop_the_world) hands out
+/// `&PState`), and only a `PState` the caller built itself can be taken apart mutably.
 pub struct PState {
     /// The P's allocation cache.
-    pub cache: MCache,
+    pub(crate) cache: MCache,
     /// The collector's per-P state: mark work, barrier buffer, assist credit.
-    pub gc: GcPState,
+    pub(crate) gc: GcPState,
     /// The barrier switch (shared; a copy of the collector's, one load away).
-    pub wb: Arc<WriteBarrier>,
+    pub(crate) wb: Arc<WriteBarrier>,
     /// The collector.
-    pub collector: Arc<Collector>,
+    pub(crate) collector: Arc<Collector>,
 }
 
 impl PState {
-    pub(crate) fn new(cache: MCache, collector: Arc<Collector>) -> PState {
+    /// A P state allocating from `cache` and marking for `collector`. The runtime makes its
+    /// own; code outside it builds one to drive [`write_pointer`](crate::barrier::write_pointer)
+    /// by itself (the barrier benchmarks).
+    pub fn new(cache: MCache, collector: Arc<Collector>) -> PState {
         PState { cache, gc: GcPState::default(), wb: collector.write_barrier().clone(), collector }
+    }
+
+    /// The P's allocation cache.
+    pub fn cache(&self) -> &MCache {
+        &self.cache
+    }
+
+    /// The collector's per-P state.
+    pub fn gc(&self) -> &GcPState {
+        &self.gc
+    }
+
+    /// The barrier switch.
+    pub fn write_barrier(&self) -> &Arc<WriteBarrier> {
+        &self.wb
+    }
+
+    /// The collector.
+    pub fn collector(&self) -> &Arc<Collector> {
+        &self.collector
+    }
+
+    /// The cache and collector state, mutably, with the collector. Only a `PState` the caller
+    /// owns is reachable as `&mut` outside this crate (see the type's invariant), so this
+    /// cannot reach a running runtime's P.
+    pub fn parts_mut(&mut self) -> (&mut MCache, &mut GcPState, &Arc<Collector>) {
+        (&mut self.cache, &mut self.gc, &self.collector)
     }
 }
 
