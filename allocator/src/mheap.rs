@@ -820,9 +820,14 @@ impl MHeap {
     }
 
     /// Walk every InUse span and check the counters against it (invariant checker, O(heap)).
-    /// Returns a description of the first disagreement. No P may allocate or sweep meanwhile,
-    /// and every cache must have been released.
-    pub fn verify(&self) -> Result<(), String> {
+    /// Returns a description of the first disagreement.
+    ///
+    /// # Safety
+    /// - No P allocates and nothing sweeps meanwhile (the world is stopped and the collector
+    ///   is not sweeping, or the caller is the heap's only user), and every cache has been
+    ///   released: the walk reads each span's allocation state, which its owner writes
+    ///   without atomics.
+    pub unsafe fn verify(&self) -> Result<(), String> {
         let h = lock(&self.locked);
         let mut inuse = 0usize;
         let mut overhead = 0usize;
@@ -840,7 +845,7 @@ impl MHeap {
                             s.base()
                         ));
                     }
-                    // SAFETY: nobody allocates or sweeps meanwhile (this method's contract), so
+                    // SAFETY: nobody allocates or sweeps meanwhile (the caller's contract), so
                     // the span's allocation state is not being written.
                     if unsafe { s.with_local(|l| l.kept_empty) } {
                         kept += s.span_bytes();

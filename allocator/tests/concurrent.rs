@@ -112,7 +112,7 @@ fn run(threads: usize, rounds: usize, per_round: usize, seed: u64) {
     let kept: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
     assert!(kept > 0);
     heap.sweep_all();
-    heap.verify().unwrap();
+    verify(&heap);
     assert_ledger(&heap, &[]);
 }
 

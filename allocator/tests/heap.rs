@@ -223,7 +223,7 @@ fn sweep_frees_unmarked_and_keeps_marked() {
         reused += 1;
     }
     assert!(reused > 0);
-    h.verify().unwrap();
+    verify(&h);
 }
 
 /// After a sweep keeps a scattered pattern (single slots, runs across 64-slot group
@@ -298,7 +298,7 @@ fn reuse_hands_out_exactly_the_freed_slots() {
             assert_eq!(unsafe { *((p + tag_at) as *const u64) }, p as u64, "live object changed");
         }
         assert_ledger(&h, &[&c]);
-        h.verify().unwrap();
+        verify(&h);
     }
 }
 
@@ -322,7 +322,7 @@ fn empty_spans_return_to_the_page_heap() {
     assert_eq!(l1.central_free, 0);
     assert!(l1.heap_free > l0.heap_free);
     assert!(l1.balances(), "{l1}");
-    h.verify().unwrap();
+    verify(&h);
 }
 
 #[test]
@@ -383,7 +383,7 @@ fn growth_beyond_one_arena() {
     let l = h.ledger(&[&c]);
     assert!(l.heap_mapped >= 176 << 20);
     assert!(l.balances(), "{l}");
-    h.verify().unwrap();
+    verify(&h);
 }
 
 #[test]
@@ -430,7 +430,7 @@ fn injected_mmap_failure_is_an_error_and_heap_stays_usable() {
     assert!(h.find_object(b.as_ptr() as usize).is_some());
     assert!(h.find_object(a.as_ptr() as usize).is_some());
     assert_ledger(&h, &[&c]);
-    h.verify().unwrap();
+    verify(&h);
 }
 
 #[test]

@@ -62,7 +62,14 @@ pub fn assert_ledger(heap: &MHeap, caches: &[&MCache]) {
     );
     let cached_used: usize = caches.iter().map(|c| c.cached_span_bytes().1).sum();
     assert_eq!(st.heap_alloc() as usize + cached_used, l.in_use, "heap_alloc counter\n{l}");
-    heap.verify().expect("heap verify");
+    verify(heap);
+}
+
+/// [`MHeap::verify`], from a test that uses the heap on one thread (or after joining the
+/// others) with every cache released.
+pub fn verify(heap: &MHeap) {
+    // SAFETY: see above: nothing allocates or sweeps concurrently.
+    unsafe { heap.verify() }.expect("heap verify");
 }
 
 /// A tiny deterministic PRNG (xorshift64*), so tests are seeded and repeatable.
