@@ -313,7 +313,7 @@ impl Collector {
     /// The global work pool (for flushing barrier buffers and assists).
     ///
     /// # Safety
-    /// - Only grey objects of this collector's heap, queued by [`shade`](crate::shade) during
+    /// - Only grey objects of this collector's heap, queued by [`shade`] during
     ///   this cycle's mark, are put into the pool, and work taken from it is scanned (or put
     ///   back) before mark termination: a grey object taken and dropped is never scanned, and
     ///   what it reaches is freed while live. The runtime's barrier flush is the one user.

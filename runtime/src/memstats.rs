@@ -122,8 +122,7 @@ impl MemStats {
         let heap_inuse = (l.in_use + l.cache_free + l.central_free + l.span_overhead) as u64;
         let heap_idle = (l.heap_free + l.released) as u64;
         let heap_sys = l.heap_mapped as u64;
-        let mcache =
-            (rt.sched().gomaxprocs() * core::mem::size_of::<gomem_allocator::MCache>()) as u64;
+        let mcache = (rt.gomaxprocs() * core::mem::size_of::<gomem_allocator::MCache>()) as u64;
         let gc_sys = l.metadata as u64;
         let mallocs = l.mallocs;
         let frees = l.frees + l.tiny_allocs;

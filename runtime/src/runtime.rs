@@ -55,6 +55,10 @@ pub struct Runtime {
     heap: Arc<MHeap>,
     collector: Arc<Collector>,
     globals: Arc<Globals>,
+    /// Not public: its stop-the-world and workers hand out `&mut PState`, and a P whose state
+    /// is replaced would allocate outside the collector's view (see [`PState`]'s invariant).
+    /// [`Runtime::gomaxprocs`], [`Runtime::num_goroutines`] and [`Runtime::stop_the_world`]
+    /// are the safe views.
     sched: Arc<Sched<PState, GState>>,
     goroutines: Arc<GoroutineLog>,
 }
@@ -225,14 +229,6 @@ impl Runtime {
     /// The global roots.
     pub fn globals(&self) -> &Arc<Globals> {
         &self.globals
-    }
-
-    /// The scheduler. Not public: its stop-the-world and workers hand out `&mut PState`, and
-    /// a P whose state is replaced would allocate outside the collector's view (see
-    /// [`PState`]'s invariant). [`Runtime::gomaxprocs`], [`Runtime::num_goroutines`] and
-    /// [`Runtime::stop_the_world`] are the safe views.
-    pub(crate) fn sched(&self) -> &Arc<Sched<PState, GState>> {
-        &self.sched
     }
 
     /// Number of processors (GOMAXPROCS).

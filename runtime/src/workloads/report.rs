@@ -230,7 +230,7 @@ pub fn measure(
             crate::GcPercent::Percent(p) => p.into(),
         },
         gomemlimit_bytes: rt.memory_limit(),
-        gomaxprocs: rt.sched().gomaxprocs() as u64,
+        gomaxprocs: rt.gomaxprocs() as u64,
         wall_s: wall.as_secs_f64(),
         user_s: ru1.user_s - ru0.user_s,
         sys_s: ru1.sys_s - ru0.sys_s,
