@@ -1,5 +1,9 @@
 //! The state the runtime keeps per P and per G (Go keeps the mcache, gcWork and write-barrier
 //! buffer on the P, and the stack, whose pointer slots are the roots, on the G).
+//!
+//! Invariants: a runtime's [`PState`]s are reachable as `&mut` only inside this crate (so no
+//! safe code outside can replace or swap a P's cache or collector state); a [`GState`]'s roots
+//! are read by others only while its goroutine is stopped.
 
 use gomem_allocator::MCache;
 use gomem_collector::barrier::WriteBarrier;
