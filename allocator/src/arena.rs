@@ -143,7 +143,8 @@ impl ArenaIndex {
     pub fn new(os: &Os) -> Result<ArenaIndex, OsError> {
         let len_bytes = ARENA_INDEX_LEN * core::mem::size_of::<AtomicPtr<HeapArena>>();
         let base = os.reserve(len_bytes, OS_PAGE_SIZE, None)?;
-        if let Err(e) = os.map(base, len_bytes) {
+        // SAFETY: the reservation just made by `os`.
+        if let Err(e) = unsafe { os.map(base, len_bytes) } {
             // SAFETY: just reserved, unused.
             unsafe { os.unmap(base, len_bytes) };
             return Err(e);
@@ -190,7 +191,8 @@ impl ArenaIndex {
     pub(crate) fn new_arena_meta(os: &Os) -> Result<(*mut HeapArena, usize), OsError> {
         let len = core::mem::size_of::<HeapArena>().next_multiple_of(OS_PAGE_SIZE);
         let p = os.reserve(len, OS_PAGE_SIZE, None)?;
-        if let Err(e) = os.map(p, len) {
+        // SAFETY: the reservation just made by `os`.
+        if let Err(e) = unsafe { os.map(p, len) } {
             // SAFETY: just reserved, unused.
             unsafe { os.unmap(p, len) };
             return Err(e);

@@ -377,7 +377,9 @@ impl MHeap {
                 // Discontiguous: the old range's leftover goes to the page allocator first.
                 if h.cur_end > h.cur_base {
                     let (lb, ll) = (h.cur_base, h.cur_end - h.cur_base);
-                    if self.os.map(lb, ll).is_ok() && self.grow_pages(h, lb, ll).is_ok() {
+                    // SAFETY: the leftover of the heap's previous reservation.
+                    let mapped = unsafe { self.os.map(lb, ll) }.is_ok();
+                    if mapped && self.grow_pages(h, lb, ll).is_ok() {
                         grown += ll;
                     }
                 }
@@ -386,7 +388,8 @@ impl MHeap {
             }
         }
         let v = h.cur_base;
-        self.os.map(v, ask)?;
+        // SAFETY: `[cur_base, cur_end)` is inside the heap's current reservation and `ask` fits.
+        unsafe { self.os.map(v, ask) }?;
         self.grow_pages(h, v, ask)?;
         h.cur_base += ask;
         Ok(grown + ask)

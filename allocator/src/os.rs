@@ -154,10 +154,15 @@ impl Os {
 
     /// Make `[addr, addr+len)` of a reservation readable and writable (Reserved → Prepared).
     /// Fresh pages read as zero.
-    pub fn map(&self, addr: usize, len: usize) -> Result<(), OsError> {
+    ///
+    /// # Safety
+    /// - `[addr, addr+len)` lies in a reservation made by this `Os`. Elsewhere `mprotect`
+    ///   could make memory writable that Rust relies on being inaccessible (a thread's stack
+    ///   guard page, which turns a stack overflow into a clean abort).
+    pub unsafe fn map(&self, addr: usize, len: usize) -> Result<(), OsError> {
         self.injected("map", len)?;
-        // SAFETY: the range lies in one of our reservations (module invariant), so changing its
-        // protection touches no memory anyone else owns.
+        // SAFETY: the caller guarantees the range lies in one of our reservations, so changing
+        // its protection touches no memory anyone else owns.
         let r = unsafe {
             libc::mprotect(addr as *mut libc::c_void, len, libc::PROT_READ | libc::PROT_WRITE)
         };
@@ -241,7 +246,8 @@ mod tests {
         let os = Os::default();
         let a = os.reserve(1 << 26, 1 << 26, None).unwrap();
         assert_eq!(a % (1 << 26), 0);
-        os.map(a, 1 << 16).unwrap();
+        // SAFETY: inside the reservation just made.
+        unsafe { os.map(a, 1 << 16) }.unwrap();
         // SAFETY: the first 64 KiB were just mapped read-write.
         unsafe {
             *(a as *mut u64) = 7;

@@ -105,7 +105,8 @@ mod tests {
         let os = crate::os::Os::default();
         let len = 16 << 20;
         let a = os.reserve(len, 1 << 21, None).unwrap();
-        os.map(a, len).unwrap();
+        // SAFETY: the reservation just made.
+        unsafe { os.map(a, len) }.unwrap();
         assert_eq!(resident_in(&[(a, len)]).unwrap(), 0);
         // SAFETY: the range was just mapped read-write and is ours alone.
         unsafe { core::ptr::write_bytes(a as *mut u8, 1, len) };

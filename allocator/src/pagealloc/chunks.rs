@@ -96,7 +96,8 @@ impl ChunkMap {
             return Ok(());
         }
         let addr = os.reserve(BLOCK_BYTES, OS_PAGE_SIZE, None)?;
-        if let Err(e) = os.map(addr, BLOCK_BYTES) {
+        // SAFETY: the reservation just made by `os`.
+        if let Err(e) = unsafe { os.map(addr, BLOCK_BYTES) } {
             // SAFETY: the reservation was just made by `os` and nothing refers to it.
             unsafe { os.unmap(addr, BLOCK_BYTES) };
             return Err(e);

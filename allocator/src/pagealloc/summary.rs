@@ -251,7 +251,9 @@ impl Summaries {
             while q <= last && !lvl.page_mapped(q) {
                 q += 1;
             }
-            os.map(lvl.base + p * OS_PAGE_SIZE, (q - p) * OS_PAGE_SIZE)?;
+            // SAFETY: pages `p..q` lie in the level's own reservation, made by `os` (the
+            // assertion above bounds them by the level's length).
+            unsafe { os.map(lvl.base + p * OS_PAGE_SIZE, (q - p) * OS_PAGE_SIZE) }?;
             for i in p..q {
                 lvl.mapped[i / 64] |= 1 << (i % 64);
             }
