@@ -358,6 +358,7 @@ fn godebug_multiple_keys() {
         gcpacertrace: true,
         invalidptr: false,
         unknown: vec![],
+        ..config::Debug::default()
     };
     assert_eq!(d, want);
     // Empty fields between settings are skipped.
