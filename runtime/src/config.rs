@@ -313,6 +313,11 @@ pub struct Debug {
     /// `invalidptr`: crash when a pointer slot holds a value that is not a valid heap pointer.
     /// Default on.
     pub invalidptr: bool,
+    /// `stwwatch`: milliseconds after which a stop-the-world (or a goroutine scan, or dropping
+    /// the runtime) still waiting for goroutines reports them on stderr, once per wait; 0 = off.
+    /// A gomem knob, not Go's. Default 1000: a pause that long is already a bug, and the report
+    /// is what turns a silent hang into a named goroutine.
+    pub stwwatch: u32,
     /// Settings gomem did not act on, in the order given and exactly as written: `key=value`
     /// fields with a key gomem does not know (Go's other runtime knobs such as `efence` or
     /// `sbrk`, library knobs such as `http2debug`, misspellings) and fields with no `=`. Go
@@ -331,6 +336,7 @@ impl Default for Debug {
             scavtrace: false,
             gcpacertrace: false,
             invalidptr: true,
+            stwwatch: 1000,
             unknown: Vec::new(),
         }
     }
@@ -359,13 +365,23 @@ fn parse_level(key: &str, value: &str, max: u8) -> Result<u8, String> {
     }
 }
 
+/// A non-negative integer of milliseconds (Go's integer syntax), for `stwwatch`.
+fn parse_millis(key: &str, value: &str) -> Result<u32, String> {
+    value.parse::<u32>().map_err(|_| {
+        format!(
+            "{key} must be a whole number of milliseconds (0 turns it off), at most {}",
+            u32::MAX
+        )
+    })
+}
+
 /// Parses a `GODEBUG` value onto `into`.
 ///
 /// The value is a comma-separated list of `key=value` settings, applied left to right, so a
 /// later setting of a key overrides an earlier one (as at Go's start-up). Empty fields are
 /// skipped; the empty string changes nothing. For the knobs in [`Debug`](struct@Debug) the value must be an
 /// integer in Go's syntax (`1`, `+1` and `01` are the same) with a meaning: 0 or 1 for the
-/// on/off knobs, 0, 1 or 2 for `gctrace` and `gcstoptheworld`. Unknown keys and fields without
+/// on/off knobs, 0, 1 or 2 for `gctrace` and `gcstoptheworld`, milliseconds for `stwwatch`. Unknown keys and fields without
 /// `=` are ignored, as in Go, and appended to [`Debug::unknown`].
 ///
 /// # Errors
@@ -394,6 +410,7 @@ pub fn parse_godebug(s: &str, into: &mut Debug) -> Result<(), ConfigError> {
             "scavtrace" => d.scavtrace = flag(value)?,
             "gcpacertrace" => d.gcpacertrace = flag(value)?,
             "invalidptr" => d.invalidptr = flag(value)?,
+            "stwwatch" => d.stwwatch = parse_millis(key, value).map_err(err)?,
             _ => d.unknown.push(field.to_owned()),
         }
     }

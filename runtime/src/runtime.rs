@@ -166,6 +166,8 @@ impl Runtime {
         let procs = caches.into_iter().map(|c| PState::new(c, collector.clone())).collect();
         let globals = Arc::new(Globals::default());
         let sched = Sched::new(procs);
+        let watch = config.debug.stwwatch;
+        sched.set_stw_watch((watch > 0).then(|| Duration::from_millis(watch.into())));
         collector.start(Arc::new(RtWorld {
             sched: sched.clone(),
             globals: globals.clone(),
@@ -243,8 +245,32 @@ impl Runtime {
 
     /// Run a full collection and wait for it, sweeping included (Go's `runtime.GC`). Works with
     /// GOGC=off. Call it from outside goroutines, or use [`Mutator::gc`] inside one.
+    ///
+    /// # Panics
+    ///
+    /// If called by a goroutine that holds a P, with a message saying to use [`Mutator::gc`]:
+    /// the cycle stops the world, which would wait for that goroutine (forever, if it belongs
+    /// to this runtime). Inside [`Mutator::without_p`] it is allowed.
     pub fn gc(&self) {
+        self.refuse_on_goroutine("Runtime::gc", "use Mutator::gc");
         self.collector.gc();
+    }
+
+    /// Panic if the calling thread is a goroutine holding a P, of this runtime or another: the
+    /// blocking call `call` stops the world (or waits for a cycle that does), and a
+    /// stop-the-world waits for every goroutine holding a P of its runtime to reach a
+    /// safepoint, so on a goroutine of this runtime the call would wait for itself forever, and
+    /// on one of another runtime it would hold that runtime's stops up for as long as it waits
+    /// (two runtimes doing so to each other deadlock). `instead` says what to use. Called once
+    /// per such call: one thread-local read, nowhere near the allocation path.
+    fn refuse_on_goroutine(&self, call: &str, instead: &str) {
+        let Some(id) = gomem_sched::holding_p() else { return };
+        let whose = if self.sched.current().is_some() { "this" } else { "another" };
+        panic!(
+            "gomem: {call} called by goroutine {id} of {whose} runtime, which holds a P: the \
+             stop-the-world it needs would wait for that goroutine (forever, on its own \
+             runtime); {instead} (or make the call inside Mutator::without_p)"
+        );
     }
 
     /// Set GOGC at run time (Go's `debug.SetGCPercent`); returns the previous value. Negative
@@ -324,7 +350,13 @@ impl Runtime {
     /// released. Call it from outside goroutines (it stops the world).
     ///
     /// Afterwards `HeapReleased` equals `HeapIdle` unless goroutines allocated meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// If called by a goroutine that holds a P (it would wait for itself): call it inside
+    /// [`Mutator::without_p`] there.
     pub fn free_os_memory(&self) -> u64 {
+        self.refuse_on_goroutine("Runtime::free_os_memory", "call it from outside goroutines");
         // Empty spans go straight back to the page heap in this cycle's sweep, and the ones
         // kept by the last sweep are freed by this one (see "Keeping empty spans" in the
         // allocator's docs), so that every free page can be released below.
@@ -338,18 +370,36 @@ impl Runtime {
     }
 
     /// Go's `runtime.ReadMemStats`: stops the world and reports Go's MemStats fields.
+    ///
+    /// # Panics
+    ///
+    /// If called by a goroutine that holds a P (it would wait for itself): call it inside
+    /// [`Mutator::without_p`] there.
     pub fn read_mem_stats(&self) -> crate::memstats::MemStats {
+        self.refuse_on_goroutine("Runtime::read_mem_stats", "call it from outside goroutines");
         crate::memstats::MemStats::read(self)
     }
 
     /// Stop the world from outside any goroutine (tests, benchmarks). The world starts again
     /// when the token is dropped or [`StoppedWorld::start_the_world`] is called.
+    ///
+    /// # Panics
+    ///
+    /// If called by a goroutine that holds a P (it would wait for itself): call it inside
+    /// [`Mutator::without_p`] there.
     pub fn stop_the_world(&self, reason: &'static str) -> StoppedWorld<'_> {
+        self.refuse_on_goroutine("Runtime::stop_the_world", "call it from outside goroutines");
         StoppedWorld { w: self.sched.stop_the_world(reason) }
     }
 
     /// The heap's ledger with every P's cache (stops the world to read it consistently).
+    ///
+    /// # Panics
+    ///
+    /// If called by a goroutine that holds a P (it would wait for itself): call it inside
+    /// [`Mutator::without_p`] there.
     pub fn ledger(&self) -> gomem_allocator::stats::Ledger {
+        self.refuse_on_goroutine("Runtime::ledger", "call it from outside goroutines");
         let mut w = self.sched.stop_the_world("ledger");
         let mut caches: Vec<*const gomem_allocator::MCache> = Vec::new();
         w.each_p(|_, p| caches.push(&p.cache as *const _));
@@ -400,7 +450,31 @@ impl core::fmt::Debug for StoppedWorld<'_> {
 }
 
 impl Drop for Runtime {
+    /// Wait for every goroutine to return (with `GODEBUG=stwwatch` on, the ones still running
+    /// after its delay are named on stderr), then stop the collector's threads. No goroutine
+    /// runs once the heap, the globals and the collector are dropped.
+    ///
+    /// Dropped by one of its own goroutines (the last `Arc<Runtime>` released inside `go`),
+    /// the runtime cannot wait for itself: it is leaked instead (heap, collector, globals and
+    /// scheduler stay alive and collecting, so that goroutine and the others go on safely), and
+    /// the drop panics with a message saying to drop it outside its goroutines, unless the
+    /// goroutine is already unwinding.
     fn drop(&mut self) {
+        if let Some((id, _)) = self.sched.current() {
+            core::mem::forget(self.heap.clone());
+            core::mem::forget(self.collector.clone());
+            core::mem::forget(self.globals.clone());
+            core::mem::forget(self.sched.clone());
+            if !std::thread::panicking() {
+                panic!(
+                    "gomem: a Runtime was dropped by its own goroutine {id}; it would have to \
+                     wait for itself to finish, so it is leaked instead: drop it outside its \
+                     goroutines, after joining them"
+                );
+            }
+            return;
+        }
+        self.sched.wait_goroutines();
         self.collector.shutdown();
     }
 }

@@ -346,6 +346,21 @@ fn godebug_each_known_key() {
 }
 
 #[test]
+fn godebug_stwwatch_is_milliseconds() {
+    assert_eq!(config::Debug::default().stwwatch, 1000);
+    assert_eq!(godebug("stwwatch=250").stwwatch, 250);
+    assert_eq!(godebug("stwwatch=0").stwwatch, 0);
+    assert_eq!(godebug("stwwatch=+07").stwwatch, 7);
+    assert!(godebug("stwwatch=5").unknown.is_empty());
+    for bad in ["stwwatch=-1", "stwwatch=", "stwwatch=1s", "stwwatch=99999999999"] {
+        let mut d = config::Debug::default();
+        let err = parse_godebug(bad, &mut d).expect_err(bad);
+        assert_names(&err, "GODEBUG", bad);
+        assert!(err.reason.contains("milliseconds"), "{err}");
+    }
+}
+
+#[test]
 fn godebug_multiple_keys() {
     let d = godebug("gctrace=1,gccheckmark=1,clobberfree=1,gcstoptheworld=2,madvdontneed=0,scavtrace=1,gcpacertrace=1,invalidptr=0");
     let want = config::Debug {
@@ -358,6 +373,7 @@ fn godebug_multiple_keys() {
         gcpacertrace: true,
         invalidptr: false,
         unknown: vec![],
+        ..config::Debug::default()
     };
     assert_eq!(d, want);
     // Empty fields between settings are skipped.

@@ -1,10 +1,12 @@
 //! Goroutines: [`GCtx`], the running goroutine as its closure sees it (Go's `g` while it runs on
 //! an M with a P), and [`GHandle`], the spawner's handle. See the crate docs for the overview.
 
+use crate::current::{self, Current};
 use crate::sched::{NotSend, Sched};
 use crate::state::{GStatus, Ticket};
 use crate::stw::{Stopwatch, WorldStopped};
 use crate::sync::{thread, Arc, AtomicU32, Ordering};
+use crate::watch::{self, Watch};
 
 /// The handle of a spawned goroutine.
 #[derive(Debug)]
@@ -16,7 +18,24 @@ pub struct GHandle<R> {
 impl<R> GHandle<R> {
     /// Wait for the goroutine to finish: `Ok` with its closure's result, or `Err` with the
     /// panic payload if it panicked. Either way it has released its P by then.
+    ///
+    /// # Panics
+    ///
+    /// If the calling thread is a goroutine (of any scheduler) that holds a P: it would keep
+    /// the P while it waits, so every stop-the-world of its scheduler would wait for the
+    /// joined goroutine too, and with one P the joined goroutine could never run. Join inside
+    /// [`GCtx::without_p`] instead (Go's blocking releases the P in the same way). It does not
+    /// release the P itself because it cannot know that no borrow of the P's payload
+    /// ([`GCtx::p`]) is still alive in the caller.
     pub fn join(self) -> std::thread::Result<R> {
+        if let Some(me) = current::holding_p() {
+            panic!(
+                "gomem-sched: goroutine {me} joins goroutine {} while it holds a P: it would \
+                 keep the P while waiting and could deadlock a stop-the-world; join inside \
+                 without_p (Mutator::without_p(|| handle.join()))",
+                self.id
+            );
+        }
         self.handle.join()
     }
 
@@ -49,10 +68,24 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
     /// First steps of a new goroutine's thread: wait for a P (the G was queued by `spawn`),
     /// then behave as at a safepoint.
     pub(crate) fn start(&mut self) {
-        let st = self.sched.lock();
+        let sched = Arc::clone(&self.sched);
+        self.resume(sched.lock());
+    }
+
+    /// Lock held, this G `Runnable` or `Parked`: wait for a P and run (`resume_locked`), record
+    /// the P (before anything can unwind: the handshake a safepoint runs may panic), then behave
+    /// as at a safepoint.
+    fn resume(&mut self, st: crate::sched::Guard<'_, G>) {
         let st = self.sched.resume_locked(st, self.id);
-        let st = self.sched.safepoint_locked(st, self.id, &self.g);
         self.p = st.gs[&self.id].status.p();
+        self.set_current(true);
+        drop(self.sched.safepoint_locked(st, self.id, &self.g));
+    }
+
+    /// Record in the thread-local that this thread runs this G, with or without a P.
+    fn set_current(&self, holds_p: bool) {
+        let sched = &*self.sched as *const Sched<P, G> as *const () as usize;
+        current::set(Some(Current { sched, id: self.id, holds_p }));
     }
 
     /// The held P's payload (Go's `getg().m.p.ptr()`), exclusively: no other thread touches it
@@ -129,31 +162,48 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
     /// (possibly while `f` runs). `f` runs with no P. Afterwards the G queues for a P (any P, first come first served) and gets one only
     /// after any stop-the-world in progress ends and any handshake scanning it finishes.
     ///
-    /// If `f` panics the G does not reacquire a P; the panic unwinds out of the goroutine.
+    /// The G is back on a P when this returns, and also when `f` panics: the unwinding passes
+    /// through the same reacquisition (a drop guard), so code that catches the panic finds the
+    /// goroutine running with a P, its roots scanned by the safepoint protocol as usual.
     #[doc(alias = "entersyscall")]
     #[doc(alias = "exitsyscall")]
     pub fn without_p<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        {
-            let mut st = self.sched.lock();
-            let s = &mut *st;
-            let slot = s.g_mut(self.id);
-            let GStatus::Running(p) = slot.status else { unreachable!() };
-            slot.status = GStatus::Syscall;
-            s.active -= 1;
-            s.release_p(p);
-            self.p = None;
-            self.sched.cv.notify_all();
+        self.release_p();
+        /// Reacquires the P when `f` returns or unwinds (Go's `exitsyscall`).
+        struct Reacquire<'a, P: Send + 'static, G: Send + Sync + 'static>(&'a mut GCtx<P, G>);
+        impl<P: Send + 'static, G: Send + Sync + 'static> Drop for Reacquire<'_, P, G> {
+            fn drop(&mut self) {
+                self.0.reacquire_p();
+            }
         }
-        let r = f();
+        let _back = Reacquire(self);
+        f()
+    }
+
+    /// `without_p`'s first half (Go's `entersyscall`): `Running` → `Syscall`, P released.
+    fn release_p(&mut self) {
         let mut st = self.sched.lock();
+        let s = &mut *st;
+        let slot = s.g_mut(self.id);
+        let GStatus::Running(p) = slot.status else { unreachable!() };
+        slot.status = GStatus::Syscall;
+        s.active -= 1;
+        s.release_p(p);
+        self.p = None;
+        self.set_current(false);
+        self.sched.cv.notify_all();
+    }
+
+    /// `without_p`'s second half (Go's `exitsyscall`): queue for a P, wait for it and for any
+    /// stop-the-world or scan of this G to end, then pass a safepoint.
+    fn reacquire_p(&mut self) {
+        let sched = Arc::clone(&self.sched);
+        let mut st = sched.lock();
         st.g_mut(self.id).status = GStatus::Runnable;
         st.runq.push_back(Ticket::G(self.id));
         st.dispatch();
-        self.sched.cv.notify_all();
-        let st = self.sched.resume_locked(st, self.id);
-        let st = self.sched.safepoint_locked(st, self.id, &self.g);
-        self.p = st.gs[&self.id].status.p();
-        r
+        sched.cv.notify_all();
+        self.resume(st);
     }
 
     /// Stop the world from this goroutine, which holds a P: its own P counts as stopped, and
@@ -172,19 +222,31 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
         st.stw.active = true;
         st.stw.stopper = Some(self.id);
         sched.publish_poll(&st);
+        // Until the token exists, a panic (in a handshake we run below) must withdraw the stop,
+        // or no one would ever start the world again.
+        let abort = AbortStop(sched);
         let clock = Stopwatch::start();
+        let mut w = Watch::start();
         // Our own P stays `Running` (and counted in `active`): it is ours to stop.
         while st.active > 1 {
             if st.g_mut(self.id).hs_pending {
                 st = sched.run_handshake_self(st, self.id, &self.g);
             } else {
-                st = sched.wait(st);
+                let me = self.id;
+                st = sched.wait_watched(
+                    st,
+                    &mut w,
+                    || format!("goroutine {me}'s stop the world ({reason:?})"),
+                    |st| watch::running(st, |id| id != me, true),
+                    watch::SAFEPOINT_HINT,
+                );
             }
         }
         if cfg!(debug_assertions) {
             st.verify_stopped();
         }
         drop(st);
+        core::mem::forget(abort);
         WorldStopped::new(sched, reason, clock.elapsed())
     }
 }
@@ -192,7 +254,22 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
 impl<P: Send + 'static, G: Send + Sync + 'static> Drop for GCtx<P, G> {
     /// The goroutine ends, normally or by a panic: release its P (if it holds one) and leave.
     fn drop(&mut self) {
+        current::set(None);
         self.sched.exit_g(self.id);
+    }
+}
+
+/// Withdraws a goroutine's stop-the-world request if it unwinds before the world is stopped
+/// (forgotten once the token is made: from then on the token's drop starts the world).
+struct AbortStop<'a, P: Send + 'static, G: Send + Sync + 'static>(&'a Sched<P, G>);
+
+impl<P: Send + 'static, G: Send + Sync + 'static> Drop for AbortStop<'_, P, G> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.stw = Default::default();
+        self.0.publish_poll(&st);
+        st.dispatch();
+        self.0.cv.notify_all();
     }
 }
 

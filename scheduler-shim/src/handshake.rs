@@ -18,6 +18,7 @@
 
 use crate::sched::{Guard, Sched};
 use crate::state::{GStatus, Handshake, HsFn};
+use crate::watch::{self, Watch};
 
 impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// Run `f` once for every goroutine that was live when the call began, and return when all
@@ -40,7 +41,17 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// stopper must not wait for this call meanwhile.
     #[doc(alias = "suspendG")]
     #[doc(alias = "forEachP")]
+    ///
+    /// # Panics
+    ///
+    /// If called by a goroutine of this scheduler that holds a P (it would wait for itself).
     pub fn handshake(&self, f: &(dyn Fn(&G) + Sync)) {
+        if let Some((id, true)) = self.current() {
+            panic!(
+                "gomem-sched: Sched::handshake called by goroutine {id}, which holds a P of this \
+                 scheduler: it would wait for itself forever; call it inside GCtx::without_p"
+            );
+        }
         let f: *const (dyn Fn(&G) + Sync + '_) = f;
         // SAFETY: only the pointee's lifetime is erased (same layout). The pointer is
         // dereferenced only by `claim_and_run` below and by `run_handshake_self` while this
@@ -121,6 +132,7 @@ impl<'a, P: Send + 'static, G: Send + Sync + 'static> HsRun<'a, P, G> {
     fn claim_and_run(&mut self) {
         let sched = self.sched;
         let mut st = sched.lock();
+        let mut w = Watch::start();
         loop {
             // Drop the Gs that ran it themselves (an exited one's slot may be gone).
             self.pending.retain(|id| st.gs.get(id).is_some_and(|s| s.hs_pending));
@@ -131,7 +143,14 @@ impl<'a, P: Send + 'static, G: Send + Sync + 'static> HsRun<'a, P, G> {
                 if self.pending.is_empty() && hs.self_running == 0 {
                     return;
                 }
-                st = sched.wait(st);
+                let pending = &self.pending;
+                st = sched.wait_watched(
+                    st,
+                    &mut w,
+                    || "a handshake (stack scan)".to_owned(),
+                    |st| watch::running(st, |id| pending.contains(&id), false),
+                    watch::SAFEPOINT_HINT,
+                );
                 continue;
             };
             let id = self.pending.swap_remove(i);

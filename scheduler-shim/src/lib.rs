@@ -14,7 +14,9 @@
 //!    thread; the G waits until it is handed an idle P.
 //! 2. It runs its closure holding the P, with exclusive use of the P's payload ([`GCtx::p`]),
 //!    polling [`GCtx::safepoint`] now and then (the runtime polls on every allocation slow path).
-//! 3. Around blocking work it releases the P ([`GCtx::without_p`]) and queues again afterwards.
+//! 3. Around blocking work it releases the P ([`GCtx::without_p`]) and queues again afterwards,
+//!    also when the work panics (a drop guard reacquires the P, so a caught panic finds the G
+//!    running with a P as before).
 //! 4. When the closure returns or panics it releases the P and exits.
 //!
 //! ## Stopping the world (Go's `stopTheWorldWithSema`)
@@ -31,6 +33,16 @@
 //! code: a G holding a P runs it itself at its next safepoint; for any other G the caller runs
 //! it, holding the G off its P meanwhile (Go's `_Gscan` bit). No global stop is needed. Its
 //! protocol is in the `handshake` module.
+//!
+//! ## Misuse that would hang, and the watchdog
+//!
+//! A goroutine holding a P must not wait for anything a stop-the-world could hold up. The shim
+//! knows which goroutine a thread runs, and whether it holds a P, from a thread-local
+//! ([`Sched::current`], [`holding_p`]): [`Sched::stop_the_world`] and [`Sched::handshake`] called
+//! by a goroutine holding a P of the same scheduler, and [`GHandle::join`] called by any
+//! goroutine holding a P, panic with a message saying what to use instead, rather than wait
+//! forever. A wait that is merely long (a goroutine spinning without a safepoint) is reported on
+//! stderr by the watchdog ([`Sched::set_stw_watch`]), naming the goroutines waited for.
 //!
 //! ## Vocabulary
 //!
@@ -88,14 +100,17 @@
 #![warn(clippy::multiple_unsafe_ops_per_block)]
 
 // Bottom layer first.
+mod current;
 mod g;
 mod handshake;
 mod sched;
 mod state;
 mod stw;
 pub mod sync;
+mod watch;
 mod worker;
 
+pub use current::holding_p;
 pub use g::{GCtx, GHandle, Preempt};
 pub use sched::Sched;
 pub use stw::WorldStopped;

@@ -4,10 +4,12 @@
 
 use core::marker::PhantomData;
 
+use crate::current;
 use crate::g::{GCtx, GHandle};
 use crate::state::{GSlot, GStatus, State, Ticket};
 use crate::stw::{Stopwatch, WorldStopped};
 use crate::sync::{self, Arc, AtomicU32, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::watch::{self, Watch};
 
 /// The lock guard of the scheduler's state.
 pub(crate) type Guard<'a, G> = MutexGuard<'a, State<G>>;
@@ -144,6 +146,13 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// [`GCtx::stop_the_world`] there.
     #[doc(alias = "stopTheWorld")]
     pub fn stop_the_world(&self, reason: &'static str) -> WorldStopped<'_, P, G> {
+        if let Some((id, true)) = self.current() {
+            panic!(
+                "gomem-sched: Sched::stop_the_world({reason:?}) called by goroutine {id}, which \
+                 holds a P of this scheduler: the stop would wait for that goroutine forever; \
+                 use GCtx::stop_the_world, or call it inside GCtx::without_p"
+            );
+        }
         let mut st = self.lock();
         while st.stw.active {
             st = self.wait(st);
@@ -152,14 +161,59 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         st.stw.stopper = None;
         self.publish_poll(&st);
         let clock = Stopwatch::start();
+        let mut w = Watch::start();
         while st.active > 0 {
-            st = self.wait(st);
+            st = self.wait_watched(
+                st,
+                &mut w,
+                || format!("stop the world ({reason:?})"),
+                |st| watch::running(st, |_| true, true),
+                watch::SAFEPOINT_HINT,
+            );
         }
         if cfg!(debug_assertions) {
             st.verify_stopped();
         }
         drop(st);
         WorldStopped::new(self, reason, clock.elapsed())
+    }
+
+    /// Wait until every goroutine has finished (Go's `sync.WaitGroup.Wait` over all of them).
+    /// Goroutines spawned meanwhile are waited for too. With the [watchdog](Self::set_stw_watch)
+    /// on, a wait that lasts longer than its delay names the goroutines still running on stderr.
+    ///
+    /// # Panics
+    ///
+    /// If called by a goroutine of this scheduler (it would wait for itself forever).
+    pub fn wait_goroutines(&self) {
+        if let Some((id, _)) = self.current() {
+            panic!(
+                "gomem-sched: Sched::wait_goroutines called by goroutine {id} of the same \
+                 scheduler: it would wait for itself forever"
+            );
+        }
+        let mut st = self.lock();
+        let mut w = Watch::start();
+        while st.live > 0 {
+            st = self.wait_watched(
+                st,
+                &mut w,
+                || "waiting for the goroutines to finish".to_owned(),
+                |st| {
+                    let live = st.gs.iter().filter(|(_, s)| s.status != GStatus::Dead);
+                    live.map(|(id, s)| format!("goroutine {id} ({:?})", s.status)).collect()
+                },
+                "every goroutine must return before its runtime is dropped",
+            );
+        }
+    }
+
+    /// Whether the calling thread is a goroutine of this scheduler: `Some((id, holds_p))`
+    /// (Go's `getg()`), where `holds_p` says it holds a P (is not inside
+    /// [`GCtx::without_p`]). A thread-local read; not meant for hot paths.
+    pub fn current(&self) -> Option<(u64, bool)> {
+        let me = self as *const Self as *const () as usize;
+        current::get().filter(|c| c.sched == me).map(|c| (c.id, c.holds_p))
     }
 
     /// Check the scheduler's invariants (INV-SCHED-1 to 6 in the state module), panicking on

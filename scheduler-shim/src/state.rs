@@ -124,6 +124,8 @@ pub(crate) struct State<G> {
     pub(crate) workers: BTreeMap<u64, WStatus>,
     pub(crate) stw: Stw,
     pub(crate) hs: Option<Handshake<G>>,
+    /// The watchdog's delay (`None`: off); see the `watch` module.
+    pub(crate) watch: Option<core::time::Duration>,
     next_id: u64,
 }
 
@@ -146,6 +148,7 @@ impl<G> State<G> {
             workers: BTreeMap::new(),
             stw: Stw::default(),
             hs: None,
+            watch: None,
             next_id: 1,
         }
     }

@@ -18,6 +18,10 @@ pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Orde
 pub use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
 pub use loom::thread;
+/// Thread-locals through the loom switch: loom runs a model's threads on one OS thread, so its
+/// own thread-locals are the ones that are per model thread.
+#[cfg(loom)]
+pub use loom::thread_local;
 
 #[cfg(not(loom))]
 pub use std::sync::atomic::Ordering;
@@ -28,6 +32,9 @@ pub use std::sync::atomic::Ordering;
 pub use std::sync::Arc;
 #[cfg(not(loom))]
 pub use std::thread;
+/// Thread-locals through the loom switch (std's in normal builds).
+#[cfg(not(loom))]
+pub use std::thread_local;
 
 /// Wrap a std atomic in a transparent newtype. The workspace's `clippy.toml` forbids the std
 /// atomic types by name; these wrappers are the one sanctioned door to them (zero-cost: same
@@ -135,6 +142,18 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub fn wait<'a, T>(cv: &Condvar, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
     cv.0.wait(&mut guard);
     guard
+}
+
+/// As [`wait`], but also wake once `timeout` has passed; true if it timed out.
+#[cfg(not(loom))]
+#[inline]
+pub fn wait_timeout<'a, T>(
+    cv: &Condvar,
+    mut guard: MutexGuard<'a, T>,
+    timeout: core::time::Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    let r = cv.0.wait_for(&mut guard, timeout);
+    (guard, r.timed_out())
 }
 
 /// Release `guard`'s lock, sleep until `cv` is notified (or spuriously), and lock again (loom

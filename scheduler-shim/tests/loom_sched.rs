@@ -1,5 +1,5 @@
 //! Loom models of the scheduler shim's protocols: stop-the-world against a polling goroutine,
-//! P hand-off between goroutines, a handshake against a goroutine that releases its P, a
+//! P hand-off between goroutines (also when `without_p`'s closure unwinds), a handshake against a goroutine that releases its P, a
 //! goroutine stopping the world, and a worker borrowing a P against a stop-the-world.
 //!
 //! The payloads hold loom cells, so loom itself reports any access to a P's (or a G's) state
@@ -143,6 +143,32 @@ fn p_handoff_between_two_goroutines() {
         }
         assert_eq!(sched.num_goroutines(), 0);
         assert_eq!(total(&sched), 4);
+    });
+}
+
+/// (2b) P hand-off when the blocking work panics: one goroutine's `without_p` closure panics
+/// and the goroutine catches it. The unwinding reacquires the P through the same protocol, so
+/// the P still never has two holders, the goroutine uses it after the catch, and both finish.
+#[test]
+fn p_handoff_when_without_p_unwinds() {
+    model(3, || {
+        let sched = Sched::<PPay, ()>::new(vec![PPay::new()]);
+        let g0 = sched.spawn((), |ctx| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ctx.without_p(|| std::panic::resume_unwind(Box::new("blocking work failed")))
+            }));
+            assert!(r.is_err());
+            ctx.p().use_it(1);
+        });
+        let g1 = sched.spawn((), |ctx| {
+            ctx.p().use_it(1);
+            ctx.without_p(|| ());
+            ctx.p().use_it(1);
+        });
+        g0.join().unwrap();
+        g1.join().unwrap();
+        assert_eq!(sched.num_goroutines(), 0);
+        assert_eq!(total(&sched), 3);
     });
 }
 

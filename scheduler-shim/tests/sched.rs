@@ -1,6 +1,10 @@
 //! Integration tests of the scheduler shim: P exclusivity, FIFO hand-off, stop-the-world,
 //! handshakes, workers and panics. Timing bounds here are generous correctness bounds ("does
 //! not wait for a 2 s sleep"), not performance assertions.
+//!
+//! Over 800 lines: every protocol of the shim is tested here, from one set of helpers, so that
+//! the file reads as the shim's behavioural specification; the last section (misuse and
+//! unwinding) could move out if it grows further.
 
 use std::sync::OnceLock;
 use std::thread::{self, ThreadId};
@@ -696,4 +700,213 @@ fn running_ps_counts_ps_with_a_running_goroutine() {
     assert_eq!(inside, 1, "one goroutine runs");
     assert_eq!(without, 0, "its P is released during the call");
     wait_until("the goroutine's P idle", || sched.running_ps() == 0);
+}
+
+// ---- Misuse and unwinding (issue 12, S8 and item 3) ----
+
+/// Run `f` on its own thread and fail if it does not finish within 20 s: a liveness check for
+/// protocols whose failure is a hang (the thread is left behind; the harness exits anyway).
+fn finishes<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(r)) => r,
+        Ok(Err(p)) => std::panic::resume_unwind(p),
+        Err(_) => panic!("{what}: did not finish in 20 s (hung)"),
+    }
+}
+
+/// The text of a panic payload.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn panic_inside_without_p_takes_the_p_back() {
+    finishes("goroutine catching a panic from without_p", || {
+        let sched = Sched::<ExclusiveP, ()>::new(vec![ExclusiveP::default()]);
+        let h = sched.spawn((), |ctx| {
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ctx.without_p(|| panic!("inside without_p"))
+            }));
+            assert!(caught.is_err());
+            // Back on a P, with the payload exclusively ours.
+            let id = ctx.g_id();
+            let p = ctx.p();
+            assert_eq!(p.holder.replace(id), None);
+            p.work += 1;
+            ctx.p().holder = None;
+            ctx.safepoint();
+            ctx.p_id()
+        });
+        assert_eq!(h.join().expect("the goroutine could not use its P after the panic"), 0);
+        // The world can still stop, and the state is consistent.
+        let mut world = sched.stop_the_world("after the panic");
+        world.each_p(|_, p| assert_eq!(p.work, 1));
+        drop(world);
+        sched.verify();
+    });
+}
+
+#[test]
+fn panic_inside_without_p_is_stopped_and_scanned_like_any_goroutine() {
+    finishes("world stop and handshake after a caught panic", || {
+        let sched = Sched::<u64, AtomicU64>::new(vec![0]);
+        let resumed = Arc::new(AtomicBool::new(false));
+        let finish = Arc::new(AtomicBool::new(false));
+        let (r, f) = (resumed.clone(), finish.clone());
+        let h = sched.spawn(AtomicU64::new(0), move |ctx| {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ctx.without_p(|| panic!("inside without_p"))
+            }));
+            r.store(true, SeqCst);
+            while !f.load(SeqCst) {
+                *ctx.p() += 1;
+                ctx.g().fetch_add(1, SeqCst);
+                ctx.safepoint();
+            }
+        });
+        wait_until("the goroutine to resume", || resumed.load(SeqCst));
+        // It runs user code again with a P: a stop waits for its safepoint, and a handshake
+        // finds it running (self-run), not in a state where the caller would scan it racily.
+        for _ in 0..20 {
+            let mut world = sched.stop_the_world("probe");
+            let mut n = 0;
+            world.each_p(|_, p| n = *p);
+            world.each_g(|g| assert_eq!(g.load(SeqCst), n));
+            drop(world);
+            sched.handshake(&|g: &AtomicU64| {
+                g.fetch_add(0, SeqCst);
+            });
+        }
+        finish.store(true, SeqCst);
+        h.join().unwrap();
+        sched.verify();
+    });
+}
+
+#[test]
+fn goroutine_stop_the_world_is_withdrawn_when_its_handshake_panics() {
+    finishes("a stop-the-world withdrawn by a panic", || {
+        // G1 stops the world and waits for G2; a handshake that panics on G1's payload is run
+        // by G1 itself while it waits, so G1 unwinds out of `stop_the_world` with no token.
+        let sched = Sched::<(), bool>::new(vec![(), ()]);
+        let (seen, release) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (s2, r2) = (seen.clone(), release.clone());
+        let g2 = sched.spawn(false, move |ctx| {
+            // Spin without a safepoint until G1's stop request is visible, then until released.
+            while !ctx.p_and_preempt().1.requested() {
+                std::hint::spin_loop();
+            }
+            s2.store(true, SeqCst);
+            while !r2.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+            ctx.safepoint();
+        });
+        let g1 = sched.spawn(true, |ctx| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                drop(ctx.stop_the_world("doomed"));
+            }));
+            assert!(r.is_err(), "the handshake's panic should have unwound stop_the_world");
+            ctx.safepoint();
+        });
+        // G2 waits for the poll word; G1 is the only one who sets it, so G1 is waiting now.
+        wait_until("G1's stop request", || seen.load(SeqCst));
+        let hs = {
+            let sched = sched.clone();
+            thread::spawn(move || sched.handshake(&|&panicky: &bool| assert!(!panicky, "scan")))
+        };
+        g1.join().expect("G1");
+        release.store(true, SeqCst);
+        g2.join().expect("G2 parked for a stop nobody ends");
+        hs.join().expect("handshake");
+        drop(sched.stop_the_world("after"));
+        sched.verify();
+    });
+}
+
+#[test]
+fn join_while_holding_a_p_panics_and_works_without_the_p() {
+    finishes("joining from a goroutine", || {
+        let sched = Sched::<(), ()>::new(vec![()]);
+        let h = sched.spawn((), |ctx| {
+            // With one P the joined goroutine could never run while we keep ours.
+            let inner = ctx.sched().spawn((), |_| 7);
+            let inner_id = inner.id();
+            let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.join()))
+                .expect_err("join with a P must refuse");
+            let msg = panic_text(&*err);
+            assert!(msg.contains("while it holds a P") && msg.contains("without_p"), "{msg}");
+            // The refused handle was consumed; joining inside without_p works.
+            let again = ctx.sched().spawn((), |_| 8);
+            let v = ctx.without_p(|| again.join().unwrap());
+            (inner_id, v)
+        });
+        let (_, v) = h.join().unwrap();
+        assert_eq!(v, 8);
+        assert_eq!(sched.num_goroutines(), 0);
+    });
+}
+
+#[test]
+fn sched_stop_the_world_and_handshake_from_a_goroutine_with_a_p_panic() {
+    finishes("stopping from a goroutine", || {
+        let sched = Sched::<(), ()>::new(vec![(), ()]);
+        let h = sched.spawn((), |ctx| {
+            let s = ctx.sched().clone();
+            assert_eq!(s.current(), Some((ctx.g_id(), true)));
+            let stw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                drop(s.stop_the_world("from a goroutine"));
+            }));
+            let msg = panic_text(&*stw.expect_err("must refuse"));
+            assert!(msg.contains("GCtx::stop_the_world"), "{msg}");
+            let hs =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.handshake(&|_| ())));
+            let msg = panic_text(&*hs.expect_err("must refuse"));
+            assert!(msg.contains("without_p"), "{msg}");
+            // Without the P both are fine.
+            ctx.without_p(|| {
+                assert_eq!(s.current(), Some((1, false)));
+                drop(s.stop_the_world("without a P"));
+                s.handshake(&|_| ());
+            });
+            assert_eq!(gomem_sched::holding_p(), Some(ctx.g_id()));
+        });
+        h.join().unwrap();
+        assert_eq!(sched.current(), None);
+        assert_eq!(gomem_sched::holding_p(), None);
+        sched.verify();
+    });
+}
+
+#[test]
+fn wait_goroutines_waits_for_every_goroutine() {
+    finishes("wait_goroutines", || {
+        let sched = Sched::<(), ()>::new(vec![()]);
+        let gate = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let (g, d) = (gate.clone(), done.clone());
+            let _ = sched.spawn((), move |ctx| {
+                ctx.without_p(|| wait_until("the gate", || g.load(SeqCst)));
+                d.fetch_add(1, SeqCst);
+            });
+        }
+        let waiter = {
+            let sched = sched.clone();
+            thread::spawn(move || sched.wait_goroutines())
+        };
+        thread::sleep(Duration::from_millis(50));
+        assert!(!waiter.is_finished(), "wait_goroutines returned while goroutines run");
+        gate.store(true, SeqCst);
+        waiter.join().unwrap();
+        assert_eq!(done.load(SeqCst), 3);
+    });
 }
