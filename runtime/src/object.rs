@@ -2,12 +2,24 @@
 //! scalar fields ([`Scalar`]) and field handles ([`Field`]).
 //!
 //! A heap type is a `#[repr(C)]` struct whose fields are either `Gc<T>` (a pointer to another
-//! heap object, nullable, Go's `*T`) or a [`Scalar`] (plain data: integers, floats, `bool`).
-//! The macro derives the type's [`TypeDesc`] at compile time with `offset_of!`: one mask bit per
-//! `Gc` field, nothing hand-counted. A field of any other type (a raw pointer, a `Box`, a
-//! reference) does not compile, because it implements neither kind, so a wrong descriptor
-//! cannot be written by accident; and the descriptor is checked by [`TypeDesc::new`] at compile
-//! time as well.
+//! heap object, nullable, Go's `*T`) or a [`Scalar`] (plain data: integers up to 64 bits,
+//! floats, `bool`). The macro derives the type's [`TypeDesc`] at compile time with `offset_of!`:
+//! one mask bit per `Gc` field, nothing hand-counted. A field of any other type (a raw pointer, a
+//! `Box`, a reference, a `u128`) does not compile, because it implements neither kind, so a
+//! wrong descriptor cannot be written by accident; and the descriptor is checked by
+//! [`TypeDesc::new`] at compile time as well.
+//!
+//! # Invariants (what makes a descriptor right)
+//!
+//! - The macro alone decides the layout: it adds `#[repr(C)]` and rejects every attribute that
+//!   could change it (any `repr`, `cfg_attr`, attribute macros); only doc comments, `derive` and
+//!   lint attributes pass. A const check then proves every `Gc` field 8-aligned (one mask bit per
+//!   word) and the type's alignment at most 8 (heap slots are 8-aligned, and a header object's
+//!   data starts at slot + 8).
+//! - [`FieldKind`] and [`Scalar`] are sealed: which words are pointers is decided here, and every
+//!   scalar is one with an atomic of its size, so the mutator can access it atomically (see
+//!   [`crate::mutator`], "The memory model").
+//! - [`GcType`] is an `unsafe` trait: a hand-written impl is the only way around the macro.
 //!
 //! ```
 //! gomem::gc_object! {
