@@ -3,8 +3,9 @@
 //!
 //! # What runs
 //! - Shared part: [`HUBS`] globals each hold a header object ([`Hub`], over 512 bytes, pointer
-//!   fields at both ends) whose fields lead to nodes and to a large pointer array (1025 to 6000
-//!   slots, so two to six 8 KiB oblets, lengths that are not class sizes). Every goroutine
+//!   fields at both ends) whose fields lead to nodes, to a large pointer array (1025 to 6025
+//!   slots, so two to six 8 KiB oblets) and to a small one (1 to 63 slots); lengths are seldom
+//!   class sizes, so arrays have tails past what was asked for. Every goroutine
 //!   replaces hubs, stores into hub fields and array slots (tails included: indices run to
 //!   `array_len`) and relinks nodes, all while cycles mark.
 //! - Private part: each goroutine keeps a table (a pointer array over 1024 slots, rooted only by
@@ -56,10 +57,11 @@ gc_object! {
 }
 
 gc_object! {
-    /// A header object (536 bytes, so its slot starts with a malloc header): node pointers at
-    /// the start, the middle and the end, and a pointer to a large array.
+    /// A header object (544 bytes, so its slot starts with a malloc header): node pointers at
+    /// the start, the middle and the end, a pointer to a large array and one to a small one.
     pub struct Hub {
         pub n0: Gc<Node>,
+        pub small: Gc<PtrArray<Node>>,
         pub id: u64,
         pub check: u64,
         pub q0: u64, pub q1: u64, pub q2: u64, pub q3: u64, pub q4: u64, pub q5: u64,
@@ -114,6 +116,18 @@ fn hub_field(k: usize) -> Field<Hub, Gc<Node>> {
     [Hub::n0, Hub::n1, Hub::n2][k]
 }
 
+/// A hub's large array (`j == 0`, two to six oblets) or its small one (`j == 1`, at most 64
+/// slots, so its pointer bits live in the span's heap bits rather than behind a header).
+fn hub_array(j: usize) -> Field<Hub, Gc<PtrArray<Node>>> {
+    [Hub::arr, Hub::small][j]
+}
+
+/// A fresh array of either kind, at a length that is seldom a class size.
+fn new_array<'s>(m: &mut Mutator<'s>, j: usize, rng: &mut Rng) -> Local<'s, PtrArray<Node>> {
+    let len = if j == 0 { 1025 + rng.below(5000) } else { 1 + rng.below(63) };
+    m.alloc_array::<Node>(len as usize).unwrap()
+}
+
 /// Allocate node `id` with its patterned buffer, unlinked and unpublished.
 fn new_node<'s>(m: &mut Mutator<'s>, id: u64, rng: &mut Rng) -> Local<'s, Node> {
     let want = data_len(id);
@@ -134,6 +148,15 @@ fn new_node<'s>(m: &mut Mutator<'s>, id: u64, rng: &mut Rng) -> Local<'s, Node> 
     m.write(o, Node::check, payload(id));
     m.set(o, Node::data, Some(b));
     o
+}
+
+/// Allocate hub `id`, its arrays and node fields nil.
+fn new_hub<'s>(m: &mut Mutator<'s>, id: u64) -> Local<'s, Hub> {
+    let h = m.alloc::<Hub>().unwrap();
+    m.write(h, Hub::id, id);
+    m.write(h, Hub::check, payload(id));
+    m.write(h, Hub::tail, !payload(id));
+    h
 }
 
 /// Check a node's id, payload and bytes (not its edges).
@@ -177,7 +200,8 @@ struct Shared {
 #[derive(Clone, Copy)]
 struct HubShadow {
     n: [Option<u64>; 3],
-    arr: usize,
+    /// The addresses of its large and its small array ([`hub_array`]).
+    arrs: [usize; 2],
 }
 
 struct World {
@@ -203,7 +227,7 @@ impl Shared {
         let g = rng.below(HUBS as u64) as usize;
         let hid = self.globals[g].expect("every global holds a hub");
         let hub = m.global(w.globals[g]).expect("the shadow has a hub the global lacks");
-        let arr = m.get(hub, Hub::arr).expect("hub without its array");
+        let arr = m.get(hub, hub_array(rng.below(2) as usize)).expect("hub without its array");
         let slot = Place::Slot(arr, rng.below(self.arrays[&arr.addr()].len() as u64) as usize);
         match rng.below(4) {
             0 => Place::Hub(hub, hid, rng.below(3) as usize),
@@ -259,8 +283,9 @@ impl Shared {
         }
     }
 
-    /// Publish a fresh hub into global `g`: its fields from the graph, its array new or another
-    /// hub's (arrays are shared through each other's objects).
+    /// Publish a fresh hub into global `g`. Each of its arrays is the fresh one given or another
+    /// hub's (arrays are shared through each other's objects); its node fields come from the
+    /// graph unless `setup` (when not every global holds a hub yet).
     #[allow(clippy::too_many_arguments)]
     fn install_hub(
         &mut self,
@@ -268,31 +293,35 @@ impl Shared {
         w: &World,
         rng: &mut Rng,
         g: usize,
-        hub: Local<'_, Hub>,
-        hid: u64,
-        fresh_arr: Option<Local<'_, PtrArray<Node>>>,
+        (hub, hid): (Local<'_, Hub>, u64),
+        fresh: [Option<Local<'_, PtrArray<Node>>>; 2],
+        setup: bool,
     ) {
-        let arr = match fresh_arr {
-            Some(a) => {
-                let len = m.array_len(a);
-                self.arrays.insert(a.addr(), vec![None; len]);
-                a
-            }
-            None => {
-                let other = m.global(w.globals[rng.below(HUBS as u64) as usize]).unwrap();
-                m.get(other, Hub::arr).unwrap()
-            }
-        };
-        m.set(hub, Hub::arr, Some(arr));
+        let mut arrs = [0; 2];
+        for (j, a) in fresh.into_iter().enumerate() {
+            let arr = match a {
+                Some(a) => {
+                    let len = m.array_len(a);
+                    self.arrays.insert(a.addr(), vec![None; len]);
+                    a
+                }
+                None => {
+                    let other = m.global(w.globals[rng.below(HUBS as u64) as usize]).unwrap();
+                    m.get(other, hub_array(j)).unwrap()
+                }
+            };
+            m.set(hub, hub_array(j), Some(arr));
+            arrs[j] = arr.addr();
+        }
         let mut n = [None; 3];
-        for (k, slot) in n.iter_mut().enumerate() {
+        for (k, slot) in n.iter_mut().enumerate().filter(|_| !setup) {
             let at = self.place(m, w, rng);
             if let Some((o, id)) = self.load(m, at) {
                 m.set(hub, hub_field(k), Some(o));
                 *slot = Some(id);
             }
         }
-        self.hubs.insert(hid, HubShadow { n, arr: arr.addr() });
+        self.hubs.insert(hid, HubShadow { n, arrs });
         m.set_global(w.globals[g], Some(hub));
         self.globals[g] = Some(hid);
     }
@@ -305,8 +334,10 @@ impl Shared {
             hubs.insert(*hid);
             let h = self.hubs[hid];
             stack.extend(h.n.iter().flatten().copied());
-            if arrays.insert(h.arr) {
-                stack.extend(self.arrays[&h.arr].iter().flatten().copied());
+            for a in h.arrs {
+                if arrays.insert(a) {
+                    stack.extend(self.arrays[&a].iter().flatten().copied());
+                }
             }
         }
         while let Some(id) = stack.pop() {
@@ -348,17 +379,20 @@ impl Shared {
                         stack.push(n);
                     }
                 }
-                let arr = m.get(hub, Hub::arr).unwrap();
-                assert_eq!(arr.addr(), self.hubs[&hid].arr, "hub {hid:#x}: a different array");
-                if arrays.insert(arr.addr()) {
-                    let want = &self.arrays[&arr.addr()];
-                    assert_eq!(m.array_len(arr), want.len(), "array {:#x}: length", arr.addr());
-                    for i in 0..want.len() {
-                        if let Some(n) = self.load(m, Place::Slot(arr, i)) {
-                            stack.push(n);
+                for j in 0..2 {
+                    let arr = m.get(hub, hub_array(j)).unwrap();
+                    let a = arr.addr();
+                    assert_eq!(a, self.hubs[&hid].arrs[j], "hub {hid:#x}: array {j} moved");
+                    if arrays.insert(a) {
+                        let want = &self.arrays[&a];
+                        assert_eq!(m.array_len(arr), want.len(), "array {a:#x}: length");
+                        for i in 0..want.len() {
+                            if let Some(n) = self.load(m, Place::Slot(arr, i)) {
+                                stack.push(n);
+                            }
                         }
+                        checked += 1;
                     }
-                    checked += 1;
                 }
             }
             while let Some((o, id)) = stack.pop() {
@@ -453,21 +487,19 @@ fn shared_op(m: &mut Mutator<'_>, w: &World, rng: &mut Rng, next_id: &mut u64) {
         let mut fresh = None;
         if kind == 0 {
             *next_id += 1;
-            let h = m.alloc::<Hub>().unwrap();
-            m.write(h, Hub::id, *next_id);
-            m.write(h, Hub::check, payload(*next_id));
-            m.write(h, Hub::tail, !payload(*next_id));
-            let arr = (rng.below(3) == 0)
-                .then(|| m.alloc_array::<Node>(1025 + rng.below(5000) as usize).unwrap());
-            hub = Some((h, *next_id, arr));
+            let h = new_hub(m, *next_id);
+            // A new large array for one hub in three; a new small one for two in three.
+            let arrs = [(rng.below(3) == 0), (rng.below(3) != 0)];
+            let fresh = [0, 1].map(|j| arrs[j].then(|| new_array(m, j, rng)));
+            hub = Some((h, *next_id, fresh));
         } else if kind < 24 {
             *next_id += 1;
             fresh = Some((new_node(m, *next_id, rng), *next_id));
         }
         let mut sh = m.without_p(|| lock(&w.lock));
-        if let Some((h, hid, arr)) = hub {
+        if let Some((h, hid, fresh)) = hub {
             let g = rng.below(HUBS as u64) as usize;
-            sh.install_hub(m, w, rng, g, h, hid, arr);
+            sh.install_hub(m, w, rng, g, (h, hid), fresh, false);
         } else {
             let v = match fresh {
                 Some((o, id)) => {
@@ -629,21 +661,14 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str) {
     {
         let w = w.clone();
         rt.go(move |m| {
+            let mut rng = Rng(seed);
             for g in 0..HUBS {
                 m.scope(|m| {
                     let hid = g as u64 + 1;
-                    let h = m.alloc::<Hub>().unwrap();
-                    m.write(h, Hub::id, hid);
-                    m.write(h, Hub::check, payload(hid));
-                    m.write(h, Hub::tail, !payload(hid));
-                    let arr = m.alloc_array::<Node>(1025 + 700 * g).unwrap();
-                    let mut sh = lock(&w.lock);
-                    let len = m.array_len(arr);
-                    sh.arrays.insert(arr.addr(), vec![None; len]);
-                    m.set(h, Hub::arr, Some(arr));
-                    sh.hubs.insert(hid, HubShadow { n: [None; 3], arr: arr.addr() });
-                    m.set_global(w.globals[g], Some(h));
-                    sh.globals[g] = Some(hid);
+                    let h = new_hub(m, hid);
+                    let fresh = [0, 1].map(|j| Some(new_array(m, j, &mut rng)));
+                    let mut sh = m.without_p(|| lock(&w.lock));
+                    sh.install_hub(m, &w, &mut rng, g, (h, hid), fresh, true);
                 });
             }
         })
@@ -698,17 +723,17 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str) {
 
 #[test]
 fn shared_graph_survives_concurrent_cycles() {
-    run(4, 2, 3000, 11, "");
+    run(4, 2, 16_000, 11, "");
 }
 
 #[test]
 fn shared_graph_survives_stop_the_world_mark() {
-    run(4, 2, 2000, 12, "gcstoptheworld=1");
+    run(4, 2, 10_000, 12, "gcstoptheworld=1");
 }
 
 #[test]
 fn shared_graph_survives_stop_the_world_mark_and_sweep() {
-    run(4, 2, 2000, 13, "gcstoptheworld=2");
+    run(4, 2, 10_000, 13, "gcstoptheworld=2");
 }
 
 /// The long run: `GOMEM_GC_STRESS_OPS` operations per goroutine (6 goroutines, 2 Ps) in each of
