@@ -14,14 +14,16 @@
 //!   pattern derived from its id up to its reported `bytes_len`.
 //! - Cycles start from outside ([`Runtime::gc`] on the test thread, one per [`OPS_PER_CYCLE`]
 //!   operations, with `set_gc_percent` swinging between 1 and 100) and from goroutines
-//!   ([`Mutator::gc`], at random, about once every [`GC_EVERY`] operations each).
+//!   ([`Mutator::gc`], at random, about once every [`GC_EVERY`] operations each in the short
+//!   runs, [`GC_EVERY_LONG`] in the long one).
 //!
 //! # The shadow and its invariants
 //! - The shared shadow ([`Shared`]) and the shared heap graph change together, under one lock:
-//!   whoever holds it may mutate both, so outside it they agree. The lock is taken with
-//!   `without_p`, so a goroutine waiting for it holds no P and a stop-the-world never waits for
+//!   whoever holds it may mutate both, so outside it they agree. A goroutine that finds the
+//!   lock taken waits for it in `without_p`, holding no P, so a stop-the-world never waits for
 //!   it; the holder reaches safepoints as usual (the world may stop while it holds the lock, but
-//!   nothing the collector does needs the lock).
+//!   nothing the collector does needs the lock). Nothing is allocated with the lock held, so no
+//!   assist parks under it either.
 //! - Allocation happens outside the lock: new objects are built and filled while private (rooted
 //!   by the builder's scope only) and linked in under the lock. Scalars and byte buffers are
 //!   written only before an object is published and never after, so reading another goroutine's
@@ -40,7 +42,7 @@
 mod common;
 use common::{payload, Rng};
 
-use gomem::sync::{lock, AtomicBool, AtomicU64, Mutex, Ordering};
+use gomem::sync::{lock, try_lock, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use gomem::{gc_object, Bytes, Config, Field, Gc, Global, Local, Mutator, PtrArray, Runtime};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -89,6 +91,8 @@ const PRIV_SLOTS: usize = 1500;
 const OPS_PER_CYCLE: u64 = 2000;
 /// Each goroutine starts a cycle itself about once in this many operations.
 const GC_EVERY: u64 = 256;
+/// The same in the long run (fewer forced cycles, so that it reaches 10^8 operations).
+const GC_EVERY_LONG: u64 = 2048;
 /// Cycles each goroutine must overlap.
 const MIN_CYCLES: u32 = 4;
 
@@ -210,6 +214,8 @@ struct World {
     /// Operations done by all goroutines (paces the test thread's cycles).
     ops: AtomicU64,
     verified: AtomicU64,
+    /// A goroutine starts a cycle once in this many operations (on average).
+    gc_every: u64,
 }
 
 /// A place that holds a shared node pointer: a hub field, an array slot or a node's edge, with
@@ -301,6 +307,12 @@ impl Shared {
         for (j, a) in fresh.into_iter().enumerate() {
             let arr = match a {
                 Some(a) => {
+                    let reached = self
+                        .globals
+                        .iter()
+                        .flatten()
+                        .any(|h| self.hubs[h].arrs.contains(&a.addr()));
+                    assert!(!reached, "array {:#x} reused while the shadow reaches it", a.addr());
                     let len = m.array_len(a);
                     self.arrays.insert(a.addr(), vec![None; len]);
                     a
@@ -478,6 +490,12 @@ impl Private {
     }
 }
 
+/// Take the shared lock: at once if it is free, otherwise waiting without the P, so that a
+/// stop-the-world never waits for a goroutine that waits for the lock.
+fn lock_shared<'w>(m: &mut Mutator<'_>, w: &'w World) -> MutexGuard<'w, Shared> {
+    try_lock(&w.lock).unwrap_or_else(|| m.without_p(|| lock(&w.lock)))
+}
+
 /// One operation on the shared graph.
 fn shared_op(m: &mut Mutator<'_>, w: &World, rng: &mut Rng, next_id: &mut u64) {
     m.scope(|m| {
@@ -496,7 +514,7 @@ fn shared_op(m: &mut Mutator<'_>, w: &World, rng: &mut Rng, next_id: &mut u64) {
             *next_id += 1;
             fresh = Some((new_node(m, *next_id, rng), *next_id));
         }
-        let mut sh = m.without_p(|| lock(&w.lock));
+        let mut sh = lock_shared(m, w);
         if let Some((h, hid, fresh)) = hub {
             let g = rng.below(HUBS as u64) as usize;
             sh.install_hub(m, w, rng, g, (h, hid), fresh, false);
@@ -526,7 +544,7 @@ fn shared_op(m: &mut Mutator<'_>, w: &World, rng: &mut Rng, next_id: &mut u64) {
 
 /// A shared node (rooted in the caller's scope) for a private edge, or `None`.
 fn grab<'s>(m: &mut Mutator<'s>, w: &World, rng: &mut Rng) -> Option<(Local<'s, Node>, u64)> {
-    let sh = m.without_p(|| lock(&w.lock));
+    let sh = lock_shared(m, w);
     let at = sh.place(m, w, rng);
     sh.load(m, at)
 }
@@ -623,7 +641,7 @@ fn goroutine(m: &mut Mutator<'_>, w: &World, seed: u64, ops: u64, gid: u64) {
         } else {
             private_op(m, w, &mut rng, &mut next_id, table, &mut p);
         }
-        if rng.below(GC_EVERY) == 0 {
+        if rng.below(w.gc_every) == 0 {
             m.gc();
         }
         if op % 2048 == 0 {
@@ -633,7 +651,7 @@ fn goroutine(m: &mut Mutator<'_>, w: &World, seed: u64, ops: u64, gid: u64) {
         if cycles != last_cycle {
             last_cycle = cycles;
             p.verify(m, table, w, &mut buf);
-            let mut sh = m.without_p(|| lock(&w.lock));
+            let mut sh = lock_shared(m, w);
             if sh.checked_cycle < cycles {
                 sh.checked_cycle = cycles;
                 sh.verify(m, w, &mut buf);
@@ -641,13 +659,14 @@ fn goroutine(m: &mut Mutator<'_>, w: &World, seed: u64, ops: u64, gid: u64) {
         }
     }
     p.verify(m, table, w, &mut buf);
-    let sh = m.without_p(|| lock(&w.lock));
+    let sh = lock_shared(m, w);
     sh.verify(m, w, &mut buf);
 }
 
 /// Build the hubs, run `goroutines` goroutines of `ops` operations each on `procs` Ps with the
 /// test thread starting cycles and swinging GOGC, under `godebug`; check the ledger at the end.
-fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str) {
+fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str, gc_every: u64) {
+    let start = std::time::Instant::now(); // for the figures printed, never asserted on
     let debug = format!("clobberfree=1,gccheckmark=1,{godebug}");
     let cfg = Config::default().gomaxprocs(procs).godebug(&debug).unwrap();
     let rt = Arc::new(Runtime::new(cfg).unwrap());
@@ -656,6 +675,7 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str) {
         globals: (0..HUBS).map(|_| rt.global()).collect(),
         ops: AtomicU64::new(0),
         verified: AtomicU64::new(0),
+        gc_every,
     });
     // Every global holds a hub with an array of its own before the goroutines start.
     {
@@ -667,7 +687,7 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str) {
                     let hid = g as u64 + 1;
                     let h = new_hub(m, hid);
                     let fresh = [0, 1].map(|j| Some(new_array(m, j, &mut rng)));
-                    let mut sh = m.without_p(|| lock(&w.lock));
+                    let mut sh = lock_shared(m, &w);
                     sh.install_hub(m, &w, &mut rng, g, (h, hid), fresh, true);
                 });
             }
@@ -713,7 +733,8 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str) {
     let (total, verified) = (w.ops.load(Ordering::Relaxed), w.verified.load(Ordering::Relaxed));
     eprintln!(
         "gc_stress_shared [{godebug}]: {goroutines} goroutines on {procs} Ps, {total} operations, \
-         {cycles} cycles ({outside} from the test thread), {verified} objects verified"
+         {cycles} cycles ({outside} from the test thread), {verified} objects verified, {:.1} s",
+        start.elapsed().as_secs_f64()
     );
     assert!(cycles >= MIN_CYCLES, "only {cycles} cycles ran");
     assert!(verified > 0);
@@ -723,17 +744,17 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str) {
 
 #[test]
 fn shared_graph_survives_concurrent_cycles() {
-    run(4, 2, 16_000, 11, "");
+    run(4, 2, 16_000, 11, "", GC_EVERY);
 }
 
 #[test]
 fn shared_graph_survives_stop_the_world_mark() {
-    run(4, 2, 10_000, 12, "gcstoptheworld=1");
+    run(4, 2, 10_000, 12, "gcstoptheworld=1", GC_EVERY);
 }
 
 #[test]
 fn shared_graph_survives_stop_the_world_mark_and_sweep() {
-    run(4, 2, 10_000, 13, "gcstoptheworld=2");
+    run(4, 2, 10_000, 13, "gcstoptheworld=2", GC_EVERY);
 }
 
 /// The long run: `GOMEM_GC_STRESS_OPS` operations per goroutine (6 goroutines, 2 Ps) in each of
@@ -744,6 +765,6 @@ fn long_shared_stress() {
     let ops =
         std::env::var("GOMEM_GC_STRESS_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     for (i, godebug) in ["", "gcstoptheworld=1", "gcstoptheworld=2"].iter().enumerate() {
-        run(6, 2, ops, 101 + i as u64, godebug);
+        run(6, 2, ops, 101 + i as u64, godebug, GC_EVERY_LONG);
     }
 }
