@@ -129,14 +129,35 @@ impl MCache {
     /// the span's cached bitmap window without a call; everything else goes out of line.
     #[inline(always)]
     pub fn alloc_noscan(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
-        self.noscan::<true>(size)
+        self.noscan::<true, true>(size)
     }
 
-    /// The pointer-free entry points, cleared (`ZERO`) or not: tiny, then a small slot inline,
-    /// else out of line.
+    /// Allocate `size` zeroed pointer-free bytes in a slot of their own: like
+    /// [`alloc_noscan`](Self::alloc_noscan), but a request under 16 bytes takes an 8- or
+    /// 16-byte slot instead of a piece of a shared tiny block. For buffers whose usable
+    /// capacity (the rest of the slot) is handed out, which a tiny neighbour would overlap.
+    /// Not in Go, whose slices record their capacity instead.
     #[inline(always)]
-    fn noscan<const ZERO: bool>(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
-        if size.wrapping_sub(1) < TINY_SIZE - 1 {
+    pub fn alloc_noscan_untiny(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        self.noscan::<true, false>(size)
+    }
+
+    /// [`alloc_noscan_untiny`](Self::alloc_noscan_untiny) without clearing the slot, as
+    /// [`alloc_noscan_uninit`](Self::alloc_noscan_uninit) does (requests under 16 bytes are not
+    /// cleared either).
+    #[inline(always)]
+    pub fn alloc_noscan_untiny_uninit(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        self.noscan::<false, false>(size)
+    }
+
+    /// The pointer-free entry points, cleared (`ZERO`) or not: tiny (when `TINY`), then a small
+    /// slot inline, else out of line.
+    #[inline(always)]
+    fn noscan<const ZERO: bool, const TINY: bool>(
+        &mut self,
+        size: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
+        if TINY && size.wrapping_sub(1) < TINY_SIZE - 1 {
             return self.alloc_tiny(size);
         }
         if size.wrapping_sub(1) < crate::consts::MAX_SMALL_REQUEST {
@@ -229,7 +250,7 @@ impl MCache {
     /// which does not clear either.
     #[inline(always)]
     pub fn alloc_noscan_uninit(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
-        self.noscan::<false>(size)
+        self.noscan::<false, true>(size)
     }
 
     /// The out-of-line part of [`alloc_noscan_uninit`](Self::alloc_noscan_uninit).

@@ -14,10 +14,32 @@
 //! # Stores go through the barrier
 //!
 //! [`Mutator::set`] and [`Mutator::set_global`] are the only ways to store a pointer, and both
-//! call the write barrier ([`crate::barrier`]). Scalar fields are read and written directly; like
-//! any Rust data, unsynchronised concurrent access to the same scalar from two goroutines is a
-//! data race and the program's bug (as it is in Go). Pointer fields are accessed atomically with
-//! release/acquire ordering, so a goroutine that loads a pointer sees the pointee initialised.
+//! call the write barrier ([`crate::barrier`]).
+//!
+//! # The memory model: racing goroutines are a logic bug, never undefined behaviour
+//!
+//! Heap objects are shared: any goroutine that can reach an object may read and write it at the
+//! same time as another. Every access the API makes to heap memory is therefore atomic, so that
+//! no safe program has a data race in Rust's sense:
+//!
+//! - Pointer fields, array elements and globals are loaded with Acquire and stored with Release
+//!   ordering: a goroutine that loads a pointer sees the pointee's initialisation and every
+//!   write its publisher made before the store (Go's publication barrier).
+//! - Scalar fields ([`Mutator::read`], [`Mutator::write`]) are Relaxed atomic loads and stores
+//!   of the field's own size ([`Scalar`] is sealed to the types that have atomics). On x86-64
+//!   and AArch64 these are plain loads and stores: no cost. Two goroutines racing on a field
+//!   see one value or the other, never a torn one, and there is no ordering between them: to
+//!   hand data over, publish it with a pointer store (Release) or synchronise outside the heap.
+//! - Byte buffers ([`Mutator::read_bytes`], [`Mutator::write_bytes`]) are copied with Relaxed
+//!   atomic accesses of whole aligned words (a buffer always covers whole words of its slot); a
+//!   partly covered word at either end of the range is written with a compare-and-swap loop
+//!   that changes only the range's bytes. All accesses to a buffer having one size (8 bytes)
+//!   keeps clear of mixed-size atomics, which Rust's memory model does not define. Racing
+//!   copies can interleave word by word: the result is a mix of the two, not undefined.
+//!
+//! As in Go, a racy program gets no guarantee of which values it sees; unlike a Rust program
+//! with a data race, it keeps every other guarantee. No test can show the absence of data races;
+//! ThreadSanitizer runs of the sharing tests are the evidence (`docs/testing.md`).
 //!
 //! # Safepoints
 //!
@@ -26,10 +48,12 @@
 //! Long loops that allocate nothing should call `safepoint()`: stop-the-world waits for it.
 
 use crate::barrier::{read_pointer, write_pointer};
-use crate::globals::Global;
+use crate::globals::{Global, Globals};
 use crate::object::{Bytes, Field, Gc, GcType, PtrArray, Scalar};
 use crate::state::{GState, PState};
+use crate::sync::{AtomicU64, Ordering};
 use core::marker::PhantomData;
+use gomem_allocator::sizeclass::{classify, SizeKind};
 use gomem_allocator::typedesc::POINTER;
 use gomem_allocator::AllocError;
 use gomem_collector::cycle::AssistOutcome;
@@ -74,13 +98,16 @@ impl<'s, T> Local<'s, T> {
 /// A goroutine's view of the heap while it holds a P, for the scope `'s`.
 pub struct Mutator<'s> {
     cx: &'s mut GCtx<PState, GState>,
+    /// The runtime's global slots, kept alive by the goroutine's closure (see
+    /// [`crate::globals`]): a [`Global`] is used only after its owner id matches this.
+    globals: &'s Globals,
     // Invariant in 's: a Mutator<'long> must not pass for a Mutator<'short> or vice versa.
     _brand: PhantomData<fn(&'s ()) -> &'s ()>,
 }
 
 impl<'s> Mutator<'s> {
-    pub(crate) fn new(cx: &'s mut GCtx<PState, GState>) -> Mutator<'s> {
-        Mutator { cx, _brand: PhantomData }
+    pub(crate) fn new(cx: &'s mut GCtx<PState, GState>, globals: &'s Globals) -> Mutator<'s> {
+        Mutator { cx, globals, _brand: PhantomData }
     }
 
     #[inline(always)]
@@ -144,9 +171,14 @@ impl<'s> Mutator<'s> {
         Ok(self.rooted_alloc(p.as_ptr() as usize, T::DESC.size))
     }
 
-    /// Allocate a zeroed, pointer-free buffer of `len` bytes.
+    /// Allocate a zeroed, pointer-free buffer of `len` bytes. Its
+    /// [`bytes_len`](Self::bytes_len) is at least `len`: the rest of its slot is usable.
+    ///
+    /// A buffer never shares a tiny block, unlike Go's small pointer-free allocations: its
+    /// reported length reaches the end of its own slot, which a neighbour in the same 16-byte
+    /// block would occupy (see `docs/allocator.md`, "Byte buffers are not tiny").
     pub fn alloc_bytes(&mut self, len: usize) -> Result<Local<'s, Bytes>, AllocError> {
-        let p = self.cx.p().cache.alloc_noscan(len)?;
+        let p = self.cx.p().cache.alloc_noscan_untiny(len)?;
         Ok(self.rooted_alloc(p.as_ptr() as usize, len))
     }
 
@@ -154,7 +186,7 @@ impl<'s> Mutator<'s> {
     /// `rawbyteslice`, then the copy). The slot is not cleared first, only its part past `data`
     /// is (as in Go), so each byte is written once instead of cleared and then written.
     pub fn alloc_bytes_from(&mut self, data: &[u8]) -> Result<Local<'s, Bytes>, AllocError> {
-        let p = self.cx.p().cache.alloc_noscan_uninit(data.len())?;
+        let p = self.cx.p().cache.alloc_noscan_untiny_uninit(data.len())?;
         let addr = p.as_ptr() as usize;
         let cap = self.capacity(addr);
         // SAFETY: `p` is a fresh pointer-free object of `cap >= data.len()` bytes that nothing
@@ -168,7 +200,13 @@ impl<'s> Mutator<'s> {
 
     /// Allocate an array of `len` nil pointers to `T`. Its [`array_len`](Self::array_len) is at
     /// least `len`: the rest of the size-class slot is usable and starts nil.
+    ///
+    /// As Go's `growslice` does (`roundupsize`), a small array is allocated with its length
+    /// rounded up to its size class, so that the pointer bits cover every element `array_len`
+    /// admits. Header (over 512 bytes) and large arrays need no rounding: their type tiles the
+    /// whole slot, or the requested size, which is what `array_len` reports.
     pub fn alloc_array<T>(&mut self, len: usize) -> Result<Local<'s, PtrArray<T>>, AllocError> {
+        let len = array_capacity(len);
         let p = self.cx.p().cache.alloc_array(&POINTER, len)?;
         Ok(self.rooted_alloc(p.as_ptr() as usize, len * 8))
     }
@@ -194,15 +232,16 @@ impl<'s> Mutator<'s> {
     #[inline]
     pub fn read<O, V: Scalar>(&self, obj: Local<'_, O>, f: Field<O, V>) -> V {
         // SAFETY: `obj` is live and `f` is a field of type V inside it, properly aligned
-        // (repr(C) layout computed by offset_of!).
-        unsafe { ((obj.addr + f.offset()) as *const V).read() }
+        // (repr(C) layout computed by offset_of!, alignment at most 8 checked by gc_object!),
+        // and accessed only as a V-sized atomic (module docs).
+        unsafe { V::load(obj.addr + f.offset()) }
     }
 
     /// Write scalar field `f` of `obj` (no barrier: scalars hold no pointers).
     #[inline]
     pub fn write<O, V: Scalar>(&mut self, obj: Local<'_, O>, f: Field<O, V>, v: V) {
         // SAFETY: as in `read`.
-        unsafe { ((obj.addr + f.offset()) as *mut V).write(v) }
+        unsafe { V::store(obj.addr + f.offset(), v) }
     }
 
     /// Usable capacity of a heap object that starts at `addr`, in bytes.
@@ -244,38 +283,37 @@ impl<'s> Mutator<'s> {
     pub fn read_bytes(&mut self, b: Local<'_, Bytes>, offset: usize, out: &mut [u8]) {
         let len = self.bytes_len(b);
         assert!(offset.checked_add(out.len()).is_some_and(|e| e <= len), "range out of bounds");
-        // SAFETY: the range lies inside the live buffer.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                (b.addr + offset) as *const u8,
-                out.as_mut_ptr(),
-                out.len(),
-            )
-        };
+        // SAFETY: the range lies inside the live buffer, which covers whole aligned words.
+        unsafe { copy_from_heap(b.addr + offset, out) };
     }
 
     /// Copy bytes into a buffer at `offset`; panics when out of bounds.
     pub fn write_bytes(&mut self, b: Local<'_, Bytes>, offset: usize, data: &[u8]) {
         let len = self.bytes_len(b);
         assert!(offset.checked_add(data.len()).is_some_and(|e| e <= len), "range out of bounds");
-        // SAFETY: the range lies inside the live buffer.
-        unsafe {
-            core::ptr::copy_nonoverlapping(data.as_ptr(), (b.addr + offset) as *mut u8, data.len())
-        };
+        // SAFETY: the range lies inside the live buffer, which covers whole aligned words.
+        unsafe { copy_to_heap(b.addr + offset, data) };
     }
 
     /// Load a global root, rooted in this scope.
+    ///
+    /// Panics when `g` was registered with another runtime.
     pub fn global<T>(&mut self, g: Global<T>) -> Option<Local<'s, T>> {
-        // SAFETY: global slots are live, aligned pointer slots for the runtime's life.
-        let v = unsafe { read_pointer(g.slot()) };
+        let slot = g.slot_in(self.globals);
+        // SAFETY: `slot` is a slot of this runtime's globals (checked), which live at least as
+        // long as this goroutine (`self.globals` borrows them).
+        let v = unsafe { read_pointer(slot) };
         (v != 0).then(|| self.root(v))
     }
 
     /// Store into a global root through the write barrier.
+    ///
+    /// Panics when `g` was registered with another runtime.
     pub fn set_global<T>(&mut self, g: Global<T>, v: Option<Local<'_, T>>) {
+        let slot = g.slot_in(self.globals);
         let new = v.map_or(0, |l| l.addr);
         // SAFETY: as in `global`; `new` is nil or live.
-        unsafe { write_pointer(self.cx.p(), g.slot(), new) };
+        unsafe { write_pointer(self.cx.p(), slot, new) };
     }
 
     /// Run `f` in a nested scope: the handles it makes are dropped as roots when it returns.
@@ -287,7 +325,8 @@ impl<'s> Mutator<'s> {
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {
-            let mut inner = Mutator { cx: &mut *self.cx, _brand: PhantomData };
+            let mut inner =
+                Mutator { cx: &mut *self.cx, globals: self.globals, _brand: PhantomData };
             f(&mut inner)
         };
         // SAFETY: as above.
@@ -305,7 +344,8 @@ impl<'s> Mutator<'s> {
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {
-            let mut inner = Mutator { cx: &mut *self.cx, _brand: PhantomData };
+            let mut inner =
+                Mutator { cx: &mut *self.cx, globals: self.globals, _brand: PhantomData };
             f(&mut inner).map(|l| l.addr)
         };
         // Truncate and re-root with no safepoint in between, so the object stays reachable.
@@ -357,5 +397,74 @@ impl<'s> Mutator<'s> {
     /// This goroutine's id.
     pub fn g_id(&self) -> u64 {
         self.cx.g_id()
+    }
+}
+
+/// The element count to allocate for a pointer array of `len` elements: `len` rounded up to
+/// fill its size-class slot when the array is small and headerless (Go's `roundupsize` in
+/// `growslice`), so the heap bits, written for the allocated length, cover every element
+/// [`Mutator::array_len`] admits; `len` itself otherwise (header and large objects are scanned
+/// up to the end of what `array_len` reports already).
+fn array_capacity(len: usize) -> usize {
+    match len.checked_mul(8).and_then(|size| classify(size, false)) {
+        Some(SizeKind::Small { spc, header: false }) => spc.size_class().size() / 8,
+        _ => len,
+    }
+}
+
+/// The aligned word holding heap address `a`, as an atomic.
+///
+/// # Safety
+/// - The word is part of a live pointer-free heap object, which is only ever accessed through
+///   whole-word atomics (the module's memory model).
+#[inline(always)]
+unsafe fn heap_word<'a>(a: usize) -> &'a AtomicU64 {
+    // SAFETY: the caller guarantees a live, word-accessed heap word; the address is aligned.
+    unsafe { &*((a & !7) as *const AtomicU64) }
+}
+
+/// Copy `out.len()` bytes from heap address `src` into `out` with Relaxed whole-word loads.
+///
+/// # Safety
+/// - `[src & !7, (src + out.len()).next_multiple_of(8))` lies inside one live pointer-free heap
+///   object, whose memory is accessed only through whole-word atomics.
+unsafe fn copy_from_heap(src: usize, out: &mut [u8]) {
+    let mut done = 0;
+    while done < out.len() {
+        let a = src + done;
+        let skip = a % 8;
+        let n = (8 - skip).min(out.len() - done);
+        // SAFETY: `a` is inside the range the caller vouches for.
+        let w = unsafe { heap_word(a) }.load(Ordering::Relaxed).to_ne_bytes();
+        out[done..done + n].copy_from_slice(&w[skip..skip + n]);
+        done += n;
+    }
+}
+
+/// Copy `data` to heap address `dst` with Relaxed whole-word stores; a word the range covers
+/// only in part is updated by a compare-and-swap loop that keeps its other bytes.
+///
+/// # Safety
+/// - As for [`copy_from_heap`], for `dst` and `data.len()`.
+unsafe fn copy_to_heap(dst: usize, data: &[u8]) {
+    let mut done = 0;
+    while done < data.len() {
+        let a = dst + done;
+        let skip = a % 8;
+        let n = (8 - skip).min(data.len() - done);
+        // SAFETY: `a` is inside the range the caller vouches for.
+        let cell = unsafe { heap_word(a) };
+        if n == 8 {
+            let w = u64::from_ne_bytes(data[done..done + 8].try_into().expect("8 bytes"));
+            cell.store(w, Ordering::Relaxed);
+        } else {
+            // Relaxed: only this word's bytes matter, and the CAS makes the update atomic.
+            let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                let mut w = old.to_ne_bytes();
+                w[skip..skip + n].copy_from_slice(&data[done..done + n]);
+                Some(u64::from_ne_bytes(w))
+            });
+        }
+        done += n;
     }
 }

@@ -174,9 +174,12 @@ impl Runtime {
     {
         // Recorded only while a timeline is being recorded (one relaxed load otherwise).
         let log = self.goroutines.is_enabled().then(|| (self.goroutines.clone(), Instant::now()));
+        // The goroutine owns a reference to the global slots: they outlive it even if the
+        // Runtime is dropped first (see `crate::globals`).
+        let globals = self.globals.clone();
         self.sched.spawn(GState::new(), move |cx| {
             let _run = log.map(|(log, spawned)| log.begin(cx.g_id(), spawned));
-            let mut m = Mutator::new(cx);
+            let mut m = Mutator::new(cx, &globals);
             f(&mut m)
         })
     }
