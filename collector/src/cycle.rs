@@ -39,7 +39,8 @@ use crate::limiter::GcCpuLimiter;
 use crate::mark::{drain, shade};
 use crate::pacer::{Pacer, PacerConfig};
 use crate::scavenger::Scavenger;
-use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
+use crate::sweep::ActiveSweep;
+use crate::sync::{lock, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
 use crate::world::{GcPState, Stopped, World};
 use gomem_allocator::MHeap;
@@ -192,7 +193,9 @@ pub struct Collector {
     /// scan sizes, 8 bytes per root slot here).
     last_stack_scan: AtomicU64,
     last_globals_scan: AtomicU64,
-    pub(crate) sweep_done: AtomicBool,
+    /// The collector's sweepers outside a P and whether the generation is swept (Go's
+    /// `sweep.active`; see [`crate::sweep`]).
+    pub(crate) sweep: ActiveSweep,
     ctl: Mutex<ControlState>,
     /// Parked assists wait here for background credit or the end of mark (Go's
     /// `work.assistQueue`); `parked_assists` counts them so workers notify only when needed.
@@ -271,7 +274,7 @@ impl Collector {
             scan_work: AtomicU64::new(0),
             last_stack_scan: AtomicU64::new(0),
             last_globals_scan: AtomicU64::new(0),
-            sweep_done: AtomicBool::new(true),
+            sweep: ActiveSweep::new(),
             ctl: Mutex::new(ControlState {
                 requested: false,
                 forced: false,
@@ -408,8 +411,8 @@ impl Collector {
     /// Allocation slow-path hook (after a span refill or a large allocation): start a cycle if
     /// the heap reached the trigger, and sweep a little while sweeping is unfinished.
     pub fn on_refill(&self) {
-        if !self.sweep_done.load(Ordering::Relaxed) && self.heap.sweep_one().is_none() {
-            self.sweep_done.store(true, Ordering::Relaxed);
+        if !self.sweep.is_drained() {
+            self.sweep_one();
         }
         if self.has_memory_limit() {
             self.refresh_memory_limit_goal();
@@ -452,9 +455,28 @@ impl Collector {
             }
         }
         drop(ctl);
-        self.heap.sweep_all();
-        self.sweep_done.store(true, Ordering::Relaxed);
-        self.events.record(GcEventKind::SweepDone);
+        // Go's runtime.GC: sweep what is left, then wait for the other sweepers, unless a newer
+        // cycle has ended meanwhile (its sweep is not this call's to finish).
+        let done = lock(&self.stats).num_gc;
+        while self.sweep_one() {}
+        while !self.sweep.is_done() && lock(&self.stats).num_gc == done {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Sweep one span outside a P (Go's `sweepone`), registered with [`Collector::sweep`] for
+    /// the span's whole sweep so that mark start can wait for it (see [`crate::sweep`]).
+    /// Returns false when nothing is left: this sweeper found no span to claim (and marked the
+    /// generation drained), or the generation was drained already.
+    fn sweep_one(&self) -> bool {
+        let Some(_locker) = self.sweep.begin() else { return false };
+        if self.heap.sweep_one().is_some() {
+            return true;
+        }
+        if self.sweep.mark_drained() {
+            self.events.record(GcEventKind::SweepDone);
+        }
+        false
     }
 
     /// Change GOGC at run time (Go's `debug.SetGCPercent`); returns the old value. Lowering it
@@ -758,20 +780,16 @@ impl Collector {
         loop {
             {
                 let mut ctl = lock(&self.ctl);
-                while !ctl.shutdown && self.sweep_done.load(Ordering::Relaxed) {
+                while !ctl.shutdown && self.sweep.is_drained() {
                     ctl = self.cv.wait(ctl);
                 }
                 if ctl.shutdown {
                     return;
                 }
             }
+            // Until the generation is drained (by this thread or another sweeper).
             let mut n = 0u32;
-            while self.phase() == Phase::Off {
-                if self.heap.sweep_one().is_none() {
-                    self.sweep_done.store(true, Ordering::Relaxed);
-                    self.events.record(GcEventKind::SweepDone);
-                    break;
-                }
+            while self.sweep_one() {
                 n += 1;
                 if n % 10 == 0 {
                     std::thread::yield_now();
@@ -792,8 +810,9 @@ impl Collector {
         let t_start = Instant::now();
         self.events.record(GcEventKind::CycleStart);
         let at = t_start.duration_since(self.start);
-        // 1. Sweep termination, concurrent part: finish the previous cycle's sweeping.
-        self.heap.sweep_all();
+        // 1. Sweep termination, concurrent part: finish the previous cycle's sweeping, and
+        // wait for sweepers outside a P still sweeping a span (they do not stop with the world).
+        self.sweep.finish(|| self.sweep_one());
         let heap0 = self.heap.heap_live();
         let stw = self.debug.stoptheworld > 0;
         let mut ctl_gcw = GcWork::new();
@@ -809,8 +828,10 @@ impl Collector {
 
         let mut heap_live_mark_start = 0;
         let pause1 = world.stop_the_world("GC sweep termination", &mut |w: &mut dyn Stopped| {
-            // Anything a P swept lazily is done; anything left is swept now.
-            self.heap.sweep_all();
+            // Anything a P swept lazily is done (the stop waited for it), and the collector's
+            // own sweepers ended above: no sweep can reset a mark bit from here on
+            // (`crate::sweep`, invariant 3). `finish` finds nothing to do.
+            self.sweep.finish(|| self.sweep_one());
             self.heap.clear_page_marks();
             heap_live_mark_start = self.heap.heap_live();
             {
@@ -960,6 +981,8 @@ impl Collector {
                 // allocates again.
                 unsafe { heap.advance_sweepgen() };
                 w.for_each_p(&mut |cache, _| cache.release_all());
+                // The new generation may be swept from here on (`crate::sweep`, invariant 4).
+                self.sweep.reset();
                 let mut pacer = lock(&self.pacer);
                 let now = self.start.elapsed().as_nanos() as u64;
                 pacer.end_cycle(
@@ -988,11 +1011,8 @@ impl Collector {
         self.last_globals_scan.store(globals_scan, Ordering::Relaxed);
         if self.debug.stoptheworld >= 2 {
             world.stop_the_world("GC sweep (gcstoptheworld=2)", &mut |_| {
-                self.heap.sweep_all();
+                self.sweep.finish(|| self.sweep_one());
             });
-            self.sweep_done.store(true, Ordering::Relaxed);
-        } else {
-            self.sweep_done.store(false, Ordering::Relaxed);
         }
 
         // Statistics and the trace line.
