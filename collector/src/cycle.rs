@@ -228,6 +228,16 @@ fn bits_f64(v: u64) -> f64 {
     f64::from_bits(v)
 }
 
+/// The allocation, in bytes, that `work` units of scan work pay for (Go's
+/// `1 + assistBytesPerWork * work` in `gcAssistAlloc`), saturating: with GOGC=off the heap goal
+/// is unbounded and the ratio is about 10^16 bytes per unit, so the product does not fit an
+/// `i64` (Go's float conversion is then platform-defined; here it saturates, and so does the
+/// `+ 1`).
+fn credit_for(work: u64, bytes_per_work: f64) -> i64 {
+    // `as` from f64 saturates (NaN gives 0).
+    ((work as f64 * bytes_per_work) as i64).saturating_add(1)
+}
+
 /// Go's number format for gctrace: ≥ 10 → integer; else 2 significant digits, ≤ 3 decimals.
 pub fn fmt_ms(ms: f64) -> String {
     if ms >= 10.0 {
@@ -568,7 +578,7 @@ impl Collector {
         if epoch != gp.flush_seen {
             self.answer_flush(gp, epoch);
         }
-        gp.assist_credit -= bytes as i64;
+        gp.assist_credit = gp.assist_credit.saturating_sub(bytes as i64);
         if gp.assist_credit >= 0 || self.phase() != Phase::Mark {
             return AssistOutcome::Paid;
         }
@@ -581,7 +591,7 @@ impl Collector {
         }
         let wpb = bits_f64(self.assist_work_per_byte.load(Ordering::Relaxed));
         let bpw = bits_f64(self.assist_bytes_per_work.load(Ordering::Relaxed));
-        let debt = (-gp.assist_credit) as u64;
+        let debt = gp.assist_credit.unsigned_abs();
         // Over-assist by 64 KiB of work, as Go does, so assists are not tiny.
         let work = ((debt as f64 * wpb) as u64).max(64 << 10);
         // Steal background credit first.
@@ -598,7 +608,7 @@ impl Collector {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    gp.assist_credit += (take as f64 * bpw) as i64 + 1;
+                    gp.assist_credit = gp.assist_credit.saturating_add(credit_for(take, bpw));
                     if gp.assist_credit >= 0 {
                         return AssistOutcome::Paid;
                     }
@@ -618,7 +628,7 @@ impl Collector {
         let stopped_early = stopped_early.get();
         gp.gcw.dispose(&self.pool);
         self.scan_work.fetch_add(done, Ordering::Relaxed);
-        gp.assist_credit += (done as f64 * bpw) as i64 + 1;
+        gp.assist_credit = gp.assist_credit.saturating_add(credit_for(done, bpw));
         let ns = t.elapsed().as_nanos() as u64;
         self.assist_ns.fetch_add(ns, Ordering::Relaxed);
         self.limiter.add_gc_time(ns);
@@ -1238,6 +1248,31 @@ mod tests {
         });
         assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
         assert_eq!(gp.flush_seen, epoch + 1);
+    }
+
+    #[test]
+    fn an_assist_at_gogc_off_saturates_its_credit() {
+        // The assist ratio the pacer gives with GOGC=off (an unbounded goal).
+        let mut pacer =
+            Pacer::new(PacerConfig { gc_percent: -1, memory_limit: u64::MAX, gomaxprocs: 1 });
+        pacer.commit(0, 0, 0, 0);
+        pacer.start_cycle(0, 1 << 20, 0, 0);
+        pacer.revise(1 << 20, 0);
+        let bpw = pacer.assist_bytes_per_work();
+        assert!(bpw > 1e12, "GOGC=off gives a huge bytes-per-work ratio: {bpw}");
+        let (c, _) = marking_collector(1000);
+        c.assist_bytes_per_work.store(f64_bits(bpw), Ordering::Relaxed);
+        // Scanning pays vastly more than the debt: the credit saturates instead of overflowing
+        // (it did, in `(done as f64 * bpw) as i64 + 1`).
+        let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
+        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
+        assert!(c.scan_work.load(Ordering::Relaxed) > 0, "the assist scanned");
+        assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
+        // Stolen background credit is converted the same way.
+        c.bg_credit.store(1 << 40, Ordering::Relaxed);
+        let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
+        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
+        assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
     }
 
     #[test]
