@@ -5,8 +5,10 @@
 //!
 //! 1. **Sweep termination** (concurrent, then stop the world): finish sweeping the previous
 //!    cycle's spans, because marking must not start while any span still holds the previous
-//!    cycle's marks. With the world stopped: clear the page-marks bits, start the pacer's
-//!    cycle, turn on the write barrier and allocate-black, grey every P's tiny block.
+//!    cycle's marks, and wait for every sweeper outside a P to finish the span it holds (Go's
+//!    `finishsweep_m`; see [`crate::sweep`] for the invariants). With the world stopped: clear
+//!    the page-marks bits, start the pacer's cycle, turn on the write barrier and
+//!    allocate-black, grey every P's tiny block.
 //! 2. **Concurrent mark**: the controller scans the global roots and then each goroutine's
 //!    roots through the scheduler's handshake (at each G's safepoint, no global stop); mark
 //!    workers drain the grey objects; allocating goroutines assist in proportion to what they
@@ -18,7 +20,8 @@
 //!    (Go does the same after its ragged barrier). No
 //!    work: optionally re-verify the marks (`gccheckmark`), turn the barrier and allocate-black
 //!    off, set `heap_live` to the bytes marked, advance the sweep generation, make every P
-//!    return its cached spans, and commit the pacer's new goal and trigger.
+//!    return its cached spans, open the new generation to sweepers (`ActiveSweep::reset`), and
+//!    commit the pacer's new goal and trigger.
 //! 4. **Concurrent sweep**: a background sweeper sweeps span by span; allocation sweeps what it
 //!    takes; a refill also sweeps one extra span while sweeping is unfinished (a simple form of
 //!    Go's proportional sweep).
