@@ -5,8 +5,10 @@
 //!
 //! 1. **Sweep termination** (concurrent, then stop the world): finish sweeping the previous
 //!    cycle's spans, because marking must not start while any span still holds the previous
-//!    cycle's marks. With the world stopped: clear the page-marks bits, start the pacer's
-//!    cycle, turn on the write barrier and allocate-black, grey every P's tiny block.
+//!    cycle's marks, and wait for every sweeper outside a P to finish the span it holds (Go's
+//!    `finishsweep_m`; see [`crate::sweep`] for the invariants). With the world stopped: clear
+//!    the page-marks bits, start the pacer's cycle, turn on the write barrier and
+//!    allocate-black, grey every P's tiny block.
 //! 2. **Concurrent mark**: the controller scans the global roots and then each goroutine's
 //!    roots through the scheduler's handshake (at each G's safepoint, no global stop); mark
 //!    workers drain the grey objects; allocating goroutines assist in proportion to what they
@@ -18,7 +20,8 @@
 //!    (Go does the same after its ragged barrier). No
 //!    work: optionally re-verify the marks (`gccheckmark`), turn the barrier and allocate-black
 //!    off, set `heap_live` to the bytes marked, advance the sweep generation, make every P
-//!    return its cached spans, and commit the pacer's new goal and trigger.
+//!    return its cached spans, open the new generation to sweepers (`ActiveSweep::reset`), and
+//!    commit the pacer's new goal and trigger.
 //! 4. **Concurrent sweep**: a background sweeper sweeps span by span; allocation sweeps what it
 //!    takes; a refill also sweeps one extra span while sweeping is unfinished (a simple form of
 //!    Go's proportional sweep).
@@ -39,7 +42,8 @@ use crate::limiter::GcCpuLimiter;
 use crate::mark::{drain, shade};
 use crate::pacer::{Pacer, PacerConfig};
 use crate::scavenger::Scavenger;
-use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
+use crate::sweep::ActiveSweep;
+use crate::sync::{lock, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
 use crate::world::{GcPState, Stopped, World};
 use gomem_allocator::MHeap;
@@ -192,7 +196,9 @@ pub struct Collector {
     /// scan sizes, 8 bytes per root slot here).
     last_stack_scan: AtomicU64,
     last_globals_scan: AtomicU64,
-    pub(crate) sweep_done: AtomicBool,
+    /// The collector's sweepers outside a P and whether the generation is swept (Go's
+    /// `sweep.active`; see [`crate::sweep`]).
+    pub(crate) sweep: ActiveSweep,
     ctl: Mutex<ControlState>,
     /// Parked assists wait here for background credit or the end of mark (Go's
     /// `work.assistQueue`); `parked_assists` counts them so workers notify only when needed.
@@ -223,6 +229,16 @@ fn f64_bits(v: f64) -> u64 {
 }
 fn bits_f64(v: u64) -> f64 {
     f64::from_bits(v)
+}
+
+/// The allocation, in bytes, that `work` units of scan work pay for (Go's
+/// `1 + assistBytesPerWork * work` in `gcAssistAlloc`), saturating: with GOGC=off the heap goal
+/// is unbounded and the ratio is about 10^16 bytes per unit, so the product does not fit an
+/// `i64` (Go's float conversion is then platform-defined; here it saturates, and so does the
+/// `+ 1`).
+fn credit_for(work: u64, bytes_per_work: f64) -> i64 {
+    // `as` from f64 saturates (NaN gives 0).
+    ((work as f64 * bytes_per_work) as i64).saturating_add(1)
 }
 
 /// Go's number format for gctrace: ≥ 10 → integer; else 2 significant digits, ≤ 3 decimals.
@@ -279,7 +295,7 @@ impl Collector {
             scan_work: AtomicU64::new(0),
             last_stack_scan: AtomicU64::new(0),
             last_globals_scan: AtomicU64::new(0),
-            sweep_done: AtomicBool::new(true),
+            sweep: ActiveSweep::new(),
             ctl: Mutex::new(ControlState {
                 requested: false,
                 forced: false,
@@ -429,8 +445,8 @@ impl Collector {
     /// Allocation slow-path hook (after a span refill or a large allocation): start a cycle if
     /// the heap reached the trigger, and sweep a little while sweeping is unfinished.
     pub fn on_refill(&self) {
-        if !self.sweep_done.load(Ordering::Relaxed) && self.heap.sweep_one().is_none() {
-            self.sweep_done.store(true, Ordering::Relaxed);
+        if !self.sweep.is_drained() {
+            self.sweep_one();
         }
         if self.has_memory_limit() {
             self.refresh_memory_limit_goal();
@@ -473,9 +489,28 @@ impl Collector {
             }
         }
         drop(ctl);
-        self.heap.sweep_all();
-        self.sweep_done.store(true, Ordering::Relaxed);
-        self.events.record(GcEventKind::SweepDone);
+        // Go's runtime.GC: sweep what is left, then wait for the other sweepers, unless a newer
+        // cycle has ended meanwhile (its sweep is not this call's to finish).
+        let done = lock(&self.stats).num_gc;
+        while self.sweep_one() {}
+        while !self.sweep.is_done() && lock(&self.stats).num_gc == done {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Sweep one span outside a P (Go's `sweepone`), registered with [`Collector::sweep`] for
+    /// the span's whole sweep so that mark start can wait for it (see [`crate::sweep`]).
+    /// Returns false when nothing is left: this sweeper found no span to claim (and marked the
+    /// generation drained), or the generation was drained already.
+    fn sweep_one(&self) -> bool {
+        let Some(_locker) = self.sweep.begin() else { return false };
+        if self.heap.sweep_one().is_some() {
+            return true;
+        }
+        if self.sweep.mark_drained() {
+            self.events.record(GcEventKind::SweepDone);
+        }
+        false
     }
 
     /// Change GOGC at run time (Go's `debug.SetGCPercent`); returns the old value. Lowering it
@@ -572,7 +607,7 @@ impl Collector {
         if epoch != gp.flush_seen {
             self.answer_flush(gp, epoch);
         }
-        gp.assist_credit -= bytes as i64;
+        gp.assist_credit = gp.assist_credit.saturating_sub(bytes as i64);
         if gp.assist_credit >= 0 || self.phase() != Phase::Mark {
             return AssistOutcome::Paid;
         }
@@ -585,7 +620,7 @@ impl Collector {
         }
         let wpb = bits_f64(self.assist_work_per_byte.load(Ordering::Relaxed));
         let bpw = bits_f64(self.assist_bytes_per_work.load(Ordering::Relaxed));
-        let debt = (-gp.assist_credit) as u64;
+        let debt = gp.assist_credit.unsigned_abs();
         // Over-assist by 64 KiB of work, as Go does, so assists are not tiny.
         let work = ((debt as f64 * wpb) as u64).max(64 << 10);
         // Steal background credit first.
@@ -602,7 +637,7 @@ impl Collector {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    gp.assist_credit += (take as f64 * bpw) as i64 + 1;
+                    gp.assist_credit = gp.assist_credit.saturating_add(credit_for(take, bpw));
                     if gp.assist_credit >= 0 {
                         return AssistOutcome::Paid;
                     }
@@ -626,7 +661,7 @@ impl Collector {
         let stopped_early = stopped_early.get();
         gp.gcw.dispose(&self.pool);
         self.scan_work.fetch_add(done, Ordering::Relaxed);
-        gp.assist_credit += (done as f64 * bpw) as i64 + 1;
+        gp.assist_credit = gp.assist_credit.saturating_add(credit_for(done, bpw));
         let ns = t.elapsed().as_nanos() as u64;
         self.assist_ns.fetch_add(ns, Ordering::Relaxed);
         self.limiter.add_gc_time(ns);
@@ -789,20 +824,16 @@ impl Collector {
         loop {
             {
                 let mut ctl = lock(&self.ctl);
-                while !ctl.shutdown && self.sweep_done.load(Ordering::Relaxed) {
+                while !ctl.shutdown && self.sweep.is_drained() {
                     ctl = self.cv.wait(ctl);
                 }
                 if ctl.shutdown {
                     return;
                 }
             }
+            // Until the generation is drained (by this thread or another sweeper).
             let mut n = 0u32;
-            while self.phase() == Phase::Off {
-                if self.heap.sweep_one().is_none() {
-                    self.sweep_done.store(true, Ordering::Relaxed);
-                    self.events.record(GcEventKind::SweepDone);
-                    break;
-                }
+            while self.sweep_one() {
                 n += 1;
                 if n % 10 == 0 {
                     std::thread::yield_now();
@@ -823,8 +854,9 @@ impl Collector {
         let t_start = Instant::now();
         self.events.record(GcEventKind::CycleStart);
         let at = t_start.duration_since(self.start);
-        // 1. Sweep termination, concurrent part: finish the previous cycle's sweeping.
-        self.heap.sweep_all();
+        // 1. Sweep termination, concurrent part: finish the previous cycle's sweeping, and
+        // wait for sweepers outside a P still sweeping a span (they do not stop with the world).
+        self.sweep.finish(|| self.sweep_one());
         let heap0 = self.heap.heap_live();
         let stw = self.debug.stoptheworld > 0;
         let mut ctl_gcw = GcWork::new();
@@ -840,8 +872,10 @@ impl Collector {
 
         let mut heap_live_mark_start = 0;
         let pause1 = world.stop_the_world("GC sweep termination", &mut |w: &mut dyn Stopped| {
-            // Anything a P swept lazily is done; anything left is swept now.
-            self.heap.sweep_all();
+            // Anything a P swept lazily is done (the stop waited for it), and the collector's
+            // own sweepers ended above: no sweep can reset a mark bit from here on
+            // (`crate::sweep`, invariant 3). `finish` finds nothing to do.
+            self.sweep.finish(|| self.sweep_one());
             // SAFETY: the world is stopped before marking starts.
             unsafe { self.heap.clear_page_marks() };
             heap_live_mark_start = self.heap.heap_live();
@@ -1008,6 +1042,8 @@ impl Collector {
                 // allocates again.
                 unsafe { heap.advance_sweepgen() };
                 w.for_each_p(&mut |cache, _| cache.release_all());
+                // The new generation may be swept from here on (`crate::sweep`, invariant 4).
+                self.sweep.reset();
                 let mut pacer = lock(&self.pacer);
                 let now = self.start.elapsed().as_nanos() as u64;
                 pacer.end_cycle(
@@ -1036,11 +1072,8 @@ impl Collector {
         self.last_globals_scan.store(globals_scan, Ordering::Relaxed);
         if self.debug.stoptheworld >= 2 {
             world.stop_the_world("GC sweep (gcstoptheworld=2)", &mut |_| {
-                self.heap.sweep_all();
+                self.sweep.finish(|| self.sweep_one());
             });
-            self.sweep_done.store(true, Ordering::Relaxed);
-        } else {
-            self.sweep_done.store(false, Ordering::Relaxed);
         }
 
         // Statistics and the trace line.
@@ -1282,6 +1315,31 @@ mod tests {
         });
         assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
         assert_eq!(gp.flush_seen, epoch + 1);
+    }
+
+    #[test]
+    fn an_assist_at_gogc_off_saturates_its_credit() {
+        // The assist ratio the pacer gives with GOGC=off (an unbounded goal).
+        let mut pacer =
+            Pacer::new(PacerConfig { gc_percent: -1, memory_limit: u64::MAX, gomaxprocs: 1 });
+        pacer.commit(0, 0, 0, 0);
+        pacer.start_cycle(0, 1 << 20, 0, 0);
+        pacer.revise(1 << 20, 0);
+        let bpw = pacer.assist_bytes_per_work();
+        assert!(bpw > 1e12, "GOGC=off gives a huge bytes-per-work ratio: {bpw}");
+        let (c, _) = marking_collector(1000);
+        c.assist_bytes_per_work.store(f64_bits(bpw), Ordering::Relaxed);
+        // Scanning pays vastly more than the debt: the credit saturates instead of overflowing
+        // (it did, in `(done as f64 * bpw) as i64 + 1`).
+        let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
+        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
+        assert!(c.scan_work.load(Ordering::Relaxed) > 0, "the assist scanned");
+        assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
+        // Stolen background credit is converted the same way.
+        c.bg_credit.store(1 << 40, Ordering::Relaxed);
+        let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
+        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
+        assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! - [`limiter`]: the GC CPU limiter (Go's `mgclimit.go`);
 //! - [`scavenger`]: the scavenger's goals, pacing and thread (Go's `mgcscavenge.go`);
 //! - [`memlimit`]: GOMEMLIMIT at run time and the counters fed to the pacer;
+//! - [`sweep`]: the active-sweeper count that mark start waits for (Go's `activeSweep`);
 //! - [`world`]: the traits the runtime implements;
 //! - [`cycle`]: the cycle and its threads (Go's `mgc.go`).
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -37,6 +38,7 @@ pub mod mark;
 pub mod memlimit;
 pub mod pacer;
 pub mod scavenger;
+pub mod sweep;
 pub mod sync;
 pub mod work;
 pub mod world;

@@ -559,9 +559,9 @@ impl Collector {
         scav.set_retained_target(target);
     }
 
-    /// Whether the last cycle's sweep has finished.
+    /// Whether the last cycle's sweep has finished (Go's `isSweepDone`).
     pub(crate) fn sweep_done(&self) -> bool {
-        self.sweep_done.load(Ordering::Relaxed)
+        self.sweep.is_done()
     }
 
     /// GOMAXPROCS.

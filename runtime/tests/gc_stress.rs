@@ -9,6 +9,9 @@
 //! `GOMEM_GC_STRESS_OPS=2000000 cargo test -p gomem --release --test gc_stress -- --ignored`.
 #![allow(missing_docs)] // test-only heap types
 
+mod common;
+use common::{payload, Rng};
+
 use gomem::sync::{AtomicBool, Ordering};
 use gomem::{gc_object, Config, Gc, Local, Mutator, PtrArray, Runtime};
 use std::collections::{HashMap, HashSet};
@@ -27,23 +30,6 @@ gc_object! {
 const SLOTS: usize = 1024;
 /// Cycles each mutator must overlap.
 const MIN_CYCLES: u32 = 5;
-
-fn payload(id: u64) -> u64 {
-    id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
 
 /// The shadow graph: what each root slot holds and each node's edges.
 #[derive(Default)]
