@@ -22,6 +22,9 @@ const PUTS: usize = 2 * WORKBUF_ENTRIES + 1;
 /// Two Ps each put `PUTS` distinct items and then take what they can (their own, or the
 /// other's through the pool), balancing as a drain does; whatever is left after both dispose
 /// is drained by a third gcWork. Every item is got exactly once.
+///
+/// Deliberate bug seen caught: with `GcWork::balance` dropping the `wbuf2` it should publish,
+/// loom reported the final `assert_eq!(got, want)` failing (items lost).
 #[test]
 fn loom_work_two_ps_put_and_get_each_item_once() {
     model(2, || {
