@@ -597,3 +597,7 @@ impl Drop for MCache {
 }
 
 const _: () = assert!(PAGE_SIZE % PTR_SIZE == 0);
+
+#[cfg(all(test, loom))]
+#[path = "mcache_loom.rs"]
+mod loom_models;

@@ -117,6 +117,11 @@ pub struct MSpan {
     large_type: AtomicPtr<TypeDesc>,
     local: UnsafeCell<SpanLocal>,
     alloc_bits: [AtomicU64; SPAN_BITMAP_WORDS],
+    /// Under loom, a one-page scan span's pointer bitmap lives here instead of in the last 128
+    /// bytes of its page: loom's atomics cannot live in mapped memory, and the loom models'
+    /// spans have none.
+    #[cfg(loom)]
+    loom_heap_bits: [AtomicU64; SPAN_HEAP_BITS_SIZE / 8],
 }
 
 // The first line holds the lookup fields and the first two mark words; the fast path's fields
@@ -205,6 +210,8 @@ impl MSpan {
             alloc_bits: core::array::from_fn(|_| AtomicU64::new(0)),
             gcmark_bits: core::array::from_fn(|_| AtomicU64::new(0)),
             local: UnsafeCell::new(SpanLocal::default()),
+            #[cfg(loom)]
+            loom_heap_bits: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
@@ -690,7 +697,11 @@ impl MSpan {
     /// Address of this one-page scan span's pointer bitmap (the last 128 bytes of the page).
     #[inline(always)]
     pub(crate) fn heap_bits_addr(&self) -> usize {
-        self.base() + PAGE_SIZE - SPAN_HEAP_BITS_SIZE
+        #[cfg(not(loom))]
+        return self.base() + PAGE_SIZE - SPAN_HEAP_BITS_SIZE;
+        // Under loom: the bitmap in the span struct (see `loom_heap_bits`).
+        #[cfg(loom)]
+        return self.loom_heap_bits.as_ptr() as usize;
     }
 
     /// Call `f` with the address of every pointer slot of the object whose slot starts at
@@ -806,8 +817,9 @@ fn tile_type_ptrs(
 /// - `bits` is the 8-aligned bitmap of a mapped one-page scan span and `w < 16`.
 #[inline(always)]
 unsafe fn bitmap_word<'a>(bits: usize, w: usize) -> &'a AtomicU64 {
-    // SAFETY: the caller's guarantee; AtomicU64 is a transparent u64 wrapper with its alignment.
-    unsafe { &*((bits + w * 8) as *const AtomicU64) }
+    // SAFETY: the caller's guarantee; AtomicU64 is a transparent u64 wrapper with its alignment
+    // (under loom, `bits` is the span's array of loom atomics, so typed indexing is needed).
+    unsafe { &*(bits as *const AtomicU64).add(w) }
 }
 
 /// Read `n <= 64` bits starting at bit `first` of the span bitmap at `bits`.

@@ -320,3 +320,22 @@ impl<T> UnsafeCell<T> {
 
 #[cfg(loom)]
 pub use loom::cell::UnsafeCell;
+
+/// Run the loom model `f` (every loom test of the workspace goes through here): with the
+/// preemption bound `bound` unless `LOOM_MAX_PREEMPTIONS` sets one, printing how many
+/// executions loom explored, so a run shows how much of the state space a model covers.
+#[cfg(loom)]
+pub fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(bound);
+    }
+    #[allow(clippy::disallowed_types)] // a plain counter outside the model, not a modelled atomic
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = runs.clone();
+    builder.check(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f();
+    });
+    eprintln!("loom: {} executions", runs.load(std::sync::atomic::Ordering::Relaxed));
+}

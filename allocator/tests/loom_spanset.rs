@@ -9,6 +9,7 @@
 use core::ptr::NonNull;
 
 use gomem_allocator::spanset::{SpanSet, SPAN_SET_BLOCK_ENTRIES};
+use gomem_allocator::sync::model;
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
@@ -22,23 +23,6 @@ fn fake(i: usize) -> NonNull<u64> {
 
 fn id(p: NonNull<u64>) -> usize {
     p.as_ptr().addr() / 8 - 1
-}
-
-/// Run `f` under loom with a preemption bound (overridable with `LOOM_MAX_PREEMPTIONS`).
-fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(bound);
-    }
-    // Count iterations so a run shows how much of the state space each model covers.
-    #[allow(clippy::disallowed_types)] // a plain counter outside the model, not a modelled atomic
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = runs.clone();
-    builder.check(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f();
-    });
-    eprintln!("loom: {} iterations", runs.load(std::sync::atomic::Ordering::Relaxed));
 }
 
 /// Pop until empty, returning ids in pop order.

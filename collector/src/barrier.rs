@@ -34,7 +34,11 @@ use crate::work::{GcWork, WorkPool};
 use gomem_allocator::MHeap;
 
 /// Entries per P buffer (Go's `wbBufEntries` = 512).
+#[cfg(not(loom))]
 pub const WB_BUF_ENTRIES: usize = 512;
+/// Entries per P buffer; 4 under loom, so a model's second store fills the buffer.
+#[cfg(loom)]
+pub const WB_BUF_ENTRIES: usize = 4;
 
 /// The barrier switch (Go's `writeBarrier.enabled`), on during mark and mark termination.
 #[derive(Debug, Default)]
@@ -90,6 +94,26 @@ impl WbBuf {
         self.entries.push(old);
         self.entries.push(new);
         self.entries.len() + 2 > WB_BUF_ENTRIES
+    }
+
+    /// The barrier's recording step for one pointer store (Go's `wbBuf.putFast`, then
+    /// `wbBufFlush` when the buffer is full): record `old` and `new`, and if that fills the
+    /// buffer, hand every entry to `shade` with `gcw` and dispose `gcw` to `pool`, so idle
+    /// markers can take the work. The runtime's `write_pointer` passes [`shade`] on its heap;
+    /// the loom model (`tests/loom_barrier.rs`), which can have no heap, a plain `put`.
+    #[inline(always)]
+    pub fn record_and_flush(
+        &mut self,
+        old: usize,
+        new: usize,
+        gcw: &mut GcWork,
+        pool: &WorkPool,
+        mut shade: impl FnMut(&mut GcWork, usize),
+    ) {
+        if self.record(old, new) {
+            self.flush_with(|p| shade(gcw, p));
+            gcw.dispose(pool);
+        }
     }
 
     /// Shade every recorded pointer into `gcw` (Go's `wbBufFlush1`); nil and non-heap values are

@@ -224,6 +224,28 @@ pub struct Collector {
     pub(crate) scavenger: Scavenger,
 }
 
+/// One round of a bounded polling wait: false once `limit` has passed since `since`, else
+/// pause 50 µs and return true (poll again).
+///
+/// Under loom there is no clock: it yields to the model's other threads and never gives up, so
+/// an answer that never comes shows as a deadlock or a spent branch budget in the model instead
+/// of being hidden by the time limit.
+fn poll_again(since: Instant, limit: Duration) -> bool {
+    #[cfg(not(loom))]
+    {
+        if since.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    #[cfg(loom)]
+    {
+        let _ = (since, limit);
+        crate::sync::thread::yield_now();
+    }
+    true
+}
+
 fn f64_bits(v: f64) -> u64 {
     v.to_bits()
 }
@@ -364,18 +386,31 @@ impl Collector {
         // startGCTransition at each phase change).
         self.limiter.transition(p == Phase::Mark, self.now_ns(), self.num_gc());
         self.heap.scavenge_state().set_limiting(self.limiter.limiting());
-        self.wake_assists();
+        // Wake parked assists: the end of mark is a reason to stop waiting. Unconditionally
+        // and under `assist_lock`, where a parker tests the phase: it sees the new phase or is
+        // already waiting when the notification comes. Phases change a few times a cycle.
+        let _g = lock(&self.assist_lock);
+        self.assist_cv.notify_all();
     }
 
-    /// Wake parked assists (credit was earned, or the phase changed).
+    /// Publish scan work done by a mark worker as background credit for assists to steal
+    /// (Go's `gcFlushBgCredit`), and wake the assists parked waiting for it.
     ///
-    /// No lost wake-up: the waker publishes its reason (credit, phase) and then reads
-    /// `parked_assists`; a parker increments `parked_assists` and then, under the lock, reads
-    /// the reasons. Both pairs are SeqCst, so at least one side sees the other (the
-    /// store-buffering pattern); and the parker waits at most a millisecond regardless.
-    fn wake_assists(&self) {
-        crate::sync::fence(Ordering::SeqCst);
-        if self.parked_assists.load(Ordering::SeqCst) > 0 {
+    /// No lost wake-up (the store-buffering pattern): the worker adds credit and then reads
+    /// `parked_assists`; a parker ([`Collector::park_assist`]) adds itself to
+    /// `parked_assists` and then, under `assist_lock`, reads the credit. Every one of those
+    /// four accesses is a SeqCst read-modify-write, so they have one total order, and each
+    /// read-modify-write reads the latest value of its location: whichever of the two second
+    /// accesses comes later sees the other side's first one. So either the worker sees a
+    /// parked assist and notifies it under the lock (after it waits, or before it tests the
+    /// credit), or the parker sees the credit and does not wait. A plain SeqCst load with a
+    /// fence is enough in C++20's model but not in loom's, which checks this
+    /// (`cycle_loom.rs`).
+    fn add_background_credit(&self, work: u64) {
+        // ORDERING: SeqCst RMW; pairs with the parker's SeqCst RMWs (above).
+        self.bg_credit.fetch_add(work, Ordering::SeqCst);
+        // ORDERING: SeqCst RMW (a read that takes the latest value); as above.
+        if self.parked_assists.fetch_add(0, Ordering::SeqCst) > 0 {
             let _g = lock(&self.assist_lock);
             self.assist_cv.notify_all();
         }
@@ -603,7 +638,9 @@ impl Collector {
         bytes: usize,
         preempted: &dyn Fn() -> bool,
     ) -> AssistOutcome {
-        let epoch = self.flush_epoch.load(Ordering::Relaxed);
+        // ORDERING: Acquire; pairs with the Release increment in `ragged_flush`, so the
+        // requester's reset of `flush_acks` happens-before this P's answer is counted.
+        let epoch = self.flush_epoch.load(Ordering::Acquire);
         if epoch != gp.flush_seen {
             self.answer_flush(gp, epoch);
         }
@@ -687,7 +724,11 @@ impl Collector {
             unsafe { gp.wbbuf.flush(&self.heap, &mut gp.gcw, &self.pool) };
             gp.gcw.dispose(&self.pool);
         }
-        self.flush_acks.fetch_add(1, Ordering::Relaxed);
+        // ORDERING: Release; pairs with the Acquire load in `ragged_flush`, so the requester
+        // that counts this answer also sees the buffers just disposed to the pool (with a
+        // relaxed count it could read the pool's `nfull` from before them, find the pool
+        // empty and go on to stop the world for nothing: `cycle_loom.rs` models this).
+        self.flush_acks.fetch_add(1, Ordering::Release);
     }
 
     /// A ragged barrier before mark termination (the idea of Go's `forEachP` flush in
@@ -699,13 +740,15 @@ impl Collector {
     /// do not allocate meanwhile do not answer; the stop flushes them.
     fn ragged_flush(&self, procs: usize) {
         self.flush_acks.store(0, Ordering::Relaxed);
-        self.flush_epoch.fetch_add(1, Ordering::Relaxed);
+        // ORDERING: Release; pairs with the Acquire load of the epoch in `assist_alloc`: a P
+        // that sees the new request sees the reset above, so its answer is not overwritten.
+        self.flush_epoch.fetch_add(1, Ordering::Release);
         let t = Instant::now();
-        while self.flush_acks.load(Ordering::Relaxed) < procs as u64
-            && t.elapsed() < Duration::from_millis(1)
-        {
-            std::thread::sleep(Duration::from_micros(50));
-        }
+        // ORDERING: Acquire; pairs with the Release increment in `answer_flush`: the work of
+        // every P counted is in the pool for the quiescence check that follows.
+        while self.flush_acks.load(Ordering::Acquire) < procs as u64
+            && poll_again(t, Duration::from_millis(1))
+        {}
     }
 
     /// Wait for a reason to retry a parked assist (Go's `gcParkAssist`): background credit
@@ -714,12 +757,16 @@ impl Collector {
     /// waits for a parked goroutine. Returns after at most a millisecond in any case.
     pub fn park_assist(&self) {
         let t = Instant::now();
+        // ORDERING: SeqCst RMW; pairs with `add_background_credit` (see there).
         self.parked_assists.fetch_add(1, Ordering::SeqCst);
         {
             let g = lock(&self.assist_lock);
-            // Re-check under the lock: a wake-up sent before we got here is not lost.
+            // Re-check under the lock: a wake-up sent before we got here is not lost. The
+            // phase is read under the lock `set_phase` notifies under; the credit with a
+            // SeqCst RMW (a read of the latest value) that pairs with `add_background_credit`.
+            // Work in the pool is no wake-up reason anyone signals: the time limit covers it.
             if self.phase() == Phase::Mark
-                && self.bg_credit.load(Ordering::SeqCst) == 0
+                && self.bg_credit.fetch_add(0, Ordering::SeqCst) == 0
                 && self.pool.is_empty()
             {
                 drop(self.assist_cv.wait_timeout(g, Duration::from_millis(1)));
@@ -794,8 +841,7 @@ impl Collector {
                                     self.phase() != Phase::Mark
                                 })
                             };
-                            self.bg_credit.fetch_add(done, Ordering::Relaxed);
-                            self.wake_assists();
+                            self.add_background_credit(done);
                             let (bm, sw) = gcw.take_counters();
                             self.add_worker_counters(bm, sw);
                             if done < CREDIT_SLACK || self.phase() != Phase::Mark {
@@ -1186,6 +1232,19 @@ impl Collector {
 }
 
 #[cfg(test)]
+impl CollectorConfig {
+    /// The unit tests' and loom models' configuration: GOGC 100, no memory limit, one P.
+    fn for_tests() -> CollectorConfig {
+        CollectorConfig {
+            gc_percent: 100,
+            memory_limit: u64::MAX,
+            gomaxprocs: 1,
+            debug: DebugModes::default(),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use gomem_allocator::mheap::HeapConfig;
@@ -1217,15 +1276,7 @@ mod tests {
             unsafe { (w[0] as *mut usize).write(w[1]) };
         }
         cache.release_all();
-        let c = Collector::new(
-            heap.clone(),
-            CollectorConfig {
-                gc_percent: 100,
-                memory_limit: u64::MAX,
-                gomaxprocs: 1,
-                debug: DebugModes::default(),
-            },
-        );
+        let c = Collector::new(heap.clone(), CollectorConfig::for_tests());
         c.set_phase(Phase::Mark);
         c.assist_work_per_byte.store(f64_bits(1.0), Ordering::Relaxed);
         c.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
@@ -1351,3 +1402,7 @@ mod tests {
         assert_eq!(c.scan_work.load(Ordering::Relaxed), 8 * nodes.len() as u64);
     }
 }
+
+#[cfg(all(test, loom))]
+#[path = "cycle_loom.rs"]
+mod loom_models;

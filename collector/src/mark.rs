@@ -158,6 +158,9 @@ unsafe fn grey_object(
 ///   atomics, or one of freed memory, would be a data race.
 pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
     let Some(span) = heap.span_of_heap(b) else {
+        // Loom models have no heap (its metadata is mapped memory, which loom cannot track):
+        // they queue foreign words as grey objects, so this is expected there.
+        #[cfg(not(loom))]
         debug_assert!(false, "scan_object({b:#x}): not in an InUse span");
         return;
     };

@@ -29,7 +29,7 @@ pub struct GcPState {
     /// Mark-assist credit in bytes (Go keeps `gcAssistBytes` per goroutine; we keep it per P:
     /// see `docs/collector.md`). Negative is debt.
     pub assist_credit: i64,
-    /// The last flush request ([`Collector::request_flush`](crate::cycle::Collector)) this P
+    /// The last ragged-flush request (answered in [`Collector::assist_alloc`](crate::cycle::Collector::assist_alloc)) this P
     /// answered: its barrier buffer and local work were flushed since.
     pub flush_seen: u64,
 }

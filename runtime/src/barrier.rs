@@ -4,6 +4,7 @@
 
 use crate::state::PState;
 use crate::sync::{AtomicUsize, Ordering};
+use gomem_collector::mark::shade;
 
 /// Store `new` into the pointer slot at `slot`, through the write barrier.
 ///
@@ -31,14 +32,13 @@ pub unsafe fn write_pointer(p: &mut PState, slot: usize, new: usize) {
     let cell = unsafe { &*(slot as *const AtomicUsize) };
     if p.wb.enabled() {
         let old = cell.load(Ordering::Relaxed);
-        if p.gc.wbbuf.record(old, new) {
-            // SAFETY: the barrier is on only while `p.collector` marks `p.cache.heap()` (the
-            // caller's contract), and the flushed work goes straight to its pool.
-            unsafe {
-                let pool = p.collector.pool();
-                p.gc.wbbuf.flush(p.cache.heap(), &mut p.gc.gcw, pool);
-                p.gc.gcw.dispose(pool);
-            }
+        // SAFETY: the barrier is on only while `p.collector` marks `p.cache.heap()` (the
+        // caller's contract), and the flushed work goes straight to its pool.
+        unsafe {
+            let (heap, pool) = (p.cache.heap(), p.collector.pool());
+            p.gc.wbbuf.record_and_flush(old, new, &mut p.gc.gcw, pool, |gcw, x| {
+                shade(heap, gcw, pool, x);
+            });
         }
     }
     // ORDERING: Release; pairs with the Acquire in `read_pointer`, so a goroutine that loads

@@ -21,7 +21,12 @@
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 use core::marker::PhantomData;
 
+/// Slots per chunk.
+#[cfg(not(loom))]
 const CHUNK: usize = 256;
+/// Slots per chunk; 2 under loom, so a model's third global starts a new chunk.
+#[cfg(loom)]
+const CHUNK: usize = 2;
 
 /// A global root slot holding a pointer to a `T` (or nil), registered with one runtime
 /// ([`Runtime::global`](crate::Runtime::global)) and usable only by that runtime's goroutines.
@@ -144,3 +149,7 @@ impl Globals {
         self.len() == 0
     }
 }
+
+#[cfg(all(test, loom))]
+#[path = "globals_loom.rs"]
+mod loom_models;
