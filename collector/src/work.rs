@@ -44,7 +44,12 @@ use std::sync::Arc;
 
 /// Buffers a [`WorkPool`] holds back for when allocating one fails (16 buffers, 32 KiB: what
 /// marking needs to make progress with a few Ps, each holding two).
+#[cfg(not(loom))]
 pub const EMERGENCY_BUFS: usize = 16;
+/// Buffers a [`WorkPool`] holds back for when allocating one fails; none under loom, so the
+/// models explore the pool's protocol without the reserve's lock.
+#[cfg(loom)]
+pub const EMERGENCY_BUFS: usize = 0;
 
 /// Object addresses per work buffer: Go's `workbuf` is 2048 bytes, 253 pointers after its
 /// header. Larger buffers mean less pool traffic but more work hidden from idle Ps.
@@ -300,7 +305,7 @@ impl WorkPool {
     /// first. Panics in debug builds if `b` holds work, which would be lost.
     pub fn put_empty(&self, b: Box<WorkBuf>) {
         debug_assert!(b.is_empty(), "put_empty of a work buffer holding work");
-        {
+        if EMERGENCY_BUFS > 0 {
             let mut r = lock(&self.reserve);
             if r.len() < EMERGENCY_BUFS {
                 r.push(b);
