@@ -16,8 +16,9 @@
 //! the heap must not trust such pages to be zeroed).
 //!
 //! Every failure is an [`OsError`] the caller can report; nothing here panics. Tests make the
-//! next N calls fail with [`Os::inject_failures`] to check that the heap reports the error and
-//! stays usable.
+//! next N calls fail with [`Os::inject_failures`], or every Nth call fail until told to stop
+//! with [`Os::inject_failures_every`], to check that the heap reports the error and stays
+//! usable (see "Out of memory" in docs/allocator.md).
 //!
 //! Invariants this module relies on (and states in each `SAFETY:` comment):
 //! - the addresses passed to `map`, `release` and `unmap` lie inside a reservation made by
@@ -70,6 +71,12 @@ pub enum ReleaseMode {
 #[derive(Debug)]
 pub struct Os {
     inject: AtomicU32,
+    /// With `n > 0`, every `n`th reserve/map call fails ([`Os::inject_failures_every`]).
+    inject_every: AtomicU32,
+    /// Reserve/map calls counted while `inject_every` is set.
+    calls: AtomicU32,
+    /// Injected failures so far (both modes).
+    injected: AtomicU32,
     release_mode: ReleaseMode,
 }
 
@@ -82,12 +89,33 @@ impl Default for Os {
 impl Os {
     /// A handle that releases memory with `mode`.
     pub fn new(release_mode: ReleaseMode) -> Self {
-        Os { inject: AtomicU32::new(0), release_mode }
+        Os {
+            inject: AtomicU32::new(0),
+            inject_every: AtomicU32::new(0),
+            calls: AtomicU32::new(0),
+            injected: AtomicU32::new(0),
+            release_mode,
+        }
     }
 
-    /// Make the next `n` reserve/map calls fail with an injected error.
+    /// Make the next `n` reserve/map calls fail with an injected error. `0` also stops the
+    /// periodic mode of [`Os::inject_failures_every`].
     pub fn inject_failures(&self, n: u32) {
+        self.inject_every.store(0, Ordering::Relaxed);
         self.inject.store(n, Ordering::Relaxed);
+    }
+
+    /// Make every `n`th reserve/map call fail with an injected error from now on, until
+    /// `inject_failures_every(0)` or `inject_failures(0)`: repeated out-of-memory for tests
+    /// that keep running while the heap cannot grow. `n == 1` fails every call.
+    pub fn inject_failures_every(&self, n: u32) {
+        self.calls.store(0, Ordering::Relaxed);
+        self.inject_every.store(n, Ordering::Relaxed);
+    }
+
+    /// How many reserve/map calls have failed by injection since this `Os` was made.
+    pub fn injected_failures(&self) -> u32 {
+        self.injected.load(Ordering::Relaxed)
     }
 
     /// The release mode.
@@ -100,8 +128,24 @@ impl Os {
         self.release_mode == ReleaseMode::DontNeed
     }
 
+    /// Consult the failure injection without calling the OS: one call in the counting of
+    /// [`Os::inject_failures`] and [`Os::inject_failures_every`], `Err` if it is to fail.
+    ///
+    /// For memory gomem takes from the Rust allocator where Go takes it from the OS (the
+    /// collector's work buffers, root list and checkmark set): their failure paths are tested
+    /// by the same injection as the heap's, though a real failure there comes from the Rust
+    /// allocator.
+    pub fn injected_failure(&self, op: &'static str, len: usize) -> Result<(), OsError> {
+        self.injected(op, len)
+    }
+
     fn injected(&self, op: &'static str, len: usize) -> Result<(), OsError> {
-        // Relaxed: the counter is a test hook with no memory it guards.
+        // Relaxed (all the counters here): test hooks with no memory they guard.
+        let every = self.inject_every.load(Ordering::Relaxed);
+        if every > 0 && (self.calls.fetch_add(1, Ordering::Relaxed) + 1) % every == 0 {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            return Err(OsError { op, len, errno: 0 });
+        }
         let mut cur = self.inject.load(Ordering::Relaxed);
         while cur > 0 {
             match self.inject.compare_exchange_weak(
@@ -110,7 +154,10 @@ impl Os {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Err(OsError { op, len, errno: 0 }),
+                Ok(_) => {
+                    self.injected.fetch_add(1, Ordering::Relaxed);
+                    return Err(OsError { op, len, errno: 0 });
+                }
                 Err(v) => cur = v,
             }
         }
@@ -290,6 +337,31 @@ mod tests {
         let a = os.reserve(1 << 20, 1 << 20, None).unwrap();
         // SAFETY: ours, unused.
         unsafe { os.unmap(a, 1 << 20) };
+    }
+
+    #[test]
+    fn periodic_injection_fails_every_nth_call_until_stopped() {
+        let os = Os::default();
+        os.inject_failures_every(3);
+        let mut failed = Vec::new();
+        let mut kept = Vec::new();
+        for _ in 0..9 {
+            match os.reserve(1 << 20, 1 << 20, None) {
+                Ok(a) => kept.push(a),
+                Err(e) => {
+                    assert_eq!(e.errno, 0);
+                    failed.push(kept.len() + failed.len());
+                }
+            }
+        }
+        assert_eq!(failed, vec![2, 5, 8]);
+        assert_eq!(os.injected_failures(), 3);
+        os.inject_failures_every(0);
+        kept.push(os.reserve(1 << 20, 1 << 20, None).unwrap());
+        for a in kept {
+            // SAFETY: ours, unused.
+            unsafe { os.unmap(a, 1 << 20) };
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::pacer::{Pacer, PacerConfig};
 use crate::scavenger::Scavenger;
 use crate::sweep::ActiveSweep;
 use crate::sync::{lock, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
-use crate::work::{GcWork, WorkPool};
+use crate::work::{try_room, GcWork, WorkPool};
 use crate::world::{GcPState, Stopped, World};
 use gomem_allocator::MHeap;
 use std::sync::Arc;
@@ -301,9 +301,10 @@ impl Collector {
         heap.scavenge_state().set_memory_limit(pacer.memory_limit());
         let limiter = GcCpuLimiter::new(0, cfg.gomaxprocs);
         limiter.set_allowed(pacer.memory_limited());
+        let pool = WorkPool::for_heap(heap.clone());
         Arc::new(Collector {
             heap,
-            pool: WorkPool::new(),
+            pool,
             wb: Arc::new(WriteBarrier::default()),
             phase: AtomicU8::new(Phase::Off as u8),
             pacer: Mutex::new(pacer),
@@ -991,11 +992,23 @@ impl Collector {
             });
             ctl_gcw.dispose(pool);
             self.release_workers();
-            let roots = Mutex::new(Vec::new());
-            world.scan_goroutine_roots(&|r| lock(&roots).push(r));
-            let roots: Vec<usize> = core::mem::take(&mut *lock(&roots));
-            stack_scan = 8 * roots.len() as u64;
-            for r in roots {
+            // Roots are collected and shaded after the scan, outside its lock; when the list
+            // cannot grow (out of memory) the rest are shaded at once, under the lock.
+            let roots = Mutex::new((Vec::new(), GcWork::new(), 0u64));
+            world.scan_goroutine_roots(&|r| {
+                let (list, gcw, n) = &mut *lock(&roots);
+                *n += 1;
+                if try_room(heap, list, "GC root list") {
+                    list.push(r);
+                } else {
+                    // SAFETY: as above.
+                    unsafe { shade(heap, gcw, pool, r) };
+                }
+            });
+            let (list, mut spill, n) = core::mem::take(&mut *lock(&roots));
+            spill.dispose(pool);
+            stack_scan = 8 * n;
+            for r in list {
                 // SAFETY: as above.
                 unsafe { shade(heap, &mut ctl_gcw, pool, r) };
             }

@@ -28,8 +28,28 @@
 //! Divergence from Go: buffers come from the Rust allocator (`Box`) instead of manually managed
 //! 32 KiB heap spans, so they are outside the heap's ledger; [`WorkPool::free_empty`] plays the
 //! part of Go's `freeSomeWbufs` between cycles.
+//!
+//! **Out of memory.** Go's `getempty` throws "out of memory" when it cannot get a span for
+//! buffers. Here a failed allocation ([`WorkBuf::try_new`]) first degrades: the pool keeps
+//! [`EMERGENCY_BUFS`] buffers, allocated when it is made, that it hands out only when an
+//! allocation fails, and refills from returned buffers before recycling them. Only when that
+//! reserve is gone too does it throw, as Go does, with a message that says so. A pool made with
+//! [`WorkPool::for_heap`] counts each allocation as one of the heap's OS calls for failure
+//! injection ([`gomem_allocator::os::Os::injected_failure`]), so tests reach these paths.
 
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use gomem_allocator::MHeap;
+use std::alloc::Layout;
+use std::sync::Arc;
+
+/// Buffers a [`WorkPool`] holds back for when allocating one fails (16 buffers, 32 KiB: what
+/// marking needs to make progress with a few Ps, each holding two).
+#[cfg(not(loom))]
+pub const EMERGENCY_BUFS: usize = 16;
+/// Buffers a [`WorkPool`] holds back for when allocating one fails; none under loom, so the
+/// models explore the pool's protocol without the reserve's lock.
+#[cfg(loom)]
+pub const EMERGENCY_BUFS: usize = 0;
 
 /// Object addresses per work buffer: Go's `workbuf` is 2048 bytes, 253 pointers after its
 /// header. Larger buffers mean less pool traffic but more work hidden from idle Ps.
@@ -44,6 +64,21 @@ pub const WORKBUF_ENTRIES: usize = 4;
 /// (Go's constant in `balance`): splitting a nearly empty buffer helps nobody.
 const BALANCE_SPLIT_MIN: usize = 4;
 
+/// Make room for one more element of `v` without aborting on out of memory: `false` when the
+/// allocator, or `heap`'s failure injection (as an OS call named `what`), refuses. Growth
+/// doubles as `Vec::push` would; only a growth consults the allocator. The collector's own
+/// lists (the root list, the checkmark stack) grow through this so that they can degrade.
+pub fn try_room<T>(heap: &MHeap, v: &mut Vec<T>, what: &'static str) -> bool {
+    if v.len() < v.capacity() {
+        return true;
+    }
+    let extra = v.capacity().max(16);
+    if heap.os().injected_failure(what, extra * core::mem::size_of::<T>()).is_err() {
+        return false;
+    }
+    v.try_reserve(extra).is_ok()
+}
+
 /// A fixed-size stack of grey-object addresses (Go's `workbuf`).
 ///
 /// Each entry is the base of a marked object awaiting scanning, or the start of one of a large
@@ -57,9 +92,22 @@ pub struct WorkBuf {
 }
 
 impl WorkBuf {
-    /// A new, empty buffer.
+    /// A new, empty buffer. Aborts if the Rust allocator fails (see [`WorkBuf::try_new`]).
     pub fn new() -> Box<WorkBuf> {
         Box::new(WorkBuf { nobj: 0, obj: [0; WORKBUF_ENTRIES] })
+    }
+
+    /// A new, empty buffer, or `None` if the allocator has no memory for it.
+    pub fn try_new() -> Option<Box<WorkBuf>> {
+        let layout = Layout::new::<WorkBuf>();
+        // SAFETY: the layout has non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut WorkBuf;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` is a fresh allocation of WorkBuf's layout from the global allocator, and
+        // all zero bytes are a valid WorkBuf (no entries, `nobj == 0`).
+        Some(unsafe { Box::from_raw(p) })
     }
 
     /// Number of entries.
@@ -128,7 +176,6 @@ impl core::fmt::Debug for WorkBuf {
 /// own increment until someone takes the buffer, and a taker announces itself busy (on the
 /// idle count, with acquire-release) before taking. `tests/loom_work.rs` models the protocol on
 /// this code.
-#[derive(Debug)]
 pub struct WorkPool {
     /// Buffers holding at least one entry, newest last (LIFO). Boxed: buffers move between
     /// a P and the pool as one pointer, not as a 2 KiB copy.
@@ -139,6 +186,22 @@ pub struct WorkPool {
     /// Empty buffers for reuse (boxed, as `full`).
     #[allow(clippy::vec_box)]
     empty: Mutex<Vec<Box<WorkBuf>>>,
+    /// The emergency reserve (see the module docs), at most [`EMERGENCY_BUFS`].
+    #[allow(clippy::vec_box)]
+    reserve: Mutex<Vec<Box<WorkBuf>>>,
+    /// Buffer allocations that failed and were served from the reserve.
+    reserve_uses: AtomicUsize,
+    /// The heap whose OS failure injection buffer allocations consult, if any.
+    heap: Option<Arc<MHeap>>,
+}
+
+impl core::fmt::Debug for WorkPool {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WorkPool")
+            .field("nfull", &self.full_count())
+            .field("reserve_uses", &self.reserve_uses())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for WorkPool {
@@ -148,13 +211,28 @@ impl Default for WorkPool {
 }
 
 impl WorkPool {
-    /// An empty pool.
+    /// An empty pool with its emergency reserve.
     pub fn new() -> Self {
         WorkPool {
             full: Mutex::new(Vec::new()),
             nfull: AtomicUsize::new(0),
             empty: Mutex::new(Vec::new()),
+            reserve: Mutex::new((0..EMERGENCY_BUFS).map(|_| WorkBuf::new()).collect()),
+            reserve_uses: AtomicUsize::new(0),
+            heap: None,
         }
+    }
+
+    /// An empty pool whose buffer allocations also fail when `heap`'s OS calls are made to
+    /// fail ([`gomem_allocator::os::Os::inject_failures`]).
+    pub fn for_heap(heap: Arc<MHeap>) -> Self {
+        WorkPool { heap: Some(heap), ..Self::new() }
+    }
+
+    /// How many times a buffer allocation failed and the emergency reserve served instead.
+    pub fn reserve_uses(&self) -> usize {
+        // Relaxed: a statistic.
+        self.reserve_uses.load(Ordering::Relaxed)
     }
 
     /// Whether no buffer with work is in the pool (Go's `work.full == 0`). Lock-free and
@@ -196,18 +274,44 @@ impl WorkPool {
         Some(b)
     }
 
-    /// An empty buffer: a recycled one, or a new allocation (Go's `getempty`).
+    /// An empty buffer: a recycled one, or a new allocation (Go's `getempty`); if allocating
+    /// fails, one from the emergency reserve. Throws (aborts, as Go's `getempty` does) when
+    /// the reserve is empty too.
     pub fn get_empty(&self) -> Box<WorkBuf> {
-        match lock(&self.empty).pop() {
+        if let Some(b) = lock(&self.empty).pop() {
+            return b;
+        }
+        let bytes = core::mem::size_of::<WorkBuf>();
+        let injected = self
+            .heap
+            .as_ref()
+            .is_some_and(|h| h.os().injected_failure("GC work buffer allocation", bytes).is_err());
+        if let Some(b) = (!injected).then(WorkBuf::try_new).flatten() {
+            return b;
+        }
+        // Relaxed: a statistic.
+        self.reserve_uses.fetch_add(1, Ordering::Relaxed);
+        match lock(&self.reserve).pop() {
             Some(b) => b,
-            None => WorkBuf::new(),
+            None => gomem_allocator::throw(&format!(
+                "out of memory: cannot allocate a {bytes}-byte GC work buffer and the {} \
+                 emergency buffers are in use",
+                EMERGENCY_BUFS
+            )),
         }
     }
 
-    /// Return an empty buffer for reuse (Go's `putempty`). Panics in debug builds if `b` holds
-    /// work, which would be lost.
+    /// Return an empty buffer for reuse (Go's `putempty`), refilling the emergency reserve
+    /// first. Panics in debug builds if `b` holds work, which would be lost.
     pub fn put_empty(&self, b: Box<WorkBuf>) {
         debug_assert!(b.is_empty(), "put_empty of a work buffer holding work");
+        if EMERGENCY_BUFS > 0 {
+            let mut r = lock(&self.reserve);
+            if r.len() < EMERGENCY_BUFS {
+                r.push(b);
+                return;
+            }
+        }
         lock(&self.empty).push(b);
     }
 

@@ -414,6 +414,19 @@ impl Runtime {
         w.start_the_world();
         l
     }
+
+    /// Check the heap's structure against its counters (the allocator's `MHeap::verify`):
+    /// stops the world, returns every P's cached spans to their central lists (as a P does when
+    /// it stops) and walks every span. `Err` names the first disagreement. Call it from outside
+    /// goroutines, after [`Runtime::gc`] and with no cycle running (the check needs the sweep
+    /// finished); it is O(heap) and meant for tests.
+    pub fn verify_heap(&self) -> Result<(), String> {
+        let mut w = self.sched.stop_the_world("verify_heap");
+        w.each_p(|_, p| p.cache.release_all());
+        let r = self.heap.verify();
+        w.start_the_world();
+        r
+    }
 }
 
 /// A runtime's world, stopped ([`Runtime::stop_the_world`]): every goroutine is parked at a
