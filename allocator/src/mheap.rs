@@ -732,7 +732,34 @@ impl MHeap {
     /// Sweep one span that needs it, from any central list (Go's `sweepone`). Returns `None`
     /// when there is nothing left to sweep, else the number of pages returned to the page heap
     /// (0 if the span stayed in use).
+    ///
+    /// # Panics
+    /// If a collector is attached ([`MHeap::attach_collector`]): its mark start must know of
+    /// every sweep outside a P, which a sweep called here would escape (issue 12, S5); the
+    /// collector sweeps its heap itself (`Collector::gc` finishes the sweep).
     pub fn sweep_one(&self) -> Option<usize> {
+        self.refuse_when_collected("sweep_one");
+        // SAFETY: no collector is attached, so no mark can start during this sweep.
+        unsafe { self.sweep_one_unchecked() }
+    }
+
+    /// Panic if a collector owns this heap's sweeping (see [`MHeap::sweep_one`]).
+    fn refuse_when_collected(&self, what: &str) {
+        if self.has_collector() {
+            panic!(
+                "MHeap::{what}: this heap has a collector, which sweeps it; a sweep it does not \
+                 know of could run into its next mark (use Collector::gc or Runtime::gc)"
+            );
+        }
+    }
+
+    /// [`MHeap::sweep_one`] without the check that no collector is attached.
+    ///
+    /// # Safety
+    /// If a collector is attached, the caller is that collector and has registered this sweep
+    /// so that its mark start waits for it (the collector's `ActiveSweep`, Go's
+    /// `sweep.active.begin`), or the world is stopped at sweep termination.
+    pub unsafe fn sweep_one_unchecked(&self) -> Option<usize> {
         let _gate = self.ledger_gate.read();
         // Acquire the sweepgen before reading `used_classes`: a span needs sweeping only in a
         // generation later than the one it was made in, and the Release of `advance_sweepgen`
@@ -760,9 +787,14 @@ impl MHeap {
     }
 
     /// Sweep everything that needs sweeping (Go's `finishsweep_m`); returns pages freed.
+    ///
+    /// # Panics
+    /// If a collector is attached (see [`MHeap::sweep_one`]).
     pub fn sweep_all(&self) -> usize {
+        self.refuse_when_collected("sweep_all");
         let mut freed = 0;
-        while let Some(n) = self.sweep_one() {
+        // SAFETY: no collector is attached (checked above).
+        while let Some(n) = unsafe { self.sweep_one_unchecked() } {
             freed += n;
         }
         freed

@@ -534,13 +534,21 @@ impl Collector {
         }
     }
 
+    /// Sweep whatever the current generation has left and wait for every other sweeper outside
+    /// a P to end (Go's `finishsweep_m`). When it returns, no sweep runs and none can begin
+    /// before the next cycle's mark termination (see [`crate::sweep`]).
+    pub fn finish_sweep(&self) {
+        self.sweep.finish(|| self.sweep_one());
+    }
+
     /// Sweep one span outside a P (Go's `sweepone`), registered with [`Collector::sweep`] for
     /// the span's whole sweep so that mark start can wait for it (see [`crate::sweep`]).
     /// Returns false when nothing is left: this sweeper found no span to claim (and marked the
     /// generation drained), or the generation was drained already.
     fn sweep_one(&self) -> bool {
         let Some(_locker) = self.sweep.begin() else { return false };
-        if self.heap.sweep_one().is_some() {
+        // SAFETY: this sweep is registered with `self.sweep` (the locker above).
+        if unsafe { self.heap.sweep_one_unchecked() }.is_some() {
             return true;
         }
         if self.sweep.mark_drained() {
@@ -922,7 +930,7 @@ impl Collector {
             // Anything a P swept lazily is done (the stop waited for it), and the collector's
             // own sweepers ended above: no sweep can reset a mark bit from here on
             // (`crate::sweep`, invariant 3). `finish` finds nothing to do.
-            self.sweep.finish(|| self.sweep_one());
+            self.finish_sweep();
             // SAFETY: the world is stopped before marking starts.
             unsafe { self.heap.clear_page_marks() };
             heap_live_mark_start = self.heap.heap_live();
@@ -1396,13 +1404,13 @@ mod tests {
         // Scanning pays vastly more than the debt: the credit saturates instead of overflowing
         // (it did, in `(done as f64 * bpw) as i64 + 1`).
         let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
-        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
+        assert_eq!(assist(&c, &mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
         assert!(c.scan_work.load(Ordering::Relaxed) > 0, "the assist scanned");
         assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
         // Stolen background credit is converted the same way.
         c.bg_credit.store(1 << 40, Ordering::Relaxed);
         let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
-        assert_eq!(c.assist_alloc(&mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
+        assert_eq!(assist(&c, &mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
         assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
     }
 

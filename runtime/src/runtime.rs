@@ -421,9 +421,15 @@ impl Runtime {
     /// goroutines, after [`Runtime::gc`] and with no cycle running (the check needs the sweep
     /// finished); it is O(heap) and meant for tests.
     pub fn verify_heap(&self) -> Result<(), String> {
+        self.refuse_on_goroutine("Runtime::verify_heap", "call it from outside goroutines");
         let mut w = self.sched.stop_the_world("verify_heap");
         w.each_p(|_, p| p.cache.release_all());
-        let r = self.heap.verify();
+        // No sweeper outside a P either, until the next mark termination (which needs the world).
+        self.collector.finish_sweep();
+        // SAFETY: the world is stopped (no P allocates or sweeps), every P's cache is released,
+        // and the collector's sweep is finished with none able to begin while the world is ours;
+        // safe code cannot sweep a collected heap (`MHeap::sweep_one` refuses).
+        let r = unsafe { self.heap.verify() };
         w.start_the_world();
         r
     }

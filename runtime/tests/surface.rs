@@ -33,6 +33,15 @@ fn a_heap_takes_one_collector() {
     let _second = Collector::new(rt.heap().clone(), cfg);
 }
 
+/// A sweep the collector does not know of could still be resetting mark bits when its next
+/// mark starts (issue 12, S5): a collected heap refuses sweeps from outside.
+#[test]
+#[should_panic(expected = "this heap has a collector, which sweeps it")]
+fn a_collected_heap_refuses_outside_sweeps() {
+    let rt = runtime();
+    rt.heap().sweep_one();
+}
+
 /// The read-only views that replace the scheduler accessor.
 #[test]
 fn a_stopped_world_shows_every_p() {
