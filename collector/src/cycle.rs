@@ -501,8 +501,17 @@ impl Collector {
 
     /// Force a full cycle and wait for it to finish, sweeping included (Go's `runtime.GC`).
     /// Works with GOGC=off. Must not be called from a goroutine that holds a P unless the
-    /// runtime releases it around the call (the cycle stops the world).
+    /// runtime releases it around the call (the cycle stops the world). After
+    /// [`Collector::shutdown`] it returns at once.
+    ///
+    /// # Panics
+    /// If the collector was never started ([`Collector::start`]): no thread would run the
+    /// cycle, and the call would wait forever.
     pub fn gc(&self) {
+        let stopped = lock(&self.ctl).shutdown;
+        if !stopped && lock(&self.threads).is_empty() {
+            panic!("Collector::gc: the collector was never started (call Collector::start first)");
+        }
         let mut ctl = lock(&self.ctl);
         // Go: wait for the current cycle (if any) and then run a complete new one.
         let target = ctl.started + if self.phase() != Phase::Off { 2 } else { 1 };
@@ -1387,6 +1396,13 @@ mod tests {
         });
         assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
         assert_eq!(gp.flush_seen, epoch + 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "the collector was never started")]
+    fn gc_on_a_collector_never_started_panics_instead_of_waiting() {
+        let heap = MHeap::new(HeapConfig::default()).unwrap();
+        Collector::new(heap, CollectorConfig::for_tests()).gc();
     }
 
     #[test]
