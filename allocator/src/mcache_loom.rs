@@ -63,15 +63,20 @@ fn loom_models_allocate_black_against_a_marker() {
         let cache = heap.new_cache();
         let span = toy_span();
         // Mark start, with the world stopped (the spawn below orders it before the marker).
-        heap.set_alloc_black(true);
+        // SAFETY: the model plays the collector: this is its mark start, and the marker below
+        // is its mark.
+        unsafe { heap.set_alloc_black(true) };
         let slot = Arc::new(AtomicUsize::new(0));
         let marker = {
             let slot = slot.clone();
             thread::spawn(move || {
-                let greyed_old = span.try_mark(0);
+                // SAFETY: the heap is being marked (the model's mark), and the model checks
+                // what was greyed instead of queueing it.
+                let greyed_old = unsafe { span.try_mark(0) };
                 // ORDERING: Acquire; pairs with the mutator's Release store (`read_pointer`).
                 let p = slot.load(Ordering::Acquire);
-                let greyed_new = p != 0 && span.try_mark(span.obj_index(p));
+                // SAFETY: as above.
+                let greyed_new = p != 0 && unsafe { span.try_mark(span.obj_index(p)) };
                 (greyed_old, greyed_new)
             })
         };

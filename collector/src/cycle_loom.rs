@@ -67,7 +67,11 @@ fn loom_models_ragged_flush_publishes_held_work() {
                 gp.gcw.put(&c.pool, FOREIGN);
                 // The P allocates (each allocation calls `assist_alloc`) until it answered.
                 while gp.flush_seen == 0 {
-                    assert_eq!(c.assist_alloc(&mut gp, 0, &|| false), AssistOutcome::Paid);
+                    // SAFETY: `gp` is a P state of this collector that the model holds alone.
+                    assert_eq!(
+                        unsafe { c.assist_alloc(&mut gp, 0, &|| false) },
+                        AssistOutcome::Paid
+                    );
                     thread::yield_now();
                 }
                 assert!(gp.gcw.is_empty(), "answering hands the P's work to the pool");
@@ -106,7 +110,8 @@ fn loom_models_parked_assist_is_woken_by_background_credit() {
         // The retry steals the credit the wake-up announced.
         let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
         c.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
-        assert_eq!(c.assist_alloc(&mut gp, 0, &|| false), AssistOutcome::Paid);
+        // SAFETY: `gp` is a P state of this collector that the model holds alone.
+        assert_eq!(unsafe { c.assist_alloc(&mut gp, 0, &|| false) }, AssistOutcome::Paid);
     });
 }
 

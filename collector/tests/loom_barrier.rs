@@ -46,7 +46,8 @@ fn barrier_flush_against_a_marker_loses_nothing() {
         let pool = Arc::new(WorkPool::new());
         let wb = WriteBarrier::default();
         // Mark start, with the world stopped: the spawn orders it before the marker.
-        wb.set_enabled(true);
+        // SAFETY: the model's mark is the marker thread below, which drains every grey entry.
+        unsafe { wb.set_enabled(true) };
         let p2 = pool.clone();
         let marker = loom::thread::spawn(move || {
             let mut gcw = GcWork::new();

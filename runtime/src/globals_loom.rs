@@ -7,7 +7,7 @@
 //!
 //! Under loom a chunk holds two slots, so the model's third global starts a new chunk while the
 //! scanner may be walking the first. The model touches a global only through
-//! `Globals::register`, `Global::slot` and the store and load of its slot, so a change of
+//! `Globals::register`, `Global::slot_in` and the store and load of its slot, so a change of
 //! `Global`'s representation only needs those three lines adapted.
 
 use super::Globals;
@@ -25,7 +25,9 @@ const C: usize = 0xc000;
 
 /// A P of the collector `c`.
 fn p_state(c: &std::sync::Arc<Collector>) -> PState {
-    PState::new(c.heap().new_cache(), c.clone())
+    // SAFETY: no cycle runs in the model, so the cache is never flushed while it holds spans
+    // (and it never allocates).
+    PState::new(unsafe { c.heap().new_cache_unchecked() }, c.clone())
 }
 
 /// Store `v` in the global slot `slot` through the write barrier, as `Mutator::set_global`
@@ -64,9 +66,10 @@ fn loom_models_globals_registered_while_scanned() {
         let globals = Arc::new(Globals::default());
         let mut p1 = p_state(&c);
         let g0 = globals.register::<()>();
-        set_global(&mut p1, g0.slot(), A);
+        set_global(&mut p1, g0.slot_in(&globals), A);
         // Mark starts (with the world stopped: the spawns below order it before the threads).
-        c.write_barrier().set_enabled(true);
+        // SAFETY: a stand-in for mark start; the model's "mark" is the scanner below.
+        unsafe { c.write_barrier().set_enabled(true) };
         let scanner = {
             let globals = globals.clone();
             thread::spawn(move || {
@@ -80,16 +83,16 @@ fn loom_models_globals_registered_while_scanned() {
             thread::spawn(move || {
                 let mut p2 = p_state(&c);
                 let g = globals.register::<()>();
-                (g.slot(), set_global(&mut p2, g.slot(), C))
+                (g.slot_in(&globals), set_global(&mut p2, g.slot_in(&globals), C))
             })
         };
         let g1 = globals.register::<()>();
-        let rec1 = set_global(&mut p1, g1.slot(), B);
+        let rec1 = set_global(&mut p1, g1.slot_in(&globals), B);
         let (slot2, rec2) = other.join().unwrap();
         let seen = scanner.join().unwrap();
-        assert_ne!(g1.slot(), slot2, "two registrations got one slot");
+        assert_ne!(g1.slot_in(&globals), slot2, "two registrations got one slot");
         // SAFETY: both are registered slots of `globals`, alive here.
-        let (v1, v2) = unsafe { (read_pointer(g1.slot()), read_pointer(slot2)) };
+        let (v1, v2) = unsafe { (read_pointer(g1.slot_in(&globals)), read_pointer(slot2)) };
         assert_eq!((v1, v2), (B, C), "a global lost its value");
         assert!(seen.contains(&A), "a global registered before the scan was not scanned");
         for (v, rec) in [(B, &rec1), (C, &rec2)] {

@@ -14,6 +14,7 @@ use crate::state::{GStatus, State, WStatus};
 pub(crate) struct Watch {
     #[cfg(not(loom))]
     start: std::time::Instant,
+    #[cfg(not(loom))]
     reported: bool,
 }
 
@@ -23,6 +24,7 @@ impl Watch {
         Watch {
             #[cfg(not(loom))]
             start: std::time::Instant::now(),
+            #[cfg(not(loom))]
             reported: false,
         }
     }
