@@ -230,7 +230,9 @@ fn watchdog_child() {
         println!("\nwatched-goroutine={}", m.g_id());
         std::io::stdout().flush().unwrap();
         st.store(true, SeqCst);
-        while !rel.load(SeqCst) {
+        // Until the parent releases it; bounded, so a child orphaned by a failing parent ends.
+        let spin = std::time::Instant::now();
+        while !rel.load(SeqCst) && spin.elapsed() < Duration::from_secs(120) {
             std::hint::spin_loop();
         }
     });
