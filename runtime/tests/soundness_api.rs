@@ -155,9 +155,10 @@ fn a_global_of_another_runtime_is_refused() {
     .unwrap();
 }
 
-/// S3: the slot storage outlives `drop(Runtime)` while a goroutine can still use its globals.
-/// Before the fix, the goroutine's stores landed in freed memory that the main thread had
-/// reallocated (the buffers below) and its loads read that memory back.
+/// S3: the slot storage outlives `drop(Runtime)` while a goroutine can still use its globals
+/// (the goroutine owns the slots' `Arc`, and `drop` waits for goroutines to return). Before the
+/// fix, `drop` returned at once, and the goroutine's stores landed in freed memory that the
+/// main thread had reallocated (the buffers below) and its loads read that memory back.
 #[test]
 fn globals_outlive_the_runtime_while_goroutines_use_them() {
     let rt = rt(1);
@@ -179,12 +180,16 @@ fn globals_outlive_the_runtime_while_goroutines_use_them() {
         }
         bad
     });
-    drop(rt);
-    // Take back what the runtime freed: blocks of the slot chunks' size, with a pattern.
+    // The drop runs on its own thread: it waits for the goroutine, which waits for the spray.
+    let dropper = std::thread::spawn(move || drop(rt));
+    // Give the drop a moment to start (not a timing assertion: a later drop proves less).
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // Take back anything the runtime freed: blocks of the slot chunks' size, with a pattern.
     const PATTERN: usize = 0x0bad_cafe_0bad_cafe;
     let spray: Vec<Box<[usize; 256]>> = (0..64).map(|_| Box::new([PATTERN; 256])).collect();
     go_tx.send(()).unwrap();
     let bad = h.join().unwrap();
+    dropper.join().unwrap();
     let clobbered = spray.iter().flat_map(|b| b.iter()).filter(|&&w| w != PATTERN).count();
     assert_eq!(clobbered, 0, "goroutine stores landed in memory freed by drop(Runtime)");
     assert_eq!(bad, 0, "globals read back wrong after drop(Runtime)");
