@@ -547,6 +547,8 @@ impl MHeap {
                 needzero,
             })
         };
+        // Addressable first (a reused span was poisoned when freed), then the bitmap below.
+        crate::poison::unpoison(base, bytes);
         if !spc.noscan() && sc.size() == 8 {
             // The 8-byte scan class holds one pointer per slot: its bitmap is all ones.
             let bits = span.heap_bits_addr();
@@ -555,7 +557,6 @@ impl MHeap {
                 core::ptr::write_bytes(bits as *mut u8, 0xff, crate::consts::SPAN_HEAP_BITS_SIZE)
             };
         }
-        crate::poison::unpoison(base, bytes);
         if sc != SizeClass::LARGE {
             // Slots become addressable one by one as they are handed out.
             crate::poison::poison(base, nelems * elemsize);
