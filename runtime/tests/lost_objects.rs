@@ -176,7 +176,7 @@ fn lists_run(gogc: u32, procs: usize, godebug: &str, goroutines: u64, ops: u64) 
 
 #[test]
 fn lists_survive_cycles_started_by_goroutines() {
-    lists(1, 2, "", 8, 64 * 40);
+    lists(1, 2, "", 8, 64 * 100);
 }
 
 #[test]
