@@ -18,11 +18,23 @@ static NODE: TypeDesc = TypeDesc::new(24, 16, &[0b11], "node");
 static HEADER: TypeDesc = TypeDesc::new(600, 584, &[0x5555_5555_5555_5555, 0x155], "mixed600");
 static BIG: TypeDesc = TypeDesc::new(1024, 1024, &[!0; 2], "[128]*T");
 
+/// A pointer-free size from `n`: tiny, small, up to the largest class, or large, a quarter of
+/// the time each.
+fn size(n: u16) -> usize {
+    let m = (n >> 2) as usize;
+    match n & 3 {
+        0 => m % 16,
+        1 => m % 1024,
+        2 => m % 32768,
+        _ => 32768 + m % 100_000,
+    }
+}
+
 #[derive(Arbitrary, Debug)]
 enum Kind {
-    /// Pointer-free, `n % 40000` bytes (tiny below 16, large above 32 KiB).
+    /// Pointer-free, [`size`] bytes.
     Noscan(u16),
-    /// Pointer-free and not cleared first (the caller writes it whole).
+    /// Pointer-free and not cleared first (the caller writes it whole), [`size`] bytes.
     Uninit(u16),
     /// A typed object: a small node, a header object or a 1 KiB pointer block.
     Typed(u8),
@@ -32,8 +44,8 @@ enum Kind {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    /// Allocate on cache `p % 2`.
-    Alloc { p: bool, kind: Kind },
+    /// Allocate `1 + n % 32` objects on cache `p`.
+    Alloc { p: bool, kind: Kind, n: u8 },
     /// A cycle keeping the live objects whose bit in `keep` (cycled) is set.
     Cycle { keep: u64 },
     /// Give cache `p % 2`'s spans back (as when a P stops).
@@ -66,6 +78,48 @@ fn check(heap: &MHeap, addr: usize, o: &Obj) {
     }
 }
 
+/// Allocate one object of `kind` on `c`, check it and add it to `live`.
+fn alloc(
+    heap: &MHeap,
+    c: &mut MCache,
+    kind: &Kind,
+    live: &mut BTreeMap<usize, Obj>,
+    seed: &mut u8,
+) {
+    let (r, len, zeroed) = match *kind {
+        Kind::Noscan(n) => (c.alloc_noscan(size(n)), size(n), true),
+        Kind::Uninit(n) => (c.alloc_noscan_uninit(size(n)), size(n), false),
+        Kind::Typed(t) => {
+            let ty = [&NODE, &HEADER, &BIG][t as usize % 3];
+            (c.alloc(ty), ty.size, true)
+        }
+        Kind::Array(n) => {
+            let n = 1 + n as usize % 5000;
+            (c.alloc_array(&POINTER, n), 8 * n, true)
+        }
+    };
+    let addr = r.expect("allocation").as_ptr() as usize;
+    if len == 0 {
+        return;
+    }
+    if zeroed {
+        // SAFETY: `len` bytes were just allocated at `addr`.
+        let b = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
+        assert!(b.iter().all(|&x| x == 0), "zeroed allocation of {len} is not zero");
+    }
+    // No overlap with the nearest live objects on either side.
+    if let Some((&a, o)) = live.range(..=addr).next_back() {
+        assert!(a + o.len <= addr, "{addr:#x}+{len} overlaps {a:#x}+{}", o.len);
+    }
+    if let Some((&a, _)) = live.range(addr + 1..).next() {
+        assert!(addr + len <= a, "{addr:#x}+{len} overlaps {a:#x}");
+    }
+    let (span, _, base) = heap.find_object(addr).expect("new object not found");
+    *seed = seed.wrapping_add(2) | 1;
+    pattern(addr, len, *seed);
+    live.insert(addr, Obj { len, seed: *seed, slot: (span.base(), base) });
+}
+
 fuzz_target!(|ops: Vec<Op>| {
     let heap = MHeap::new(HeapConfig { clobberfree: true, ..HeapConfig::default() }).expect("heap");
     let mut caches: [MCache; 2] = [heap.new_cache(), heap.new_cache()];
@@ -74,44 +128,10 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut seed = 0u8;
     for op in ops.into_iter().take(300) {
         match op {
-            Op::Alloc { p, kind } => {
-                let c = &mut caches[usize::from(p)];
-                let (r, len, zeroed) = match kind {
-                    Kind::Noscan(n) => {
-                        (c.alloc_noscan(n as usize % 40000), n as usize % 40000, true)
-                    }
-                    Kind::Uninit(n) => {
-                        (c.alloc_noscan_uninit(n as usize % 40000), n as usize % 40000, false)
-                    }
-                    Kind::Typed(t) => {
-                        let ty = [&NODE, &HEADER, &BIG][t as usize % 3];
-                        (c.alloc(ty), ty.size, true)
-                    }
-                    Kind::Array(n) => {
-                        let n = 1 + n as usize % 5000;
-                        (c.alloc_array(&POINTER, n), 8 * n, true)
-                    }
-                };
-                let addr = r.expect("allocation").as_ptr() as usize;
-                if len == 0 {
-                    continue;
+            Op::Alloc { p, kind, n } => {
+                for _ in 0..1 + n % 32 {
+                    alloc(&heap, &mut caches[usize::from(p)], &kind, &mut live, &mut seed);
                 }
-                if zeroed {
-                    // SAFETY: `len` bytes were just allocated at `addr`.
-                    let b = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
-                    assert!(b.iter().all(|&x| x == 0), "zeroed allocation of {len} is not zero");
-                }
-                // No overlap with the nearest live objects on either side.
-                if let Some((&a, o)) = live.range(..=addr).next_back() {
-                    assert!(a + o.len <= addr, "{addr:#x}+{len} overlaps {a:#x}+{}", o.len);
-                }
-                if let Some((&a, _)) = live.range(addr + 1..).next() {
-                    assert!(addr + len <= a, "{addr:#x}+{len} overlaps {a:#x}");
-                }
-                let (span, _, base) = heap.find_object(addr).expect("new object not found");
-                seed = seed.wrapping_add(1) | 1;
-                pattern(addr, len, seed);
-                live.insert(addr, Obj { len, seed, slot: (span.base(), base) });
             }
             Op::Cycle { keep } => {
                 heap.sweep_all();
