@@ -17,34 +17,13 @@
 //! read real heap words.
 
 use crate::mheap::{HeapConfig, MHeap};
-use crate::mspan::{write_heap_bits_small, MSpan, SpanInit, SpanState};
-use crate::sizeclass::{SizeClass, SpanClass};
+use crate::mspan::{write_heap_bits_small, MSpan};
 use crate::sync::{model, thread, Arc, AtomicUsize, Ordering};
 use crate::typedesc::TypeDesc;
 
-/// A one-page span of 16-byte scan objects (64 of them share a mark word), `InUse`, with no
-/// memory behind it, at an address no arena can hold.
+/// The loom models' memoryless span ([`MSpan::loom_toy_span`]).
 fn toy_span() -> &'static MSpan {
-    let s: &'static MSpan = Box::leak(Box::new(MSpan::new()));
-    let spc = SpanClass::new(SizeClass::for_size(16).expect("class"), false);
-    let sc = spc.size_class();
-    let base = 1usize << 50;
-    // SAFETY: the span is new and ours alone.
-    unsafe {
-        s.init(SpanInit {
-            base,
-            npages: 1,
-            spanclass: spc,
-            elemsize: sc.size(),
-            nelems: spc.objects(),
-            limit: base + spc.objects() * sc.size(),
-            div_mul: sc.div_magic(),
-            sweepgen: 4,
-            needzero: false,
-        });
-    }
-    s.publish(SpanState::InUse);
-    s
+    MSpan::loom_toy_span()
 }
 
 /// The mutator allocates slot 1 during mark and publishes a pointer to it (the release store

@@ -193,6 +193,39 @@ impl Default for MSpan {
     }
 }
 
+/// Loom-only: spans for the models of other crates (`collector/tests/loom_sweep.rs`), which
+/// cannot build one ([`SpanInit`] and `init` are crate-private). Not compiled outside
+/// `--cfg loom`, so no program can reach it.
+#[cfg(loom)]
+impl MSpan {
+    /// A one-page span of 16-byte scan objects (64 of them share a mark word), `InUse`, at
+    /// sweepgen 4, with no memory behind it, at an address no arena can hold; leaked.
+    #[doc(hidden)]
+    pub fn loom_toy_span() -> &'static MSpan {
+        use crate::sizeclass::SizeClass;
+        let s: &'static MSpan = Box::leak(Box::new(MSpan::new()));
+        let spc = SpanClass::new(SizeClass::for_size(16).expect("class"), false);
+        let sc = spc.size_class();
+        let base = 1usize << 50;
+        // SAFETY: the span is new and ours alone.
+        unsafe {
+            s.init(SpanInit {
+                base,
+                npages: 1,
+                spanclass: spc,
+                elemsize: sc.size(),
+                nelems: spc.objects(),
+                limit: base + spc.objects() * sc.size(),
+                div_mul: sc.div_magic(),
+                sweepgen: 4,
+                needzero: false,
+            });
+        }
+        s.publish(SpanState::InUse);
+        s
+    }
+}
+
 impl MSpan {
     /// A dead span struct with no pages.
     pub fn new() -> MSpan {

@@ -68,10 +68,8 @@ fn loom_models_ragged_flush_publishes_held_work() {
                 // The P allocates (each allocation calls `assist_alloc`) until it answered.
                 while gp.flush_seen == 0 {
                     // SAFETY: `gp` is a P state of this collector that the model holds alone.
-                    assert_eq!(
-                        unsafe { c.assist_alloc(&mut gp, 0, &|| false) },
-                        AssistOutcome::Paid
-                    );
+                    let outcome = unsafe { c.assist_alloc(&mut gp, 0, &|| false) };
+                    assert_eq!(outcome, AssistOutcome::Paid);
                     thread::yield_now();
                 }
                 assert!(gp.gcw.is_empty(), "answering hands the P's work to the pool");

@@ -55,7 +55,7 @@ impl Span {
         // MSpan::sweep: the marks become the allocation bits, and the marks are reset.
         let m = self.marks.load(Ordering::Relaxed);
         self.alloc.with_mut(|a| {
-            // SAFETY (model): only the sweeper that claimed the span writes it.
+            // SAFETY: (model) only the sweeper that claimed the span writes it.
             unsafe { *a = m }
         });
         self.marks.store(0, Ordering::Relaxed);
@@ -75,7 +75,7 @@ impl Span {
         // The marker reads the span's allocation state (here: is the object allocated?).
         read_alloc.then(|| {
             self.alloc.with(|a| {
-                // SAFETY (model): loom checks that no sweep writes concurrently.
+                // SAFETY: (model) loom checks that no sweep writes concurrently.
                 unsafe { *a }
             })
         })
@@ -149,7 +149,60 @@ fn loom_sweep_reset_starts_a_new_generation() {
         sweeper.join().unwrap();
         assert!(span.active.is_done());
         assert_eq!(span.marks.load(Ordering::Relaxed), 0, "swept once more: marks reset");
-        // SAFETY (model): both sweepers have been joined.
+        // SAFETY: (model) both sweepers have been joined.
         assert_eq!(span.alloc.with(|a| unsafe { *a }), 1);
     });
+}
+
+/// The real [`MSpan`]: its sweep's mark-bit reset (`MSpan::sweep`) against the next cycle's
+/// `MSpan::try_mark`, ordered only by [`ActiveSweep`] (the sweeper registers with `begin`, mark
+/// start runs `finish`). Object 1 was marked by the last cycle; the sweeper claims the span
+/// (the real sweepgen CAS) and sweeps it; mark start then marks object 0. The new mark must
+/// survive, and object 1 must stay allocated whichever order the two took.
+fn real_span_sweep_against_try_mark(wait_for_sweepers: bool) {
+    model(3, move || {
+        let span = gomem_allocator::mspan::MSpan::loom_toy_span();
+        // SAFETY: (model) the last cycle's mark, before any thread runs.
+        unsafe { span.try_mark(1) };
+        let active = Arc::new(ActiveSweep::new());
+        let sweeper = {
+            let active = active.clone();
+            thread::spawn(move || {
+                let Some(_locker) = active.begin() else { return false };
+                // SAFETY: (model) 6 is the heap's sweepgen (the span's is 4: unswept), and a
+                // win is swept at once.
+                if unsafe { span.try_acquire_sweep(6) } {
+                    // SAFETY: (model) we won the CAS; marking waits for the locker.
+                    unsafe { span.sweep(false) };
+                    return true;
+                }
+                false
+            })
+        };
+        // Mark start: no span left to claim for a sweeper that begins now, then wait for the
+        // ones in flight (the bug: go on at once).
+        active.mark_drained();
+        if wait_for_sweepers {
+            active.finish(|| false);
+        }
+        // SAFETY: (model) the heap is being marked; the mark is checked, not queued.
+        unsafe { span.try_mark(0) };
+        let swept = sweeper.join().unwrap();
+        assert!(span.is_marked(0), "the new cycle's mark was erased by the sweep");
+        if swept {
+            assert!(span.alloc_bit(1), "the sweep freed an object the last cycle marked");
+        }
+    });
+}
+
+#[test]
+fn loom_sweep_real_span_try_mark_after_finish_survives_the_reset() {
+    real_span_sweep_against_try_mark(true);
+}
+
+/// The deliberate bug on the real span: mark start without waiting for the in-flight sweep.
+#[test]
+#[should_panic(expected = "the new cycle's mark was erased by the sweep")]
+fn loom_sweep_real_span_try_mark_without_waiting_is_erased() {
+    real_span_sweep_against_try_mark(false);
 }
