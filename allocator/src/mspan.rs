@@ -2,6 +2,10 @@
 //! bitmap helpers in `mbitmap.go`, and `sweepLocked.sweep` in `mgcsweep.go`). See the crate docs
 //! for the overview.
 //!
+//! This file is over 800 lines because a span's bitmaps, its sweep and its heap bits are one
+//! ownership protocol (see the invariants below) that reads best in one place; Go spreads it
+//! over `mheap.go`, `mbitmap.go` and `mgcsweep.go`.
+//!
 //! A small-object span is an array of `nelems` equal slots. Which slots are free is known from
 //! three things together:
 //! - `alloc_bits`: one bit per slot, 1 = allocated *as of the last sweep*;
