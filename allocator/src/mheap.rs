@@ -1,8 +1,8 @@
+// This file is long because the heap's growth, span allocation, sweeping entry points
+// and statistics share one lock and one set of invariants; splitting it along Go's files
+// (`mheap.go`, `mgcsweep.go`'s heap half) is part of issue 13's layout work.
+
 //! The page heap (Go's `mheap` in `mheap.go`). See the crate docs for the overview.
-//!
-//! This file is over 800 lines because the heap's growth, span allocation, sweeping entry points
-//! and statistics share one lock and one set of invariants; splitting it along Go's files
-//! (`mheap.go`, `mgcsweep.go`'s heap half) is part of issue 13's layout work.
 //!
 //! [`MHeap`] owns the address space (arenas and the arena index), the page allocator, the span
 //! structs, the 136 central lists and the heap-wide statistics. Page-level work happens under one

@@ -1,10 +1,10 @@
+// This file is long because a span's bitmaps, its sweep and its heap bits are one
+// ownership protocol (see the invariants below) that reads best in one place; Go spreads it
+// over `mheap.go`, `mbitmap.go` and `mgcsweep.go`.
+
 //! Spans: runs of pages holding objects of one span class (Go's `mspan` in `mheap.go`, its
 //! bitmap helpers in `mbitmap.go`, and `sweepLocked.sweep` in `mgcsweep.go`). See the crate docs
 //! for the overview.
-//!
-//! This file is over 800 lines because a span's bitmaps, its sweep and its heap bits are one
-//! ownership protocol (see the invariants below) that reads best in one place; Go spreads it
-//! over `mheap.go`, `mbitmap.go` and `mgcsweep.go`.
 //!
 //! A small-object span is an array of `nelems` equal slots. Which slots are free is known from
 //! three things together:

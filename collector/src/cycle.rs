@@ -1,9 +1,9 @@
+// This file is long (its unit tests are a fifth of it) because the cycle's phases,
+// the assists, the sweepers and the statistics still live together; issue 13 splits it along
+// Go's `mgc.go`, `mgcmark.go`, `mgcsweep.go` and the gctrace code.
+
 //! The GC cycle (Go's `mgc.go`): when a cycle starts, its phases, the mark workers and assists,
 //! mark termination, and the hand-over to sweeping. See the crate docs for the overview.
-//!
-//! This file is over 800 lines (its unit tests are a fifth of it) because the cycle's phases,
-//! the assists, the sweepers and the statistics still live together; issue 13 splits it along
-//! Go's `mgc.go`, `mgcmark.go`, `mgcsweep.go` and the gctrace code.
 //!
 //! # One cycle
 //!

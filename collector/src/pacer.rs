@@ -1,7 +1,7 @@
+// This file is long because it carries Go's pacer whole (trigger, goal, assist ratio,
+// memory limit and their tests' fixtures), as `mgcpacer.go` does.
+
 //! The GC pacer: when to start a cycle and how hard to mark during it (Go's `mgcpacer.go`).
-//!
-//! This file is over 800 lines because it carries Go's pacer whole (trigger, goal, assist ratio,
-//! memory limit and their tests' fixtures), as `mgcpacer.go` does.
 //!
 //! See the crate docs for the overview of a cycle; this module owns only the arithmetic that
 //! decides its timing. [`Pacer`] is Go's `gcControllerState`: plain data, no threads and no
