@@ -61,8 +61,7 @@
 //!
 //! [`mutator`] (handles, scopes, the barrier contract), [`object`] (typed objects), [`config`]
 //! (the environment), [`timeline`] (recording goroutines, GC phases, pauses and the heap over
-//! time, for traces and charts), [`workloads`] (what `gomem run` and `gomem compare` run),
-//! `docs/embedding.md` in the repository (a guide for runtime implementers).
+//! time, for traces and charts), `docs/embedding.md` in the repository (a guide for runtime implementers).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -76,7 +75,6 @@ mod runtime;
 pub mod state;
 pub mod sync;
 pub mod timeline;
-pub mod workloads;
 
 pub use config::{Config, ConfigError, GcPercent};
 pub use globals::Global;

@@ -1,6 +1,6 @@
-//! Timelines of a run: goroutine lifetimes, GC phases and pauses, and the heap over time, for
-//! `gomem run --trace` (a Chrome trace-event file, [`chrome`]) and `--plot` (an SVG chart,
-//! [`plot`]).
+//! Timelines of a run: goroutine lifetimes, GC phases and pauses, and the heap over time. The
+//! `gomem` command (crate `gomem-benches`) writes them as a Chrome trace-event file
+//! (`gomem run --trace`) and as an SVG chart (`--plot`); the recorder here needs no dependency.
 //!
 //! A [`Recorder`] switches on three sources and gathers them into a [`Timeline`] when it
 //! finishes:
@@ -15,9 +15,6 @@
 //!
 //! With no recorder running, the cost is one relaxed load and branch per GC phase boundary,
 //! per pause and per goroutine spawn; nothing on the allocation or barrier paths.
-
-pub mod chrome;
-pub mod plot;
 
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 use crate::Runtime;

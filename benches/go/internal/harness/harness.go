@@ -2,7 +2,7 @@
 // and -procs flags, sizes with binary units, SplitMix64, and the measured report (the same
 // JSON object, key for key, as gomem's workloads::report::Report).
 //
-// Where each number comes from (gomem's side is in runtime/src/workloads/report.rs):
+// Where each number comes from (gomem's side is in benches/src/workloads/report.rs):
 //
 //   - wall_s: time.Now around the workload; user_s, sys_s: syscall.Getrusage(RUSAGE_SELF),
 //     after minus before; peak_rss_bytes: ru_maxrss × 1024.

@@ -16,7 +16,7 @@
 //! each timed phase are shared among that many goroutines.
 
 use super::{share, validate_goroutines, Outcome, Param, Progress, WorkloadError};
-use crate::{gc_object, AllocError, Bytes, Gc, Local, Mutator, Runtime};
+use gomem::{gc_object, AllocError, Bytes, Gc, Local, Mutator, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,9 +1,9 @@
 //! A [`Timeline`] as an SVG chart, drawn with `plotters`: heap in use, heap goal and resident
 //! set over time, each GC cycle as a shaded band (from the start of sweep termination to the end
 //! of mark termination, numbered along the bottom when there are few enough to read) and each
-//! stop-the-world pause as a red vertical line. See the module docs of [`timeline`](super) for the sources.
+//! stop-the-world pause as a red vertical line. See the module docs of [`gomem::timeline`] for the sources.
 
-use super::{HeapSample, Timeline};
+use gomem::timeline::{HeapSample, Timeline};
 use plotters::prelude::*;
 use std::time::Duration;
 

@@ -17,7 +17,7 @@
 
 use super::report::Report;
 use super::{format_size, Spec};
-use crate::config::GcPercent;
+use gomem::config::GcPercent;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -9,12 +9,12 @@
 //! |---|---|---|
 //! | `wall_s` | [`Instant`] around the workload | `time.Now` around the workload |
 //! | `user_s`, `sys_s` | `getrusage(RUSAGE_SELF)`, after minus before (all threads: mutators, mark workers, sweeper) | `syscall.Getrusage`, the same |
-//! | `mallocs`, `total_alloc_bytes`, `heap_goal_bytes` | [`MemStats`](crate::MemStats) at the end (`mallocs`, `total_alloc`, `next_gc`) | `runtime.MemStats` at the end |
+//! | `mallocs`, `total_alloc_bytes`, `heap_goal_bytes` | [`MemStats`](gomem::MemStats) at the end (`mallocs`, `total_alloc`, `next_gc`) | `runtime.MemStats` at the end |
 //! | `num_gc`, `pause_total_ns`, `gc_cpu_fraction` | the same `MemStats` | the same |
-//! | `pause_max_ns`, `pause_p99_ns` | the collector's record of every stop-the-world pause ([`GcStats::pauses`](crate::collector::cycle::GcStats), nearest rank) | the `/sched/pauses/total/gc:seconds` histogram: the upper bound of the bucket holding the rank (buckets are a few % to 25 % wide) |
+//! | `pause_max_ns`, `pause_p99_ns` | the collector's record of every stop-the-world pause ([`GcStats::pauses`](gomem::collector::cycle::GcStats), nearest rank) | the `/sched/pauses/total/gc:seconds` histogram: the upper bound of the bucket holding the rank (buckets are a few % to 25 % wide) |
 //! | `peak_heap_alloc_bytes` | the heap's `heap_live` (Go's `heapLive`: bytes in spans handed to caches plus marked bytes), sampled every 10 ms and at the end (one atomic load, the world keeps running), and at every mark termination | `/memory/classes/heap/objects:bytes` (Go's `HeapAlloc`), sampled every 10 ms and at the end |
 //! | `peak_rss_bytes` | `getrusage` `ru_maxrss` × 1024 | the same |
-//! | `gc_limiter_last_enabled` | the GC CPU limiter's last-enabled cycle ([`MemStats`](crate::MemStats)`::gc_limiter_last_enabled`; 0 = never) | `/gc/limiter/last-enabled:gc-cycle` |
+//! | `gc_limiter_last_enabled` | the GC CPU limiter's last-enabled cycle ([`MemStats`](gomem::MemStats)`::gc_limiter_last_enabled`; 0 = never) | `/gc/limiter/last-enabled:gc-cycle` |
 //! | `rss_samples` | every 100 ms and at the end: `/proc/self/statm` resident pages × 4096, the heap's `heap_live` and `heap_released` (Go's `heapReleased`) | every 100 ms and at the end: `/proc/self/statm`, `/memory/classes/heap/objects:bytes`, `/memory/classes/heap/released:bytes` |
 //!
 //! `heap_live` counts the free slots of spans cached by Ps as allocated, so it runs ahead of
@@ -26,7 +26,7 @@
 //! run on Ps), gomem's the collector's threads.
 
 use super::{Outcome, Param, Progress, Spec, WorkloadError};
-use crate::Runtime;
+use gomem::Runtime;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -226,8 +226,8 @@ pub fn measure(
         workload: spec.name().into(),
         parameters: params_json(&spec.parameters()),
         gogc: match cfg.gc_percent {
-            crate::GcPercent::Off => -1,
-            crate::GcPercent::Percent(p) => p.into(),
+            gomem::GcPercent::Off => -1,
+            gomem::GcPercent::Percent(p) => p.into(),
         },
         gomemlimit_bytes: rt.memory_limit(),
         gomaxprocs: rt.gomaxprocs() as u64,

@@ -1,5 +1,5 @@
 //! A [`Timeline`] as a Chrome trace-event file (the JSON object format that Perfetto and
-//! `chrome://tracing` load). See the module docs of [`timeline`](super) for what is recorded.
+//! `chrome://tracing` load). See the module docs of [`gomem::timeline`] for what is recorded.
 //!
 //! One process (pid 1) with these tracks (tids):
 //!
@@ -14,7 +14,7 @@
 //! phase that ends where its cycle ends then ends at exactly the same number, so viewers nest
 //! the slices without rounding trouble (pauses also carry their exact length in `pause_us`).
 
-use super::{GcPhase, Timeline};
+use gomem::timeline::{GcPhase, Timeline};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 

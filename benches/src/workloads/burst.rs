@@ -24,8 +24,8 @@
 //! `rss_samples` give the resident set every 100 ms throughout.
 
 use super::{validate_goroutines, Outcome, Param, Progress, WorkloadError};
-use crate::sync::{AtomicU64, Ordering};
-use crate::{AllocError, Bytes, Local, Mutator, PtrArray, Runtime};
+use gomem::sync::{AtomicU64, Ordering};
+use gomem::{AllocError, Bytes, Local, Mutator, PtrArray, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -18,7 +18,7 @@
 //! (wrapping).
 
 use super::{share, validate_goroutines, Outcome, Param, Progress, SplitMix64, WorkloadError};
-use crate::{gc_object, AllocError, Gc, Local, Mutator, PtrArray, Runtime};
+use gomem::{gc_object, AllocError, Gc, Local, Mutator, PtrArray, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use gomem::workloads::report::Report;
+use gomem_benches::workloads::report::Report;
 use serde_json::Value;
 
 mod common;
@@ -155,7 +155,7 @@ fn plot_is_an_svg_with_the_series_cycles_and_pauses() {
         .filter(|n| n.has_tag_name("text"))
         .map(|n| n.text().unwrap_or("").trim().to_owned())
         .collect();
-    for label in gomem::timeline::plot::LABELS {
+    for label in gomem_benches::timeline::plot::LABELS {
         assert!(texts.iter().any(|t| t == label), "legend {label:?} in {texts:?}");
     }
     assert!(texts.iter().any(|t| t.starts_with("gomem churn")), "title");

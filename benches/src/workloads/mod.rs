@@ -30,8 +30,8 @@ pub mod gcbench;
 pub mod latency;
 pub mod report;
 
-use crate::sync::{AtomicU64, Ordering};
-use crate::{AllocError, Runtime};
+use gomem::sync::{AtomicU64, Ordering};
+use gomem::{AllocError, Runtime};
 use std::sync::Arc;
 
 /// How far a run has got, shared between the workload's goroutines and a monitor (the progress

@@ -11,7 +11,7 @@
 //! The check value of a run is the sum of every check the output prints.
 
 use super::{share, validate_goroutines, Outcome, Param, Progress};
-use crate::{gc_object, AllocError, Gc, Local, Mutator, Runtime};
+use gomem::{gc_object, AllocError, Gc, Local, Mutator, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 

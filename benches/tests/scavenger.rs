@@ -11,9 +11,9 @@
 
 use gomem::allocator::procfs;
 use gomem::sync::{lock, Mutex};
-use gomem::workloads::churn::{self, Node};
-use gomem::workloads::Progress;
 use gomem::{Bytes, Config, GcPercent, Global, Mutator, PtrArray, Runtime};
+use gomem_benches::workloads::churn::{self, Node};
+use gomem_benches::workloads::Progress;
 use std::time::{Duration, Instant};
 
 static SERIAL: Mutex<()> = Mutex::new(());

@@ -26,10 +26,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use gomem::allocator::sizeclass;
 use gomem::config::{self, Config, GcPercent};
-use gomem::timeline::{self, Recorder};
-use gomem::workloads::compare::{self, Comparison, GoToolchain, Plan, Settings, Side};
-use gomem::workloads::report::{self, Report, Sample};
-use gomem::workloads::{self, alloc, binary_trees, burst, churn, gcbench, latency, Spec};
+use gomem::timeline::{Recorder, Timeline};
+use gomem_benches::timeline;
+use gomem_benches::workloads::compare::{self, Comparison, GoToolchain, Plan, Settings, Side};
+use gomem_benches::workloads::report::{self, Report, Sample};
+use gomem_benches::workloads::{self, alloc, binary_trees, burst, churn, gcbench, latency, Spec};
 
 /// Go's runtime memory manager rebuilt in Rust: tools for inspecting it.
 #[derive(Debug, Parser)]
@@ -378,7 +379,7 @@ fn write_output(
 fn write_timeline(
     record: &RecordOpts,
     files: (Option<std::fs::File>, Option<std::fs::File>),
-    t: &timeline::Timeline,
+    t: &Timeline,
     r: &Report,
 ) -> Result<(), Failure> {
     let params: Vec<String> = r.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();

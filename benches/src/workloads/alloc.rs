@@ -8,7 +8,7 @@
 //! the bytes asked for, `count * size`, summed from what the goroutines report having done.
 
 use super::{share, validate_goroutines, Outcome, Param, Progress, WorkloadError};
-use crate::{AllocError, Runtime};
+use gomem::{AllocError, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
 
-use gomem::workloads::report::Report;
-use gomem::workloads::{
+use gomem::{Config, GcPercent, Runtime};
+use gomem_benches::workloads::report::Report;
+use gomem_benches::workloads::{
     alloc, binary_trees, burst, churn, gcbench, latency, Outcome, Progress, Spec, SplitMix64,
 };
-use gomem::{Config, GcPercent, Runtime};
 
 mod common;
 use common::{gomem_env, text};
@@ -151,7 +151,7 @@ fn churn_model(p: &churn::Params) -> u64 {
             })
             .collect();
         let mut rng = SplitMix64::for_goroutine(p.seed, g);
-        for _ in 0..gomem::workloads::share(p.replacements(), k, g) {
+        for _ in 0..gomem_benches::workloads::share(p.replacements(), k, g) {
             let i = (rng.next() % n) as usize;
             seq += 1;
             slots[i] = (seq - 1) * k + g + 1;
@@ -221,7 +221,7 @@ fn latency_model(p: &latency::Params) -> u64 {
     let (k, n) = (p.goroutines, p.ring_len());
     let mut check = 0u64;
     for g in 0..k {
-        let steps = gomem::workloads::share(p.steps, k, g);
+        let steps = gomem_benches::workloads::share(p.steps, k, g);
         let mut ring = vec![0u64; n as usize];
         for t in 0..n + steps {
             ring[(t % n) as usize] = t * k + g + 1;
@@ -264,7 +264,7 @@ fn specs_round_trip_through_their_flags() {
     // args() must be accepted by `gomem run NAME` and give back the same parameters.
     for spec in small_specs() {
         let r = report(&gomem_json(&spec, &[]));
-        let want = gomem::workloads::report::params_json(&spec.parameters());
+        let want = gomem_benches::workloads::report::params_json(&spec.parameters());
         assert_eq!(r.parameters, want, "{}", spec.name());
     }
 }

@@ -13,19 +13,19 @@ long lived tree of depth 10\t check: 2047
 #[test]
 fn depth_10_matches_the_reference_output() {
     let rt = Runtime::new(Config::default().gomaxprocs(2)).unwrap();
-    assert_eq!(gomem::workloads::binary_trees::run(&rt, 10, 1).unwrap(), REFERENCE_10);
+    assert_eq!(gomem_benches::workloads::binary_trees::run(&rt, 10, 1).unwrap(), REFERENCE_10);
 }
 
 #[test]
 fn parallel_variant_prints_the_same_lines() {
     let rt = Runtime::new(Config::default().gomaxprocs(2)).unwrap();
-    assert_eq!(gomem::workloads::binary_trees::run(&rt, 10, 4).unwrap(), REFERENCE_10);
+    assert_eq!(gomem_benches::workloads::binary_trees::run(&rt, 10, 4).unwrap(), REFERENCE_10);
 }
 
 #[test]
 fn small_n_is_raised_to_the_minimum_depth() {
     let rt = Runtime::new(Config::default().gomaxprocs(1)).unwrap();
-    let out = gomem::workloads::binary_trees::run(&rt, 1, 1).unwrap();
+    let out = gomem_benches::workloads::binary_trees::run(&rt, 1, 1).unwrap();
     assert!(out.starts_with("stretch tree of depth 7\t check: 255\n"), "{out}");
     assert!(out.ends_with("long lived tree of depth 6\t check: 127\n"), "{out}");
 }

@@ -17,7 +17,7 @@
 //! goroutine).
 
 use super::{share, validate_goroutines, Outcome, Param, Progress, WorkloadError};
-use crate::{AllocError, Runtime};
+use gomem::{AllocError, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,7 +98,7 @@ pub fn percentile(sorted: &[u64], q: f64) -> u64 {
 /// One goroutine: fill the ring, then `steps` timed allocations. Returns the delays (ns) and
 /// the sum of the tags left in the ring.
 fn latency_goroutine(
-    m: &mut crate::Mutator<'_>,
+    m: &mut gomem::Mutator<'_>,
     p: &Params,
     g: u64,
     steps: u64,
@@ -106,7 +106,7 @@ fn latency_goroutine(
 ) -> Result<(Vec<u64>, u64), WorkloadError> {
     let (k, n, size) = (p.goroutines, p.ring_len(), p.size as usize);
     let mut tally = progress.tally();
-    let ring = m.alloc_array::<crate::Bytes>(n as usize)?;
+    let ring = m.alloc_array::<gomem::Bytes>(n as usize)?;
     let mut delays = Vec::with_capacity(steps as usize);
     for t in 0..n + steps {
         m.scope(|m| -> Result<(), AllocError> {
