@@ -1,8 +1,9 @@
 //! # gomem: Go's runtime memory manager, rebuilt in Rust
 //!
 //! This is the crate users import. It wires the allocator ([`gomem_allocator`]), the scheduler
-//! shim ([`gomem_sched`]) and, as it lands, the collector ([`gomem_collector`]) into one
-//! [`Runtime`], and gives mutator code a safe, typed API.
+//! shim ([`gomem_sched`]) and the concurrent collector ([`gomem_collector`]: mark-sweep with Go's
+//! hybrid write barrier, pacer, sweeper and scavenger) into one [`Runtime`], and gives mutator
+//! code a safe, typed API. Finalizers, cleanups and weak pointers are not implemented yet.
 //!
 //! ## A runtime, goroutines, a mutator
 //!
@@ -61,7 +62,9 @@
 //!
 //! [`mutator`] (handles, scopes, the barrier contract), [`object`] (typed objects), [`config`]
 //! (the environment), [`timeline`] (recording goroutines, GC phases, pauses and the heap over
-//! time, for traces and charts), `docs/embedding.md` in the repository (a guide for runtime implementers).
+//! time, for traces and charts), `docs/embedding.md` in the repository (a guide for runtime
+//! implementers) and `docs/architecture.md` (how the crates fit together). The `gomem` command,
+//! its workloads and the comparison with Go live in the `gomem-benches` crate (`benches/`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
