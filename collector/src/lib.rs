@@ -38,6 +38,7 @@ pub mod mark;
 pub mod memlimit;
 pub mod pacer;
 pub mod scavenger;
+pub mod stats;
 pub mod sweep;
 pub mod sync;
 pub mod work;
