@@ -40,16 +40,15 @@
 //! changes in CPU accounting. The sweeper is a plain thread too.
 
 use crate::barrier::WriteBarrier;
-use crate::checkmark;
-use crate::events::{GcEventKind, GcEvents};
+use crate::events::GcEvents;
 use crate::limiter::GcCpuLimiter;
-use crate::mark::{drain, shade};
+use crate::mark::drain;
 use crate::pacer::{Pacer, PacerConfig};
 use crate::scavenger::Scavenger;
 use crate::sweep::ActiveSweep;
 use crate::sync::{lock, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
-use crate::work::{try_room, GcWork, WorkPool};
-use crate::world::{Stopped, World};
+use crate::work::{GcWork, WorkPool};
+use crate::world::World;
 use gomem_allocator::MHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,41 +56,9 @@ use std::time::{Duration, Instant};
 pub use crate::mark::AssistOutcome;
 pub use crate::stats::{fmt_ms, GcStats, PAUSE_RING};
 
-/// What one cycle's phase functions hand each other, from [`Collector::gc_start`] to the
-/// statistics (the per-cycle part of Go's `work`: its start time, heap sizes and pause times,
-/// and the scan sizes the pacer is told).
-pub(crate) struct Cycle {
-    /// Forced by [`Collector::gc`] (Go's `gcTriggerCycle` from `runtime.GC`).
-    pub(crate) forced: bool,
-    /// `gcstoptheworld` ≥ 1: mark entirely inside the sweep-termination pause.
-    pub(crate) stw: bool,
-    /// When the cycle started, since the collector did (gctrace's `@`).
-    pub(crate) at: Duration,
-    /// `heap_live` at the start, before sweep termination (gctrace's first heap figure).
-    pub(crate) heap0: u64,
-    /// The heap goal the cycle was started for.
-    pub(crate) goal: u64,
-    /// The controller's own work buffer (roots, the `gcstoptheworld` drain).
-    pub(crate) ctl_gcw: GcWork,
-    /// Root bytes scanned this cycle: goroutine roots and globals (8 per root slot).
-    pub(crate) stack_scan: u64,
-    pub(crate) globals_scan: u64,
-    /// Assist and worker time counters at the start, to take this cycle's share.
-    pub(crate) assist0: u64,
-    pub(crate) worker0: u64,
-    /// `heap_live` at mark start (with the world stopped).
-    pub(crate) heap_live_mark_start: u64,
-    /// The sweep-termination pause.
-    pub(crate) pause1: Duration,
-    /// When concurrent mark began.
-    pub(crate) t_mark: Instant,
-    /// The mark-termination pauses, summed over restarts.
-    pub(crate) pause2: Duration,
-    /// `heap_live` at mark termination (gctrace's second heap figure).
-    pub(crate) heap1: u64,
-    /// Bytes marked, allocate-black included (the new `heap_live`).
-    pub(crate) marked_total: u64,
-}
+mod phases;
+
+pub(crate) use phases::Cycle;
 
 /// Scan work a mark worker does between publishing its progress to the pacer and its credit
 /// to assists (Go's `gcCreditSlack`).
@@ -152,36 +119,15 @@ pub(crate) struct ControlState {
     pub(crate) mark_epoch: u64,
 }
 
-/// The collector of one heap (Go's GC state: `work`, `gcController`, `memstats` GC fields).
-pub struct Collector {
-    pub(crate) heap: Arc<MHeap>,
+/// The collector's share of Go's `work`: the grey-object pool, the controller's and workers'
+/// state, the queue of parked assists and the ragged flush.
+pub(crate) struct WorkState {
+    /// The global pool of full and empty work buffers (Go's `work.full`, `work.empty`).
     pub(crate) pool: WorkPool,
-    pub(crate) wb: Arc<WriteBarrier>,
-    pub(crate) phase: AtomicU8,
-    pub(crate) pacer: Mutex<Pacer>,
-    /// Mirror of the pacer's trigger for the allocation fast check.
-    pub(crate) trigger: AtomicU64,
-    /// Background scan credit (Go's `bgScanCredit`), in scan-work units.
-    pub(crate) bg_credit: AtomicU64,
-    /// Mirrors of the assist ratios (f64 bits).
-    pub(crate) assist_work_per_byte: AtomicU64,
-    pub(crate) assist_bytes_per_work: AtomicU64,
-    pub(crate) assist_ns: AtomicU64,
-    pub(crate) worker_ns: AtomicU64,
-    /// Bytes marked by mark workers this cycle (harvested from their GcWork).
-    pub(crate) worker_marked: AtomicU64,
-    /// Heap scan work done this cycle by every drainer: mark workers, assists and the
-    /// controller (Go's `heapScanWork`). It feeds the pacer's `revise` during mark and becomes
-    /// next cycle's expected scan work (Go's `heapScan`) at mark termination.
-    pub(crate) scan_work: AtomicU64,
-    /// Root bytes scanned last cycle: goroutine roots and globals (Go's stack and globals
-    /// scan sizes, 8 bytes per root slot here).
-    pub(crate) last_stack_scan: AtomicU64,
-    pub(crate) last_globals_scan: AtomicU64,
-    /// The collector's sweepers outside a P and whether the generation is swept (Go's
-    /// `sweep.active`; see [`crate::sweep`]).
-    pub(crate) sweep: ActiveSweep,
+    /// Cycle requests, cycles started (Go's `work.cycles`) and the workers' count and epoch.
     pub(crate) ctl: Mutex<ControlState>,
+    /// Signals controller, workers, sweeper and `gc()` waiters (with `ctl`).
+    pub(crate) cv: Condvar,
     /// Parked assists wait here for background credit or the end of mark (Go's
     /// `work.assistQueue`); `parked_assists` counts them so workers notify only when needed.
     pub(crate) assist_lock: Mutex<()>,
@@ -191,8 +137,59 @@ pub struct Collector {
     /// many Ps have answered the current one.
     pub(crate) flush_epoch: AtomicU64,
     pub(crate) flush_acks: AtomicU64,
-    /// Signals controller, workers and `gc()` waiters.
-    pub(crate) cv: Condvar,
+    /// Bytes marked by mark workers this cycle, harvested from their GcWork (part of Go's
+    /// `work.bytesMarked`).
+    pub(crate) worker_marked: AtomicU64,
+}
+
+/// The collector's share of Go's `gcController`: the pacer and what the allocation and assist
+/// paths read of it without its lock, background credit, scan work and GC CPU time.
+pub(crate) struct GcController {
+    /// The pacer (Go's `gcControllerState` proper: goal, trigger, assist ratios).
+    pub(crate) pacer: Mutex<Pacer>,
+    /// Mirror of the pacer's trigger for the allocation fast check.
+    pub(crate) trigger: AtomicU64,
+    /// Background scan credit (Go's `bgScanCredit`), in scan-work units.
+    pub(crate) bg_credit: AtomicU64,
+    /// Mirrors of the assist ratios, f64 bits (Go's `assistWorkPerByte`,
+    /// `assistBytesPerWork`).
+    pub(crate) assist_work_per_byte: AtomicU64,
+    pub(crate) assist_bytes_per_work: AtomicU64,
+    /// Time spent in assists and in mark workers, ns (Go's `assistTime`,
+    /// `dedicatedMarkTime`).
+    pub(crate) assist_ns: AtomicU64,
+    pub(crate) worker_ns: AtomicU64,
+    /// Heap scan work done this cycle by every drainer: mark workers, assists and the
+    /// controller (Go's `heapScanWork`). It feeds the pacer's `revise` during mark and becomes
+    /// next cycle's expected scan work (Go's `heapScan`) at mark termination.
+    pub(crate) scan_work: AtomicU64,
+    /// Root bytes scanned last cycle: goroutine roots and globals (Go's `lastStackScan` and
+    /// `globalsScan`, 8 bytes per root slot here).
+    pub(crate) last_stack_scan: AtomicU64,
+    pub(crate) last_globals_scan: AtomicU64,
+}
+
+/// The collector's share of Go's `sweep` state.
+pub(crate) struct SweepState {
+    /// The sweepers outside a P and whether the generation is swept (Go's `sweep.active`; see
+    /// [`crate::sweep`]).
+    pub(crate) active: ActiveSweep,
+}
+
+/// The collector of one heap (Go's GC state: `work`, `gcController`, `sweep`, the phase and
+/// the `memstats` GC fields, grouped as Go groups them).
+pub struct Collector {
+    pub(crate) heap: Arc<MHeap>,
+    pub(crate) wb: Arc<WriteBarrier>,
+    /// The phase (Go's `gcphase`).
+    pub(crate) phase: AtomicU8,
+    /// Go's `work`.
+    pub(crate) work: WorkState,
+    /// Go's `gcController`.
+    pub(crate) gc_controller: GcController,
+    /// Go's `sweep`.
+    pub(crate) sweep: SweepState,
+    /// The cycle statistics (Go's `memstats` GC fields).
     pub(crate) stats: Mutex<GcStats>,
     pub(crate) debug: DebugModes,
     pub(crate) gomaxprocs: usize,
@@ -263,35 +260,39 @@ impl Collector {
         let pool = WorkPool::for_heap(heap.clone());
         Arc::new(Collector {
             heap,
-            pool,
             wb: Arc::new(WriteBarrier::default()),
             phase: AtomicU8::new(Phase::Off as u8),
-            pacer: Mutex::new(pacer),
-            trigger: AtomicU64::new(trigger),
-            bg_credit: AtomicU64::new(0),
-            assist_work_per_byte: AtomicU64::new(f64_bits(0.0)),
-            assist_bytes_per_work: AtomicU64::new(f64_bits(0.0)),
-            assist_ns: AtomicU64::new(0),
-            worker_ns: AtomicU64::new(0),
-            worker_marked: AtomicU64::new(0),
-            scan_work: AtomicU64::new(0),
-            last_stack_scan: AtomicU64::new(0),
-            last_globals_scan: AtomicU64::new(0),
-            sweep: ActiveSweep::new(),
-            ctl: Mutex::new(ControlState {
-                requested: false,
-                forced: false,
-                started: 0,
-                shutdown: false,
-                active_workers: 0,
-                mark_epoch: 0,
-            }),
-            cv: Condvar::new(),
-            assist_lock: Mutex::new(()),
-            assist_cv: Condvar::new(),
-            parked_assists: AtomicU64::new(0),
-            flush_epoch: AtomicU64::new(0),
-            flush_acks: AtomicU64::new(0),
+            work: WorkState {
+                pool,
+                ctl: Mutex::new(ControlState {
+                    requested: false,
+                    forced: false,
+                    started: 0,
+                    shutdown: false,
+                    active_workers: 0,
+                    mark_epoch: 0,
+                }),
+                cv: Condvar::new(),
+                assist_lock: Mutex::new(()),
+                assist_cv: Condvar::new(),
+                parked_assists: AtomicU64::new(0),
+                flush_epoch: AtomicU64::new(0),
+                flush_acks: AtomicU64::new(0),
+                worker_marked: AtomicU64::new(0),
+            },
+            gc_controller: GcController {
+                pacer: Mutex::new(pacer),
+                trigger: AtomicU64::new(trigger),
+                bg_credit: AtomicU64::new(0),
+                assist_work_per_byte: AtomicU64::new(f64_bits(0.0)),
+                assist_bytes_per_work: AtomicU64::new(f64_bits(0.0)),
+                assist_ns: AtomicU64::new(0),
+                worker_ns: AtomicU64::new(0),
+                scan_work: AtomicU64::new(0),
+                last_stack_scan: AtomicU64::new(0),
+                last_globals_scan: AtomicU64::new(0),
+            },
+            sweep: SweepState { active: ActiveSweep::new() },
             stats: Mutex::new(GcStats::default()),
             debug: cfg.debug,
             gomaxprocs: cfg.gomaxprocs.max(1),
@@ -311,12 +312,12 @@ impl Collector {
     /// The global work pool (for flushing barrier buffers and assists).
     ///
     /// # Safety
-    /// - Only grey objects of this collector's heap, queued by [`shade`] during
+    /// - Only grey objects of this collector's heap, queued by [`shade`](crate::mark::shade) during
     ///   this cycle's mark, are put into the pool, and work taken from it is scanned (or put
     ///   back) before mark termination: a grey object taken and dropped is never scanned, and
     ///   what it reaches is freed while live. The runtime's barrier flush is the one user.
     pub unsafe fn pool(&self) -> &WorkPool {
-        &self.pool
+        &self.work.pool
     }
 
     /// The heap.
@@ -349,8 +350,8 @@ impl Collector {
         // Wake parked assists: the end of mark is a reason to stop waiting. Unconditionally
         // and under `assist_lock`, where a parker tests the phase: it sees the new phase or is
         // already waiting when the notification comes. Phases change a few times a cycle.
-        let _g = lock(&self.assist_lock);
-        self.assist_cv.notify_all();
+        let _g = lock(&self.work.assist_lock);
+        self.work.assist_cv.notify_all();
     }
 
     /// Number of mark worker threads: Go's 25% of GOMAXPROCS, dedicated plus fractional,
@@ -403,8 +404,8 @@ impl Collector {
 
     /// Stop every collector thread (after finishing a cycle in progress).
     pub fn shutdown(&self) {
-        lock(&self.ctl).shutdown = true;
-        self.cv.notify_all();
+        lock(&self.work.ctl).shutdown = true;
+        self.work.cv.notify_all();
         self.scavenger.shutdown();
         let threads: Vec<_> = lock(&self.threads).drain(..).collect();
         for t in threads {
@@ -423,16 +424,16 @@ impl Collector {
     /// If the collector was never started ([`Collector::start`]): no thread would run the
     /// cycle, and the call would wait forever.
     pub fn gc(&self) {
-        let stopped = lock(&self.ctl).shutdown;
+        let stopped = lock(&self.work.ctl).shutdown;
         if !stopped && lock(&self.threads).is_empty() {
             panic!("Collector::gc: the collector was never started (call Collector::start first)");
         }
-        let mut ctl = lock(&self.ctl);
+        let mut ctl = lock(&self.work.ctl);
         // Go: wait for the current cycle (if any) and then run a complete new one.
         let target = ctl.started + if self.phase() != Phase::Off { 2 } else { 1 };
         ctl.requested = true;
         ctl.forced = true;
-        self.cv.notify_all();
+        self.work.cv.notify_all();
         loop {
             let done = lock(&self.stats).num_gc;
             if done >= target && !ctl.requested {
@@ -441,11 +442,11 @@ impl Collector {
             if ctl.shutdown {
                 return;
             }
-            ctl = self.cv.wait_timeout(ctl, Duration::from_millis(5));
+            ctl = self.work.cv.wait_timeout(ctl, Duration::from_millis(5));
             if ctl.started < target && !ctl.requested {
                 ctl.requested = true;
                 ctl.forced = true;
-                self.cv.notify_all();
+                self.work.cv.notify_all();
             }
         }
         drop(ctl);
@@ -453,7 +454,7 @@ impl Collector {
         // cycle has ended meanwhile (its sweep is not this call's to finish).
         let done = lock(&self.stats).num_gc;
         while self.sweep_one() {}
-        while !self.sweep.is_done() && lock(&self.stats).num_gc == done {
+        while !self.sweep.active.is_done() && lock(&self.stats).num_gc == done {
             std::thread::yield_now();
         }
     }
@@ -461,7 +462,7 @@ impl Collector {
     /// Change GOGC at run time (Go's `debug.SetGCPercent`); returns the old value. Lowering it
     /// below the current heap triggers a cycle at the next allocation check.
     pub fn set_gc_percent(&self, p: i32) -> i32 {
-        let mut pacer = lock(&self.pacer);
+        let mut pacer = lock(&self.gc_controller.pacer);
         let old = pacer.set_gc_percent(p);
         self.publish_trigger(&pacer);
         drop(pacer);
@@ -484,7 +485,7 @@ impl Collector {
         } else {
             pacer.trigger()
         };
-        self.trigger.store(t, Ordering::Relaxed);
+        self.gc_controller.trigger.store(t, Ordering::Relaxed);
         let limited = pacer.memory_limited();
         self.limiter.set_allowed(limited);
         if !limited {
@@ -494,12 +495,12 @@ impl Collector {
 
     /// The heap goal (Go's `NextGC`).
     pub fn heap_goal(&self) -> u64 {
-        lock(&self.pacer).heap_goal()
+        lock(&self.gc_controller.pacer).heap_goal()
     }
 
     /// GOGC in force.
     pub fn gc_percent(&self) -> i32 {
-        lock(&self.pacer).gc_percent()
+        lock(&self.gc_controller.pacer).gc_percent()
     }
 
     /// Completed cycles (cheap: no copy of the statistics).
@@ -530,9 +531,9 @@ impl Collector {
         loop {
             let forced;
             {
-                let mut ctl = lock(&self.ctl);
+                let mut ctl = lock(&self.work.ctl);
                 while !ctl.requested && !ctl.shutdown {
-                    ctl = self.cv.wait(ctl);
+                    ctl = self.work.cv.wait(ctl);
                 }
                 if ctl.shutdown {
                     return;
@@ -542,13 +543,15 @@ impl Collector {
                 // A heap-triggered request can be stale: a goroutine may have seen the old
                 // trigger during the previous cycle's sweep termination, before that cycle
                 // moved the trigger. Test it again, as Go's `gcStart` re-tests its trigger.
-                if !forced && self.heap.heap_live() < self.trigger.load(Ordering::Relaxed) {
+                if !forced
+                    && self.heap.heap_live() < self.gc_controller.trigger.load(Ordering::Relaxed)
+                {
                     continue;
                 }
                 ctl.started += 1;
             }
             self.run_cycle(world, forced);
-            self.cv.notify_all();
+            self.work.cv.notify_all();
             self.scavenger.cycle_done();
         }
     }
@@ -558,10 +561,10 @@ impl Collector {
         let mut seen_epoch = 0;
         loop {
             {
-                let mut ctl = lock(&self.ctl);
+                let mut ctl = lock(&self.work.ctl);
                 while !ctl.shutdown && (ctl.mark_epoch == seen_epoch || self.phase() != Phase::Mark)
                 {
-                    ctl = self.cv.wait(ctl);
+                    ctl = self.work.cv.wait(ctl);
                 }
                 if ctl.shutdown {
                     return;
@@ -572,8 +575,8 @@ impl Collector {
             // report idle (so termination can be detected) and look again shortly, since assists
             // and barrier flushes keep publishing work (Go's dedicated worker keeps its P).
             while self.phase() == Phase::Mark {
-                if !self.pool.is_empty() {
-                    lock(&self.ctl).active_workers += 1;
+                if !self.work.pool.is_empty() {
+                    lock(&self.work.ctl).active_workers += 1;
                     // Re-check under the count: termination reads both.
                     if self.phase() == Phase::Mark {
                         let t = Instant::now();
@@ -584,9 +587,13 @@ impl Collector {
                             // SAFETY: a mark worker drains this collector's pool during mark and
                             // hands its local work back before mark termination.
                             let done = unsafe {
-                                drain(&self.heap, &mut gcw, &self.pool, Some(CREDIT_SLACK), &|| {
-                                    self.phase() != Phase::Mark
-                                })
+                                drain(
+                                    &self.heap,
+                                    &mut gcw,
+                                    &self.work.pool,
+                                    Some(CREDIT_SLACK),
+                                    &|| self.phase() != Phase::Mark,
+                                )
                             };
                             self.add_background_credit(done);
                             let (bm, sw) = gcw.take_counters();
@@ -595,20 +602,22 @@ impl Collector {
                                 break;
                             }
                         }
-                        self.worker_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        self.gc_controller
+                            .worker_ns
+                            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     }
-                    gcw.dispose(&self.pool);
+                    gcw.dispose(&self.work.pool);
                     let (bm, sw) = gcw.take_counters();
                     self.add_worker_counters(bm, sw);
-                    lock(&self.ctl).active_workers -= 1;
-                    self.cv.notify_all();
+                    lock(&self.work.ctl).active_workers -= 1;
+                    self.work.cv.notify_all();
                     continue;
                 }
-                let ctl = lock(&self.ctl);
+                let ctl = lock(&self.work.ctl);
                 if ctl.shutdown {
                     return;
                 }
-                drop(self.cv.wait_timeout(ctl, Duration::from_micros(100)));
+                drop(self.work.cv.wait_timeout(ctl, Duration::from_micros(100)));
             }
         }
     }
@@ -616,323 +625,19 @@ impl Collector {
     // ------------------------------------------------------------------ the cycle
 
     fn add_worker_counters(&self, bytes_marked: u64, scan: u64) {
-        self.worker_marked.fetch_add(bytes_marked, Ordering::Relaxed);
-        self.scan_work.fetch_add(scan, Ordering::Relaxed);
-    }
-
-    /// Run one complete cycle (phases 1–3 of the module docs; phase 4 runs in the background):
-    /// the driver of the phase functions below, in Go's order.
-    fn run_cycle(&self, world: &dyn World, forced: bool) {
-        let mut cy = self.gc_start(world, forced);
-        self.gc_mark_roots(world, &mut cy);
-        self.gc_mark_done(world, &mut cy);
-        self.events.record(GcEventKind::MarkDone);
-        let mark_wall = cy.t_mark.elapsed().saturating_sub(cy.pause2);
-        self.last_stack_scan.store(cy.stack_scan, Ordering::Relaxed);
-        self.last_globals_scan.store(cy.globals_scan, Ordering::Relaxed);
-        if self.debug.stoptheworld >= 2 {
-            // Go's gcSweep in `gcForceBlockMode`: sweep everything before the program resumes.
-            world.stop_the_world("GC sweep (gcstoptheworld=2)", &mut |_| {
-                self.sweep.finish(|| self.sweep_one());
-            });
-        }
-        self.record_cycle(&cy, mark_wall);
-    }
-
-    /// Sweep termination and mark setup (Go's `gcStart`): finish the previous cycle's sweeping
-    /// concurrently (Go's `finishsweep_m`, including the sweepers outside a P still sweeping a
-    /// span: they do not stop with the world), then stop the world to clear the page marks,
-    /// start the pacer's cycle, turn on the barrier and allocate-black and grey every P's tiny
-    /// block. Under `gcstoptheworld` the whole mark runs in this pause.
-    fn gc_start(&self, world: &dyn World, forced: bool) -> Cycle {
-        let t_start = Instant::now();
-        self.events.record(GcEventKind::CycleStart);
-        let at = t_start.duration_since(self.start);
-        self.sweep.finish(|| self.sweep_one());
-        let mut cy = Cycle {
-            forced,
-            stw: self.debug.stoptheworld > 0,
-            at,
-            heap0: self.heap.heap_live(),
-            goal: 0,
-            ctl_gcw: GcWork::new(),
-            stack_scan: 0,
-            globals_scan: 0,
-            assist0: 0,
-            worker0: 0,
-            heap_live_mark_start: 0,
-            pause1: Duration::ZERO,
-            t_mark: t_start,
-            pause2: Duration::ZERO,
-            heap1: 0,
-            marked_total: 0,
-        };
-        self.worker_marked.store(0, Ordering::Relaxed);
-        self.scan_work.store(0, Ordering::Relaxed);
-        let stack_scan_prev = self.last_stack_scan.load(Ordering::Relaxed);
-        let globals_scan_prev = self.last_globals_scan.load(Ordering::Relaxed);
-        cy.assist0 = self.assist_ns.load(Ordering::Relaxed);
-        cy.worker0 = self.worker_ns.load(Ordering::Relaxed);
-        cy.goal = lock(&self.pacer).heap_goal();
-
-        cy.pause1 = world.stop_the_world("GC sweep termination", &mut |w: &mut dyn Stopped| {
-            // Anything a P swept lazily is done (the stop waited for it), and the collector's
-            // own sweepers ended above: no sweep can reset a mark bit from here on
-            // (`crate::sweep`, invariant 3). `finish` finds nothing to do.
-            self.finish_sweep();
-            // SAFETY: the world is stopped before marking starts.
-            unsafe { self.heap.clear_page_marks() };
-            cy.heap_live_mark_start = self.heap.heap_live();
-            {
-                let mut pacer = lock(&self.pacer);
-                // Scan allocations a P has not flushed yet (since its last refill) are missing,
-                // as they are from Go's `heapScan`.
-                pacer.set_heap_scan(self.heap.heap_scan());
-                pacer.start_cycle(
-                    self.start.elapsed().as_nanos() as u64,
-                    cy.heap_live_mark_start,
-                    stack_scan_prev,
-                    globals_scan_prev,
-                );
-                self.assist_work_per_byte
-                    .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
-                self.assist_bytes_per_work
-                    .store(f64_bits(pacer.assist_bytes_per_work()), Ordering::Relaxed);
-            }
-            self.bg_credit.store(0, Ordering::Relaxed);
-            // The barrier goes on while the world is stopped, so every P sees it before any
-            // object is greyed; from here on new objects are born black.
-            self.set_phase(Phase::Mark);
-            // SAFETY: the world is stopped and this is mark start: the barrier and
-            // allocate-black go on together, before any root is scanned.
-            unsafe {
-                self.wb.set_enabled(true);
-                self.heap.set_alloc_black(true);
-            }
-            let heap = &self.heap;
-            let pool = &self.pool;
-            w.for_each_p(&mut |cache, gp| {
-                gp.assist_credit = 0;
-                if let Some(t) = cache.tiny_block() {
-                    // SAFETY: marking is on; the work stays on the P's gcw, drained or
-                    // flushed before mark termination.
-                    unsafe { shade(heap, &mut gp.gcw, pool, t) };
-                }
-            });
-            if cy.stw {
-                // gcstoptheworld: the whole mark happens in this pause, on this thread.
-                let (stack_scan, globals_scan, ctl_gcw) =
-                    (&mut cy.stack_scan, &mut cy.globals_scan, &mut cy.ctl_gcw);
-                w.for_each_goroutine_root(&mut |r| {
-                    *stack_scan += 8;
-                    // SAFETY: marking is on; ctl_gcw is drained below.
-                    unsafe { shade(heap, ctl_gcw, pool, r) };
-                });
-                w.for_each_global_root(&mut |r| {
-                    *globals_scan += 8;
-                    // SAFETY: as above.
-                    unsafe { shade(heap, ctl_gcw, pool, r) };
-                });
-                // SAFETY: marking is on, and everything queued was greyed by shade above.
-                unsafe { drain(heap, ctl_gcw, pool, None, &|| false) };
-            }
-        });
-        cy.t_mark = Instant::now();
-        self.events.record(GcEventKind::MarkStart);
-        cy
-    }
-
-    /// Concurrent root scan (Go's `markroot` jobs, which Go's workers take from `work`; here
-    /// the controller runs them): shade the globals, release the workers, then collect every
-    /// goroutine's roots through the scheduler's handshake and shade them. Nothing to do under
-    /// `gcstoptheworld`, where `gc_start` marked everything.
-    fn gc_mark_roots(&self, world: &dyn World, cy: &mut Cycle) {
-        if cy.stw {
-            return;
-        }
-        let heap = &self.heap;
-        let pool = &self.pool;
-        let globals_scan = &mut cy.globals_scan;
-        let ctl_gcw = &mut cy.ctl_gcw;
-        world.scan_global_roots(&mut |r| {
-            *globals_scan += 8;
-            // SAFETY: marking is on; ctl_gcw is disposed to the pool below.
-            unsafe { shade(heap, ctl_gcw, pool, r) };
-        });
-        cy.ctl_gcw.dispose(pool);
-        self.release_workers();
-        // Roots are collected and shaded after the scan, outside its lock; when the list
-        // cannot grow (out of memory) the rest are shaded at once, under the lock.
-        let roots = Mutex::new((Vec::new(), GcWork::new(), 0u64));
-        world.scan_goroutine_roots(&|r| {
-            let (list, gcw, n) = &mut *lock(&roots);
-            *n += 1;
-            if try_room(heap, list, "GC root list") {
-                list.push(r);
-            } else {
-                // SAFETY: as above.
-                unsafe { shade(heap, gcw, pool, r) };
-            }
-        });
-        let (list, mut spill, n) = core::mem::take(&mut *lock(&roots));
-        spill.dispose(pool);
-        cy.stack_scan = 8 * n;
-        for r in list {
-            // SAFETY: as above.
-            unsafe { shade(heap, &mut cy.ctl_gcw, pool, r) };
-        }
-        cy.ctl_gcw.dispose(pool);
-        self.release_workers();
-    }
-
-    /// The end of concurrent mark (Go's `gcMarkDone`): wait until the workers run dry, flush
-    /// every running P with the ragged barrier, wait again, then stop the world and check that
-    /// no work is left ([`Collector::mark_work_left`]). Work found: restart the world and keep
-    /// marking. None: [`Collector::gc_mark_termination`] in the same pause.
-    fn gc_mark_done(&self, world: &dyn World, cy: &mut Cycle) {
-        loop {
-            if !cy.stw {
-                self.wait_for_quiescence();
-                // Only Ps running a goroutine can answer; an idle P's buffers are flushed by
-                // the stop. Waiting for every P cost a whole millisecond per cycle whenever one
-                // was idle (a one-goroutine program on two Ps: every cycle).
-                self.ragged_flush(world.running_ps());
-                self.wait_for_quiescence();
-            }
-            let mut restart = false;
-            let p = world.stop_the_world("GC mark termination", &mut |w: &mut dyn Stopped| {
-                if self.mark_work_left(w, cy) {
-                    restart = true;
-                    return;
-                }
-                self.gc_mark_termination(w, cy);
-            });
-            cy.pause2 += p;
-            if !restart {
-                break;
-            }
-            self.release_workers();
-        }
-    }
-
-    /// With the world stopped at the end of mark (the check of Go's `gcMarkDone`): is marking
-    /// not finished? True if a worker is draining, or if stopping the workers and flushing
-    /// every P's barrier buffer and local work put anything into the pool; the phase is then
-    /// back to [`Phase::Mark`] (or never left it). False: the phase is
-    /// [`Phase::MarkTermination`] and no grey object is left anywhere.
-    fn mark_work_left(&self, w: &mut dyn Stopped, cy: &mut Cycle) -> bool {
-        let heap = &self.heap;
-        let pool = &self.pool;
-        let mut found = false;
-        // A worker that took up work since the quiescence check means marking is not
-        // done: restart at once rather than wait inside the pause for it to finish its
-        // current piece (up to an oblet's worth of shading).
-        if lock(&self.ctl).active_workers > 0 {
-            return true;
-        }
-        // Mark workers are threads, not goroutines: the stopped world does not stop
-        // them. Switching the phase makes them stop draining and hand their local work
-        // to the pool; wait until none is active before deciding anything.
-        self.set_phase(Phase::MarkTermination);
-        {
-            let mut ctl = lock(&self.ctl);
-            while ctl.active_workers > 0 {
-                ctl = self.cv.wait_timeout(ctl, Duration::from_micros(50));
-            }
-        }
-        w.for_each_p(&mut |_, gp| {
-            // SAFETY: still marking (termination); the work is disposed right below.
-            unsafe { gp.wbbuf.flush(heap, &mut gp.gcw, pool) };
-            if !gp.gcw.is_empty() {
-                found = true;
-            }
-            gp.gcw.dispose(pool);
-        });
-        if cy.stw {
-            // Everything is marked here, in the pause itself.
-            // SAFETY: still marking; the pool holds this cycle's grey objects.
-            unsafe { drain(heap, &mut cy.ctl_gcw, pool, None, &|| false) };
-            found = false;
-        }
-        if found || !pool.is_empty() {
-            self.set_phase(Phase::Mark);
-            return true;
-        }
-        false
-    }
-
-    /// Mark termination, world stopped and no grey object left (Go's `gcMarkTermination`, up
-    /// to its statistics): optionally re-verify the marks (`gccheckmark`), count the bytes
-    /// marked, turn the barrier and allocate-black off, reset `heap_live` and `heap_scan`,
-    /// start the sweep ([`Collector::gc_sweep`]) and commit the pacer's new goal and trigger.
-    fn gc_mark_termination(&self, w: &mut dyn Stopped, cy: &mut Cycle) {
-        let heap = &self.heap;
-        let mut p_marked = 0;
-        w.for_each_p(&mut |_, gp| {
-            // Assists added their scan work to `scan_work` as they went.
-            let (bm, _) = gp.gcw.take_counters();
-            p_marked += bm;
-            gp.wbbuf.discard();
-        });
-        if self.debug.checkmark {
-            checkmark::verify(heap, w);
-        }
-        cy.heap1 = heap.heap_live();
-        let (cm, cs) = cy.ctl_gcw.take_counters();
-        let heap_scan = self.scan_work.load(Ordering::Relaxed) + cs;
-        // Objects allocated during mark were allocated black; count them as marked
-        // (heap_live grew by at least their size, span-granular, as in Go).
-        let alloc_black = cy.heap1.saturating_sub(cy.heap_live_mark_start);
-        cy.marked_total = p_marked + cm + self.worker_marked.load(Ordering::Relaxed) + alloc_black;
-        // SAFETY: the world is stopped and no grey object is left: mark is over.
-        unsafe {
-            self.wb.set_enabled(false);
-            heap.set_alloc_black(false);
-        }
-        self.set_phase(Phase::Off);
-        heap.reset_heap_live(cy.marked_total);
-        heap.reset_heap_scan(heap_scan);
-        self.gc_sweep(w);
-        let mut pacer = lock(&self.pacer);
-        let now = self.start.elapsed().as_nanos() as u64;
-        pacer.end_cycle(
-            now,
-            cy.heap1,
-            cy.forced,
-            self.assist_ns.load(Ordering::Relaxed) - cy.assist0,
-            // Go's endCycle takes idle-priority mark time here (it assumes dedicated
-            // and fractional workers used exactly their 25%); gomem has no idle-priority
-            // workers.
-            0,
-            cy.t_mark.elapsed().as_nanos() as u64,
-        );
-        pacer.commit(cy.marked_total, heap_scan, cy.stack_scan, cy.globals_scan);
-        self.publish_trigger(&pacer);
-    }
-
-    /// The start of concurrent sweep, world stopped at mark termination (Go's `gcSweep`):
-    /// advance the sweep generation, make every P return its cached spans, and open the new
-    /// generation to sweepers. The background sweeper wakes when the controller signals the
-    /// cycle's end. (Go's blocking mode, `gcstoptheworld=2`, is in [`Collector::run_cycle`].)
-    fn gc_sweep(&self, w: &mut dyn Stopped) {
-        // SAFETY: the world is stopped, the previous generation was fully swept in
-        // sweep termination, and every P's cache is released right below, before any P
-        // allocates again.
-        unsafe { self.heap.advance_sweepgen() };
-        w.for_each_p(&mut |cache, _| cache.release_all());
-        // The new generation may be swept from here on (`crate::sweep`, invariant 4).
-        self.sweep.reset();
+        self.work.worker_marked.fetch_add(bytes_marked, Ordering::Relaxed);
+        self.gc_controller.scan_work.fetch_add(scan, Ordering::Relaxed);
     }
 
     /// Let the mark workers run (new work, a new cycle, a restarted mark).
     fn release_workers(&self) {
-        lock(&self.ctl).mark_epoch += 1;
-        self.cv.notify_all();
+        lock(&self.work.ctl).mark_epoch += 1;
+        self.work.cv.notify_all();
     }
 
     /// Wait until no worker is draining and the global pool is empty (a termination candidate).
     fn wait_for_quiescence(&self) {
-        let mut ctl = lock(&self.ctl);
+        let mut ctl = lock(&self.work.ctl);
         loop {
             if ctl.shutdown {
                 // The workers have exited: finish this cycle's marking here so the cycle can
@@ -940,8 +645,8 @@ impl Collector {
                 drop(ctl);
                 let mut gcw = GcWork::new();
                 // SAFETY: marking is still on; the pool holds this cycle's grey objects.
-                unsafe { drain(&self.heap, &mut gcw, &self.pool, None, &|| false) };
-                gcw.dispose(&self.pool);
+                unsafe { drain(&self.heap, &mut gcw, &self.work.pool, None, &|| false) };
+                gcw.dispose(&self.work.pool);
                 let (bm, sw) = gcw.take_counters();
                 self.add_worker_counters(bm, sw);
                 return;
@@ -949,22 +654,27 @@ impl Collector {
             // Go revises the assist ratio whenever heapLive or the scan work done change; once
             // a millisecond is close enough for assists to track the heap.
             {
-                let mut pacer = lock(&self.pacer);
-                pacer.revise(self.heap.heap_live(), self.scan_work.load(Ordering::Relaxed));
-                self.assist_work_per_byte
+                let mut pacer = lock(&self.gc_controller.pacer);
+                pacer.revise(
+                    self.heap.heap_live(),
+                    self.gc_controller.scan_work.load(Ordering::Relaxed),
+                );
+                self.gc_controller
+                    .assist_work_per_byte
                     .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
-                self.assist_bytes_per_work
+                self.gc_controller
+                    .assist_bytes_per_work
                     .store(f64_bits(pacer.assist_bytes_per_work()), Ordering::Relaxed);
             }
-            if ctl.active_workers == 0 && self.pool.is_empty() {
+            if ctl.active_workers == 0 && self.work.pool.is_empty() {
                 return;
             }
-            if !self.pool.is_empty() && ctl.active_workers == 0 {
+            if !self.work.pool.is_empty() && ctl.active_workers == 0 {
                 // Work appeared (assists, barrier flushes) while the workers slept.
                 ctl.mark_epoch += 1;
-                self.cv.notify_all();
+                self.work.cv.notify_all();
             }
-            ctl = self.cv.wait_timeout(ctl, Duration::from_millis(1));
+            ctl = self.work.cv.wait_timeout(ctl, Duration::from_millis(1));
         }
     }
 }

@@ -77,8 +77,8 @@ impl Collector {
     /// if asked (the end of Go's `gcMarkTermination`). `mark_wall` is the concurrent mark's
     /// wall time (from mark start to the end of mark termination, pauses excluded).
     pub(crate) fn record_cycle(&self, cy: &Cycle, mark_wall: Duration) {
-        let assist = self.assist_ns.load(Ordering::Relaxed) - cy.assist0;
-        let worker = self.worker_ns.load(Ordering::Relaxed) - cy.worker0;
+        let assist = self.gc_controller.assist_ns.load(Ordering::Relaxed) - cy.assist0;
+        let worker = self.gc_controller.worker_ns.load(Ordering::Relaxed) - cy.worker0;
         let total_pause = cy.pause1 + cy.pause2;
         let now_unix =
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);

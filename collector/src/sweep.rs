@@ -166,7 +166,7 @@ impl Collector {
     /// a P to end (Go's `finishsweep_m`). When it returns, no sweep runs and none can begin
     /// before the next cycle's mark termination (see [`crate::sweep`]).
     pub fn finish_sweep(&self) {
-        self.sweep.finish(|| self.sweep_one());
+        self.sweep.active.finish(|| self.sweep_one());
     }
 
     /// Sweep one span outside a P (Go's `sweepone`), registered with [`Collector::sweep`] for
@@ -174,12 +174,12 @@ impl Collector {
     /// Returns false when nothing is left: this sweeper found no span to claim (and marked the
     /// generation drained), or the generation was drained already.
     pub(crate) fn sweep_one(&self) -> bool {
-        let Some(_locker) = self.sweep.begin() else { return false };
-        // SAFETY: this sweep is registered with `self.sweep` (the locker above).
+        let Some(_locker) = self.sweep.active.begin() else { return false };
+        // SAFETY: this sweep is registered with `self.sweep.active` (the locker above).
         if unsafe { self.heap.sweep_one_unchecked() }.is_some() {
             return true;
         }
-        if self.sweep.mark_drained() {
+        if self.sweep.active.mark_drained() {
             self.events.record(GcEventKind::SweepDone);
         }
         false
@@ -188,7 +188,7 @@ impl Collector {
     /// The allocation slow path's share of sweeping (a simple form of Go's
     /// `deductSweepCredit`): one more span while the generation is not drained.
     pub(crate) fn deduct_sweep_credit(&self) {
-        if !self.sweep.is_drained() {
+        if !self.sweep.active.is_drained() {
             self.sweep_one();
         }
     }
@@ -198,9 +198,9 @@ impl Collector {
     pub(crate) fn sweeper(&self) {
         loop {
             {
-                let mut ctl = lock(&self.ctl);
-                while !ctl.shutdown && self.sweep.is_drained() {
-                    ctl = self.cv.wait(ctl);
+                let mut ctl = lock(&self.work.ctl);
+                while !ctl.shutdown && self.sweep.active.is_drained() {
+                    ctl = self.work.cv.wait(ctl);
                 }
                 if ctl.shutdown {
                     return;

@@ -7,7 +7,7 @@
 //!
 //! # Invariants
 //!
-//! - An assist drains only into the [`GcWork`] of a P of the collector's world (the caller
+//! - An assist drains only into the [`GcWork`](crate::work::GcWork) of a P of the collector's world (the caller
 //!   holds it: [`Collector::assist_alloc`]'s contract) and disposes it to the pool before it
 //!   returns, so mark termination finds every grey object in a P's buffers or the pool.
 //! - Background credit and the parked-assist count are paired SeqCst read-modify-writes, so a
@@ -55,13 +55,13 @@ impl Collector {
             self.refresh_memory_limit_goal();
         }
         if self.phase() == Phase::Off
-            && self.heap.heap_live() >= self.trigger.load(Ordering::Relaxed)
+            && self.heap.heap_live() >= self.gc_controller.trigger.load(Ordering::Relaxed)
         {
-            let mut ctl = lock(&self.ctl);
+            let mut ctl = lock(&self.work.ctl);
             if !ctl.requested {
                 ctl.requested = true;
                 drop(ctl);
-                self.cv.notify_all();
+                self.work.cv.notify_all();
             }
         }
     }
@@ -81,11 +81,11 @@ impl Collector {
     /// (`cycle_loom.rs`).
     pub(crate) fn add_background_credit(&self, work: u64) {
         // ORDERING: SeqCst RMW; pairs with the parker's SeqCst RMWs (above).
-        self.bg_credit.fetch_add(work, Ordering::SeqCst);
+        self.gc_controller.bg_credit.fetch_add(work, Ordering::SeqCst);
         // ORDERING: SeqCst RMW (a read that takes the latest value); as above.
-        if self.parked_assists.fetch_add(0, Ordering::SeqCst) > 0 {
-            let _g = lock(&self.assist_lock);
-            self.assist_cv.notify_all();
+        if self.work.parked_assists.fetch_add(0, Ordering::SeqCst) > 0 {
+            let _g = lock(&self.work.assist_lock);
+            self.work.assist_cv.notify_all();
         }
     }
 
@@ -102,8 +102,8 @@ impl Collector {
     /// without its P, then calls this again with `bytes` 0, until it gets `Paid`.
     ///
     /// # Safety
-    /// - `gp` is the collector state of a P of this collector's [`World`], held by the caller
-    ///   (the one [`Stopped::for_each_p`] hands out for that P): the assist takes grey work
+    /// - `gp` is the collector state of a P of this collector's [`World`](crate::world::World), held by the caller
+    ///   (the one [`Stopped::for_each_p`](crate::world::Stopped::for_each_p) hands out for that P): the assist takes grey work
     ///   into `gp.gcw`, and only the world's Ps' work is drained before mark termination.
     pub unsafe fn assist_alloc(
         &self,
@@ -113,7 +113,7 @@ impl Collector {
     ) -> AssistOutcome {
         // ORDERING: Acquire; pairs with the Release increment in `ragged_flush`, so the
         // requester's reset of `flush_acks` happens-before this P's answer is counted.
-        let epoch = self.flush_epoch.load(Ordering::Acquire);
+        let epoch = self.work.flush_epoch.load(Ordering::Acquire);
         if epoch != gp.flush_seen {
             self.answer_flush(gp, epoch);
         }
@@ -128,19 +128,19 @@ impl Collector {
             // The CPU limiter holds the GC back: keep the debt and let the program run.
             return AssistOutcome::Paid;
         }
-        let wpb = bits_f64(self.assist_work_per_byte.load(Ordering::Relaxed));
-        let bpw = bits_f64(self.assist_bytes_per_work.load(Ordering::Relaxed));
+        let wpb = bits_f64(self.gc_controller.assist_work_per_byte.load(Ordering::Relaxed));
+        let bpw = bits_f64(self.gc_controller.assist_bytes_per_work.load(Ordering::Relaxed));
         let debt = gp.assist_credit.unsigned_abs();
         // Over-assist by 64 KiB of work, as Go does, so assists are not tiny.
         let work = ((debt as f64 * wpb) as u64).max(64 << 10);
         // Steal background credit first.
-        let mut have = self.bg_credit.load(Ordering::Relaxed);
+        let mut have = self.gc_controller.bg_credit.load(Ordering::Relaxed);
         loop {
             let take = have.min(work);
             if take == 0 {
                 break;
             }
-            match self.bg_credit.compare_exchange_weak(
+            match self.gc_controller.bg_credit.compare_exchange_weak(
                 have,
                 have - take,
                 Ordering::Relaxed,
@@ -161,7 +161,7 @@ impl Collector {
         // SAFETY: the pool holds only this cycle's grey objects of `heap`, and `gp` is a
         // world P's state (this function's contract), drained before mark termination.
         let done = unsafe {
-            drain(&self.heap, &mut gp.gcw, &self.pool, Some(work), &|| {
+            drain(&self.heap, &mut gp.gcw, &self.work.pool, Some(work), &|| {
                 if preempted() {
                     stopped_early.set(true);
                 }
@@ -169,11 +169,11 @@ impl Collector {
             })
         };
         let stopped_early = stopped_early.get();
-        gp.gcw.dispose(&self.pool);
-        self.scan_work.fetch_add(done, Ordering::Relaxed);
+        gp.gcw.dispose(&self.work.pool);
+        self.gc_controller.scan_work.fetch_add(done, Ordering::Relaxed);
         gp.assist_credit = gp.assist_credit.saturating_add(credit_for(done, bpw));
         let ns = t.elapsed().as_nanos() as u64;
-        self.assist_ns.fetch_add(ns, Ordering::Relaxed);
+        self.gc_controller.assist_ns.fetch_add(ns, Ordering::Relaxed);
         self.limiter.add_gc_time(ns);
         if self.has_memory_limit() && self.limiter.needs_update(self.now_ns()) {
             self.limiter_update();
@@ -194,14 +194,14 @@ impl Collector {
         gp.flush_seen = epoch;
         if self.phase() == Phase::Mark {
             // SAFETY: marking is on and the work goes to this collector's pool at once.
-            unsafe { gp.wbbuf.flush(&self.heap, &mut gp.gcw, &self.pool) };
-            gp.gcw.dispose(&self.pool);
+            unsafe { gp.wbbuf.flush(&self.heap, &mut gp.gcw, &self.work.pool) };
+            gp.gcw.dispose(&self.work.pool);
         }
         // ORDERING: Release; pairs with the Acquire load in `ragged_flush`, so the requester
         // that counts this answer also sees the buffers just disposed to the pool (with a
         // relaxed count it could read the pool's `nfull` from before them, find the pool
         // empty and go on to stop the world for nothing: `cycle_loom.rs` models this).
-        self.flush_acks.fetch_add(1, Ordering::Release);
+        self.work.flush_acks.fetch_add(1, Ordering::Release);
     }
 
     /// A ragged barrier before mark termination (the idea of Go's `forEachP` flush in
@@ -212,14 +212,14 @@ impl Collector {
     /// usually finds nothing, instead of restarting the mark and paying another pause. Ps that
     /// do not allocate meanwhile do not answer; the stop flushes them.
     pub(crate) fn ragged_flush(&self, procs: usize) {
-        self.flush_acks.store(0, Ordering::Relaxed);
+        self.work.flush_acks.store(0, Ordering::Relaxed);
         // ORDERING: Release; pairs with the Acquire load of the epoch in `assist_alloc`: a P
         // that sees the new request sees the reset above, so its answer is not overwritten.
-        self.flush_epoch.fetch_add(1, Ordering::Release);
+        self.work.flush_epoch.fetch_add(1, Ordering::Release);
         let t = Instant::now();
         // ORDERING: Acquire; pairs with the Release increment in `answer_flush`: the work of
         // every P counted is in the pool for the quiescence check that follows.
-        while self.flush_acks.load(Ordering::Acquire) < procs as u64
+        while self.work.flush_acks.load(Ordering::Acquire) < procs as u64
             && poll_again(t, Duration::from_millis(1))
         {}
     }
@@ -231,23 +231,23 @@ impl Collector {
     pub fn park_assist(&self) {
         let t = Instant::now();
         // ORDERING: SeqCst RMW; pairs with `add_background_credit` (see there).
-        self.parked_assists.fetch_add(1, Ordering::SeqCst);
+        self.work.parked_assists.fetch_add(1, Ordering::SeqCst);
         {
-            let g = lock(&self.assist_lock);
+            let g = lock(&self.work.assist_lock);
             // Re-check under the lock: a wake-up sent before we got here is not lost. The
             // phase is read under the lock `set_phase` notifies under; the credit with a
             // SeqCst RMW (a read of the latest value) that pairs with `add_background_credit`.
             // Work in the pool is no wake-up reason anyone signals: the time limit covers it.
             if self.phase() == Phase::Mark
-                && self.bg_credit.fetch_add(0, Ordering::SeqCst) == 0
-                && self.pool.is_empty()
+                && self.gc_controller.bg_credit.fetch_add(0, Ordering::SeqCst) == 0
+                && self.work.pool.is_empty()
             {
-                drop(self.assist_cv.wait_timeout(g, Duration::from_millis(1)));
+                drop(self.work.assist_cv.wait_timeout(g, Duration::from_millis(1)));
             }
         }
-        self.parked_assists.fetch_sub(1, Ordering::Relaxed);
+        self.work.parked_assists.fetch_sub(1, Ordering::Relaxed);
         // Waiting is assist time in Go's accounting too (the goroutine is blocked by the GC).
-        self.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.gc_controller.assist_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -291,12 +291,12 @@ mod tests {
         cache.release_all();
         let c = Collector::new(heap.clone(), CollectorConfig::for_tests());
         c.set_phase(Phase::Mark);
-        c.assist_work_per_byte.store(f64_bits(1.0), Ordering::Relaxed);
-        c.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
+        c.gc_controller.assist_work_per_byte.store(f64_bits(1.0), Ordering::Relaxed);
+        c.gc_controller.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
         let mut gcw = GcWork::new();
         // SAFETY: the test plays mark start on a collector whose threads never run.
-        unsafe { shade(&heap, &mut gcw, &c.pool, nodes[0]) };
-        gcw.dispose(&c.pool);
+        unsafe { shade(&heap, &mut gcw, &c.work.pool, nodes[0]) };
+        gcw.dispose(&c.work.pool);
         (c, nodes)
     }
 
@@ -305,9 +305,13 @@ mod tests {
         let (c, _) = marking_collector(10_000);
         let mut gp = GcPState::default();
         assert_eq!(assist(&c, &mut gp, 1 << 20, &|| true), AssistOutcome::Preempted);
-        assert_eq!(c.scan_work.load(Ordering::Relaxed), 0, "no scanning after the request");
+        assert_eq!(
+            c.gc_controller.scan_work.load(Ordering::Relaxed),
+            0,
+            "no scanning after the request"
+        );
         assert_eq!(gp.assist_credit, -(1 << 20), "the debt is kept for later");
-        assert!(!c.pool.is_empty(), "the grey object is still queued");
+        assert!(!c.work.pool.is_empty(), "the grey object is still queued");
 
         // Preempted part-way: the work done counts, the rest stays queued and owed.
         let calls = core::cell::Cell::new(0);
@@ -316,21 +320,25 @@ mod tests {
             calls.get() > 3
         });
         assert_eq!(outcome, AssistOutcome::Preempted);
-        let done = c.scan_work.load(Ordering::Relaxed);
+        let done = c.gc_controller.scan_work.load(Ordering::Relaxed);
         assert!(done > 0 && done < 8 * 10_000, "some but not all of the list: {done}");
         assert!(gp.assist_credit < 0);
-        assert!(!c.pool.is_empty());
+        assert!(!c.work.pool.is_empty());
 
         // Not preempted: the assist scans on until the list runs out; the debt is larger than
         // all the work there is, so it must park (and not be forgiven).
         assert_eq!(assist(&c, &mut gp, 0, &|| false), AssistOutcome::Park);
-        assert_eq!(c.scan_work.load(Ordering::Relaxed), 8 * 10_000, "each node scanned once");
-        assert!(c.pool.is_empty());
+        assert_eq!(
+            c.gc_controller.scan_work.load(Ordering::Relaxed),
+            8 * 10_000,
+            "each node scanned once"
+        );
+        assert!(c.work.pool.is_empty());
         assert!(gp.assist_credit < 0, "the debt is still owed");
         // Parking returns (here by its timeout: no credit will come), and once background
         // credit exists the retry steals it and is paid.
         c.park_assist();
-        c.bg_credit.store(1 << 30, Ordering::Relaxed);
+        c.gc_controller.bg_credit.store(1 << 30, Ordering::Relaxed);
         assert_eq!(assist(&c, &mut gp, 0, &|| false), AssistOutcome::Paid);
         assert!(gp.assist_credit >= 0);
         // Marking over: nothing is owed whatever the credit.
@@ -344,9 +352,9 @@ mod tests {
         // Empty the pool: everything is marked, nothing is queued.
         let mut gcw = GcWork::new();
         // SAFETY: still marking; the pool holds the list's grey head.
-        unsafe { drain(&c.heap, &mut gcw, &c.pool, None, &|| false) };
-        gcw.dispose(&c.pool);
-        assert!(c.pool.is_empty());
+        unsafe { drain(&c.heap, &mut gcw, &c.work.pool, None, &|| false) };
+        gcw.dispose(&c.work.pool);
+        assert!(c.work.pool.is_empty());
         // A P whose barrier buffer holds a pointer to an object the mark has not reached.
         // SAFETY: no cycle runs (the collector's threads are not started), and the cache gives
         // its span back at once.
@@ -357,27 +365,27 @@ mod tests {
         gp.wbbuf.record(white, nodes[1]);
         // An allocation before any request leaves the buffer alone.
         assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
-        assert!(c.pool.is_empty());
+        assert!(c.work.pool.is_empty());
         // After a request (here made without waiting: one P, which answers below) the next
         // allocation hands the buffer's work to the pool and counts its answer, once.
-        c.flush_acks.store(0, Ordering::Relaxed);
-        c.flush_epoch.fetch_add(1, Ordering::Relaxed);
+        c.work.flush_acks.store(0, Ordering::Relaxed);
+        c.work.flush_epoch.fetch_add(1, Ordering::Relaxed);
         assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
-        assert!(!c.pool.is_empty(), "the white object was shaded and queued");
-        assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
+        assert!(!c.work.pool.is_empty(), "the white object was shaded and queued");
+        assert_eq!(c.work.flush_acks.load(Ordering::Relaxed), 1);
         assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
-        assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1, "answered once per request");
+        assert_eq!(c.work.flush_acks.load(Ordering::Relaxed), 1, "answered once per request");
         // The requester's side: it returns once every P (one here) has answered.
-        let epoch = c.flush_epoch.load(Ordering::Relaxed);
+        let epoch = c.work.flush_epoch.load(Ordering::Relaxed);
         std::thread::scope(|s| {
             let requester = s.spawn(|| c.ragged_flush(1));
-            while c.flush_epoch.load(Ordering::Relaxed) == epoch {
+            while c.work.flush_epoch.load(Ordering::Relaxed) == epoch {
                 std::thread::yield_now();
             }
             assert_eq!(assist(&c, &mut gp, 8, &|| false), AssistOutcome::Paid);
             requester.join().unwrap();
         });
-        assert_eq!(c.flush_acks.load(Ordering::Relaxed), 1);
+        assert_eq!(c.work.flush_acks.load(Ordering::Relaxed), 1);
         assert_eq!(gp.flush_seen, epoch + 1);
     }
 
@@ -392,15 +400,15 @@ mod tests {
         let bpw = pacer.assist_bytes_per_work();
         assert!(bpw > 1e12, "GOGC=off gives a huge bytes-per-work ratio: {bpw}");
         let (c, _) = marking_collector(1000);
-        c.assist_bytes_per_work.store(f64_bits(bpw), Ordering::Relaxed);
+        c.gc_controller.assist_bytes_per_work.store(f64_bits(bpw), Ordering::Relaxed);
         // Scanning pays vastly more than the debt: the credit saturates instead of overflowing
         // (it did, in `(done as f64 * bpw) as i64 + 1`).
         let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
         assert_eq!(assist(&c, &mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
-        assert!(c.scan_work.load(Ordering::Relaxed) > 0, "the assist scanned");
+        assert!(c.gc_controller.scan_work.load(Ordering::Relaxed) > 0, "the assist scanned");
         assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
         // Stolen background credit is converted the same way.
-        c.bg_credit.store(1 << 40, Ordering::Relaxed);
+        c.gc_controller.bg_credit.store(1 << 40, Ordering::Relaxed);
         let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
         assert_eq!(assist(&c, &mut gp, 1 << 20, &|| false), AssistOutcome::Paid);
         assert_eq!(gp.assist_credit, i64::MAX - (1 << 20) - 1);
@@ -412,6 +420,6 @@ mod tests {
         let mut gp = GcPState::default();
         assert_eq!(assist(&c, &mut gp, 1 << 20, &|| false), AssistOutcome::Park);
         // Every node was scanned once: 8 bytes of scan work each (one pointer at offset 0).
-        assert_eq!(c.scan_work.load(Ordering::Relaxed), 8 * nodes.len() as u64);
+        assert_eq!(c.gc_controller.scan_work.load(Ordering::Relaxed), 8 * nodes.len() as u64);
     }
 }
