@@ -1,9 +1,24 @@
-// This file is long (its unit tests are a fifth of it) because the cycle's phases,
-// the assists, the sweepers and the statistics still live together; issue 13 splits it along
-// Go's `mgc.go`, `mgcmark.go`, `mgcsweep.go` and the gctrace code.
-
-//! The GC cycle (Go's `mgc.go`): when a cycle starts, its phases, the mark workers and assists,
-//! mark termination, and the hand-over to sweeping. See the crate docs for the overview.
+//! The GC cycle (Go's `mgc.go`): the [`Collector`], when a cycle starts, its controller and
+//! mark worker threads, and (in `cycle/phases.rs`) the cycle's phases. See the crate docs for
+//! the overview.
+//!
+//! # Where the parts live
+//!
+//! As in Go's runtime, the cycle is spread over the files of its subjects; each part is a set
+//! of methods of [`Collector`]:
+//! - `cycle.rs` (this file): the collector's state, grouped as Go groups it (`WorkState` for
+//!   Go's `work`, `GcController` for `gcController`, `SweepState` for `sweep`), its public
+//!   API, the controller thread and the mark workers (Go's `gcBgMarkWorker`);
+//! - `cycle/phases.rs`: `run_cycle` and the phases it calls in order,
+//!   `gc_start` (Go's `gcStart`), `gc_mark_roots` (the root jobs), `gc_mark_done`
+//!   (`gcMarkDone`), `gc_mark_termination` (`gcMarkTermination`) and `gc_sweep` (`gcSweep`);
+//! - `mark/assist.rs`: mark assists and background credit (`gcAssistAlloc`, `gcParkAssist`,
+//!   `gcFlushBgCredit` in Go's `mgcmark.go`), the ragged flush's two sides, and the
+//!   allocation slow path's hook [`Collector::on_refill`];
+//! - `sweep.rs`: the collector's sweepers (Go's `mgcsweep.go`: `bgsweep`, `sweepone`,
+//!   `finishsweep_m`, `deductSweepCredit`);
+//! - `stats.rs`: [`GcStats`] and the gctrace line (Go's `mstats.go` and the end of
+//!   `gcMarkTermination`).
 //!
 //! # One cycle
 //!
@@ -103,7 +118,7 @@ pub struct CollectorConfig {
 }
 
 /// The controller's and workers' shared state (cycle requests, worker counts), under
-/// `Collector::ctl`.
+/// `WorkState::ctl`.
 pub(crate) struct ControlState {
     /// A cycle has been asked for and not started.
     pub(crate) requested: bool,
