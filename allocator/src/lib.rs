@@ -101,7 +101,13 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-// Bottom layer first.
+// The layers, bottom first (the `mod` lines below are alphabetical):
+// - primitives: `sync` (the loom switch), `consts`, `memclr`, `poison` (ASan);
+// - the OS and the descriptions: `os` (mapping memory), `error`, `sizeclass`, `typedesc`;
+// - page-level structures: `pagealloc`, `fixalloc`, `spanset`, `arena`;
+// - spans: `mspan`;
+// - the heap: `mcentral`, `mheap`, `stats` (the ledger), `scavenge`, `procfs`;
+// - the P's cache: `mcache`.
 pub mod arena;
 pub mod consts;
 pub mod error;

@@ -19,6 +19,7 @@
 
 use super::*;
 use crate::sync::thread;
+use crate::world::GcPState;
 use gomem_allocator::mheap::HeapConfig;
 
 /// A word outside the 47-bit user address space: never a heap pointer, so [`shade`] and
@@ -41,8 +42,8 @@ fn marking() -> Arc<Collector> {
 /// Take everything left in the pool, so no `GcWork` is dropped holding work.
 fn drain_pool(c: &Collector) -> usize {
     let mut w = GcWork::new();
-    let n = core::iter::from_fn(|| w.try_get(&c.pool)).count();
-    w.dispose(&c.pool);
+    let n = core::iter::from_fn(|| w.try_get(&c.work.pool)).count();
+    w.dispose(&c.work.pool);
     n
 }
 
@@ -64,7 +65,7 @@ fn loom_models_ragged_flush_publishes_held_work() {
             thread::spawn(move || {
                 let mut gp = GcPState::default();
                 // Grey work the P holds in its own buffers, invisible to the workers.
-                gp.gcw.put(&c.pool, FOREIGN);
+                gp.gcw.put(&c.work.pool, FOREIGN);
                 // The P allocates (each allocation calls `assist_alloc`) until it answered.
                 while gp.flush_seen == 0 {
                     // SAFETY: `gp` is a P state of this collector that the model holds alone.
@@ -76,7 +77,7 @@ fn loom_models_ragged_flush_publishes_held_work() {
             })
         };
         c.ragged_flush(1);
-        assert!(!c.pool.is_empty(), "the flushed work is not visible to the requester");
+        assert!(!c.work.pool.is_empty(), "the flushed work is not visible to the requester");
         p.join().unwrap();
         assert_eq!(drain_pool(&c), 1);
     });
@@ -107,7 +108,7 @@ fn loom_models_parked_assist_is_woken_by_background_credit() {
         worker.join().unwrap();
         // The retry steals the credit the wake-up announced.
         let mut gp = GcPState { assist_credit: -1, ..GcPState::default() };
-        c.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
+        c.gc_controller.assist_bytes_per_work.store(f64_bits(1.0), Ordering::Relaxed);
         // SAFETY: `gp` is a P state of this collector that the model holds alone.
         assert_eq!(unsafe { c.assist_alloc(&mut gp, 0, &|| false) }, AssistOutcome::Paid);
     });
@@ -152,17 +153,17 @@ fn loom_models_quiescence_waits_for_the_workers() {
         let c = marking();
         let mut gcw = GcWork::new();
         for _ in 0..crate::work::WORKBUF_ENTRIES + 2 {
-            gcw.put(&c.pool, FOREIGN);
+            gcw.put(&c.work.pool, FOREIGN);
         }
-        gcw.dispose(&c.pool);
+        gcw.dispose(&c.work.pool);
         let worker = {
             let c = c.clone();
             thread::spawn(move || c.mark_worker())
         };
         c.release_workers();
         c.wait_for_quiescence();
-        assert!(c.pool.is_empty(), "quiescence with work in the pool");
-        assert_eq!(lock(&c.ctl).active_workers, 0, "quiescence with a worker active");
+        assert!(c.work.pool.is_empty(), "quiescence with work in the pool");
+        assert_eq!(lock(&c.work.ctl).active_workers, 0, "quiescence with a worker active");
         c.shutdown();
         worker.join().unwrap();
         assert_eq!(drain_pool(&c), 0, "work appeared after quiescence");

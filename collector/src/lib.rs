@@ -10,21 +10,26 @@
 //! pointers are not implemented yet. `docs/collector.md` and `docs/scavenger.md` in the
 //! repository give the design.
 //!
-//! Modules (bottom layer first):
+//! Modules, bottom layer first (the `mod` declarations below are alphabetical):
 //! - [`sync`]: the loom-switched atomics and locks, plus the scanner's word load;
-//! - [`work`]: per-P work buffers and the global work pool (Go's `mgcwork.go`);
-//! - [`mark`]: greying, scanning with oblets, draining (Go's `mgcmark.go`);
 //! - [`events`]: an optional record of phase boundaries and pauses, for timelines (Go's
 //!   execution tracer plays this part);
+//! - [`work`]: per-P work buffers and the global work pool (Go's `mgcwork.go`);
+//! - [`mark`]: greying, scanning with oblets, draining (Go's `mgcmark.go`), and, as methods of
+//!   the collector, mark assists and background credit (`mark/assist.rs`);
 //! - [`barrier`]: the write barrier and its per-P buffers (Go's `mbarrier.go`, `mwbbuf.go`);
 //! - [`checkmark`]: `GODEBUG=gccheckmark=1` (Go's `mcheckmark.go`);
 //! - [`pacer`]: heap goal, trigger, assist ratio (Go's `mgcpacer.go`);
-//! - [`limiter`]: the GC CPU limiter (Go's `mgclimit.go`);
-//! - [`scavenger`]: the scavenger's goals, pacing and thread (Go's `mgcscavenge.go`);
-//! - [`memlimit`]: GOMEMLIMIT at run time and the counters fed to the pacer;
-//! - [`sweep`]: the active-sweeper count that mark start waits for (Go's `activeSweep`);
 //! - [`world`]: the traits the runtime implements;
-//! - [`cycle`]: the cycle and its threads (Go's `mgc.go`).
+//! - [`cycle`]: the collector, its threads and one cycle's phases (Go's `mgc.go`;
+//!   `cycle/phases.rs`), on which the rest build as methods of [`cycle::Collector`]:
+//! - [`sweep`]: the active-sweeper count that mark start waits for (Go's `activeSweep`), and
+//!   the collector's sweepers (Go's `mgcsweep.go`);
+//! - [`stats`]: the cycle statistics and the gctrace line (Go's `mstats.go`, and the end of
+//!   `gcMarkTermination`);
+//! - [`limiter`]: the GC CPU limiter (Go's `mgclimit.go`);
+//! - [`memlimit`]: GOMEMLIMIT at run time and the counters fed to the pacer;
+//! - [`scavenger`]: the scavenger's goals, pacing and thread (Go's `mgcscavenge.go`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use gomem_allocator as allocator;
@@ -38,6 +43,7 @@ pub mod mark;
 pub mod memlimit;
 pub mod pacer;
 pub mod scavenger;
+pub mod stats;
 pub mod sweep;
 pub mod sync;
 pub mod work;

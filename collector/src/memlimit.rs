@@ -17,7 +17,7 @@ impl Collector {
     /// goals and allocation-time scavenging follow at once; a limit below what is in use now
     /// starts a cycle at the next allocation check, and wakes the scavenger.
     pub fn set_memory_limit(&self, bytes: u64) -> u64 {
-        let mut pacer = lock(&self.pacer);
+        let mut pacer = lock(&self.gc_controller.pacer);
         self.feed_memory_stats(&mut pacer);
         let old = pacer.set_memory_limit(bytes);
         self.heap.scavenge_state().set_memory_limit(bytes);
@@ -49,7 +49,7 @@ impl Collector {
     /// recomputes it at every trigger test): refresh the pacer's inputs and the mirrored
     /// trigger. Skipped when the pacer is busy; the next refill catches up.
     pub(crate) fn refresh_memory_limit_goal(&self) {
-        if let Some(mut pacer) = try_lock(&self.pacer) {
+        if let Some(mut pacer) = try_lock(&self.gc_controller.pacer) {
             self.feed_memory_stats(&mut pacer);
             self.mirror_trigger(&pacer);
         }

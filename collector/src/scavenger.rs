@@ -561,7 +561,7 @@ impl Collector {
 
     /// Whether the last cycle's sweep has finished (Go's `isSweepDone`).
     pub(crate) fn sweep_done(&self) -> bool {
-        self.sweep.is_done()
+        self.sweep.active.is_done()
     }
 
     /// GOMAXPROCS.

@@ -25,10 +25,22 @@
 //!    sweep generation advanced (Go's `gcSweep`): sweeps that begin afterwards sweep the new
 //!    generation, whose marks are final.
 //!
+//! # The collector's sweepers
+//!
+//! The second half of this file is the sweeping the collector does itself, as methods of
+//! [`Collector`] (Go's `mgcsweep.go`): [`Collector::finish_sweep`] (Go's `finishsweep_m`), one
+//! span at a time outside a P (`sweep_one`, Go's `sweepone`), the background sweeper thread
+//! (`sweeper`, Go's `bgsweep`) and the allocation slow path's extra span (`deduct_sweep_credit`,
+//! a simple form of Go's proportional sweep `deductSweepCredit`: one span per refill while the
+//! generation is unfinished, with no page-based pacing). All of them go through
+//! [`ActiveSweep::begin`], so invariant 1 holds for each.
+//!
 //! Invariant 3 is tested by `runtime/tests/lost_objects.rs` (whole programs) and modelled by
 //! `collector/tests/loom_sweep.rs`, which also shows a mark start that does not wait failing.
 
-use crate::sync::{thread, AtomicU32, Ordering};
+use crate::cycle::Collector;
+use crate::events::GcEventKind;
+use crate::sync::{lock, thread, AtomicU32, Ordering};
 
 /// The drained bit of [`ActiveSweep`]'s state (Go's `sweepDrainedMask`); the bits below count
 /// the active sweepers.
@@ -146,5 +158,62 @@ impl ActiveSweep {
 impl Drop for SweepLocker<'_> {
     fn drop(&mut self) {
         self.active.end();
+    }
+}
+
+impl Collector {
+    /// Sweep whatever the current generation has left and wait for every other sweeper outside
+    /// a P to end (Go's `finishsweep_m`). When it returns, no sweep runs and none can begin
+    /// before the next cycle's mark termination (see [`crate::sweep`]).
+    pub fn finish_sweep(&self) {
+        self.sweep.active.finish(|| self.sweep_one());
+    }
+
+    /// Sweep one span outside a P (Go's `sweepone`), registered with [`Collector::sweep`] for
+    /// the span's whole sweep so that mark start can wait for it (see [`crate::sweep`]).
+    /// Returns false when nothing is left: this sweeper found no span to claim (and marked the
+    /// generation drained), or the generation was drained already.
+    pub(crate) fn sweep_one(&self) -> bool {
+        let Some(_locker) = self.sweep.active.begin() else { return false };
+        // SAFETY: this sweep is registered with `self.sweep.active` (the locker above).
+        if unsafe { self.heap.sweep_one_unchecked() }.is_some() {
+            return true;
+        }
+        if self.sweep.active.mark_drained() {
+            self.events.record(GcEventKind::SweepDone);
+        }
+        false
+    }
+
+    /// The allocation slow path's share of sweeping (a simple form of Go's
+    /// `deductSweepCredit`): one more span while the generation is not drained.
+    pub(crate) fn deduct_sweep_credit(&self) {
+        if !self.sweep.active.is_drained() {
+            self.sweep_one();
+        }
+    }
+
+    /// The background sweeper thread (Go's `bgsweep`): whenever a sweep generation has spans
+    /// left, sweep them one by one until it is drained, yielding every ten spans.
+    pub(crate) fn sweeper(&self) {
+        loop {
+            {
+                let mut ctl = lock(&self.work.ctl);
+                while !ctl.shutdown && self.sweep.active.is_drained() {
+                    ctl = self.work.cv.wait(ctl);
+                }
+                if ctl.shutdown {
+                    return;
+                }
+            }
+            // Until the generation is drained (by this thread or another sweeper).
+            let mut n = 0u32;
+            while self.sweep_one() {
+                n += 1;
+                if n % 10 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        }
     }
 }

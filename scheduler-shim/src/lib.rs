@@ -99,7 +99,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::multiple_unsafe_ops_per_block)]
 
-// Bottom layer first.
+// The layers, bottom first (the `mod` lines below are alphabetical):
+// - `sync` (the loom switch);
+// - `state` (the lock-protected state) and `current` (the calling thread's G and P);
+// - `sched` (the Ps, spawning, the run queue) and `watch` (the stop-the-world watchdog);
+// - `stw` (stopping the world), `handshake` (per-goroutine handshakes), `g` (goroutines as
+//   their closures see them) and `worker` (the collector's background threads).
 mod current;
 mod g;
 mod handshake;

@@ -51,6 +51,10 @@
 //!   sweeper reports it as a zombie; scanning such a slot is defended against the
 //!   `clobberfree` pattern but can otherwise read a stale header (see [`scan_object`]).
 
+mod assist;
+
+pub use assist::AssistOutcome;
+
 use crate::sync::load_word;
 use crate::work::{GcWork, WorkPool};
 use gomem_allocator::consts::{MIN_LEGAL_POINTER, PTR_SIZE};
