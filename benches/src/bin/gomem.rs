@@ -99,14 +99,14 @@ struct RunOpts {
     #[arg(long, global = true, help_heading = "Run options")]
     json: bool,
     /// GOGC: a percentage or "off" (overrides the environment).
-    #[arg(long, global = true, help_heading = "Run options", value_name = "PERCENT|off", value_parser = parse_gogc)]
+    #[arg(long, global = true, help_heading = "Run options", value_name = "PERCENT|off", allow_negative_numbers = true, value_parser = parse_gogc)]
     gogc: Option<GcPercent>,
     /// GOMEMLIMIT: bytes with an optional unit (B, KiB, MiB, GiB, TiB) or "off" (overrides the
     /// environment).
-    #[arg(long, global = true, help_heading = "Run options", value_name = "SIZE|off", value_parser = parse_memlimit)]
+    #[arg(long, global = true, help_heading = "Run options", value_name = "SIZE|off", allow_hyphen_values = true, value_parser = parse_memlimit)]
     memlimit: Option<MemLimit>,
     /// GOMAXPROCS: the number of Ps (overrides the environment).
-    #[arg(long, global = true, help_heading = "Run options", value_name = "N", value_parser = parse_procs)]
+    #[arg(long, global = true, help_heading = "Run options", value_name = "N", allow_negative_numbers = true, value_parser = parse_procs)]
     procs: Option<usize>,
     /// Never draw the progress bar.
     #[arg(long, global = true, help_heading = "Run options")]
@@ -131,8 +131,8 @@ struct RecordOpts {
 struct CompareOpts {
     /// Runs per side (alternating gomem, Go, gomem, Go, ...).
     #[arg(long, global = true, help_heading = "Compare options", default_value_t = 5,
-          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    runs: u32,
+          value_name = "N", allow_negative_numbers = true, value_parser = uint_parser::<1, 1000>)]
+    runs: u64,
     /// The directory of the Go twins' sources (default: GOMEM_GO_TWINS, else benches/go of
     /// this source tree).
     #[arg(long, global = true, help_heading = "Compare options", value_name = "DIR")]
@@ -164,6 +164,29 @@ fn parse_size(s: &str) -> Result<u64, String> {
     workloads::parse_size(s)
 }
 
+/// An integer from `LO` to `HI`; the error states the range (clap's own parsers state the
+/// type's range, or call a negative number an unexpected argument).
+fn uint_parser<const LO: u64, const HI: u64>(s: &str) -> Result<u64, String> {
+    let range = if HI == u64::MAX {
+        format!("an integer from {LO} up")
+    } else {
+        format!("an integer from {LO} to {HI}")
+    };
+    match s.parse::<u64>() {
+        Ok(n) if (LO..=HI).contains(&n) => Ok(n),
+        _ => Err(format!("expected {range}")),
+    }
+}
+
+/// gcbench's `--scale`: an integer in [`gcbench::SCALE_RANGE`].
+fn parse_scale(s: &str) -> Result<i32, String> {
+    let r = gcbench::SCALE_RANGE;
+    match s.parse::<i32>() {
+        Ok(n) if r.contains(&n) => Ok(n),
+        _ => Err(format!("expected an integer from {} to {}", r.start(), r.end())),
+    }
+}
+
 fn parse_seconds(s: &str) -> Result<u64, String> {
     burst::parse_seconds(s)
 }
@@ -174,85 +197,105 @@ enum Workload {
     /// The Benchmarks Game's binary-trees; prints the benchmark's own output lines.
     BinaryTrees {
         /// Maximum tree depth (the benchmark's N).
-        #[arg(long, default_value_t = 10)]
-        depth: u32,
+        #[arg(long, default_value_t = 10, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<0, { binary_trees::MAX_DEPTH as u64 }>)]
+        depth: u64,
         /// Goroutines sharing each depth's trees.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
     },
     /// Boehm's GCBench: long-lived tree and array, trees built top-down and bottom-up.
     Gcbench {
         /// Add N to the stretch, long-lived and maximum depths and scale the array by 2^N
         /// (0 = the classic 18/16/500000/4/16; -8 runs in milliseconds).
-        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0, value_name = "N", allow_negative_numbers = true,
+              value_parser = parse_scale)]
         scale: i32,
         /// Goroutines sharing each timed phase's trees.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
     },
     /// A steady live set of 64-byte linked nodes replaced at random until TOTAL bytes are
     /// allocated.
     Churn {
         /// Bytes kept live (e.g. 64MiB).
-        #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+        #[arg(long, default_value = "64MiB", value_name = "SIZE", allow_hyphen_values = true,
+              value_parser = parse_size)]
         live: u64,
         /// Bytes to allocate in all, the live set included (e.g. 4GiB).
-        #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+        #[arg(long, default_value = "1GiB", value_name = "SIZE", allow_hyphen_values = true,
+              value_parser = parse_size)]
         total: u64,
         /// Goroutines, each with its share of the live set.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
         /// Seed of the random replacements.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<0, { u64::MAX }>)]
         seed: u64,
     },
     /// Allocation throughput: COUNT objects of SIZE bytes, none kept alive.
     Alloc {
         /// Bytes per object (e.g. 64, 32KiB).
-        #[arg(long, default_value = "64", value_parser = parse_size)]
+        #[arg(long, default_value = "64", value_name = "SIZE", allow_hyphen_values = true,
+              value_parser = parse_size)]
         size: u64,
         /// Objects in all.
-        #[arg(long, default_value_t = 10_000_000)]
+        #[arg(long, default_value_t = 10_000_000, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<0, { u64::MAX }>)]
         count: u64,
         /// Allocate pointer arrays (scanned objects) instead of pointer-free buffers.
         #[arg(long)]
         pointers: bool,
         /// Goroutines sharing the objects.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
     },
     /// Single-allocation delay beside a large live ring of buffers (p50/p99/p99.9/max).
     Latency {
         /// Buffers in the ring (200000 × 1 KiB ≈ 200 MiB live).
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 200_000, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { u64::MAX }>)]
         buffers: u64,
         /// Bytes per buffer.
-        #[arg(long, default_value = "1KiB", value_parser = parse_size)]
+        #[arg(long, default_value = "1KiB", value_name = "SIZE", allow_hyphen_values = true,
+              value_parser = parse_size)]
         size: u64,
         /// Timed allocations.
-        #[arg(long, default_value_t = 1_000_000)]
+        #[arg(long, default_value_t = 1_000_000, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<0, { u64::MAX }>)]
         steps: u64,
         /// Goroutines, each with its own ring.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
     },
     /// Build PEAK bytes of live buffers, drop all but KEEP, then allocate garbage at RATE for
     /// DURATION seconds; the JSON report's rss_samples show the resident set over time.
     Burst {
         /// Bytes of live buffers built (whole MiB).
-        #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+        #[arg(long, default_value = "256MiB", value_name = "SIZE", allow_hyphen_values = true,
+              value_parser = parse_size)]
         peak: u64,
         /// Bytes kept live after the drop (whole MiB).
-        #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+        #[arg(long, default_value = "16MiB", value_name = "SIZE", allow_hyphen_values = true,
+              value_parser = parse_size)]
         keep: u64,
         /// Seconds of the tail after the drop (e.g. 5, 2.5).
-        #[arg(long = "duration", default_value = "10", value_parser = parse_seconds)]
+        #[arg(long = "duration", default_value = "10", value_name = "SECONDS",
+              allow_hyphen_values = true, value_parser = parse_seconds)]
         duration_ms: u64,
         /// Garbage allocated per second during the tail, all goroutines together.
-        #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+        #[arg(long, default_value = "64MiB", value_name = "SIZE", allow_hyphen_values = true,
+              value_parser = parse_size)]
         rate: u64,
         /// Goroutines sharing the tables and the tail.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
     },
 }
@@ -261,7 +304,7 @@ impl Workload {
     fn spec(self) -> Spec {
         match self {
             Workload::BinaryTrees { depth, goroutines } => {
-                Spec::BinaryTrees(binary_trees::Params { depth, goroutines })
+                Spec::BinaryTrees(binary_trees::Params { depth: depth as u32, goroutines })
             }
             Workload::Gcbench { scale, goroutines } => {
                 Spec::GcBench(gcbench::Params { scale, goroutines })
@@ -406,11 +449,19 @@ fn write_timeline(
     Ok(())
 }
 
+/// Refuse, before anything runs, a workload whose live set cannot fit in this machine's memory,
+/// its cgroup's limit or GOMEMLIMIT ([`workloads::fit`]).
+fn fits(spec: &Spec, cfg: &Config) -> Result<(), Failure> {
+    let bounds = workloads::fit::Bound::detect(cfg.memory_limit);
+    spec.check_fits(&bounds).map_err(|e| Failure::usage(format!("{}: {e}", spec.name())))
+}
+
 /// Run a workload and print its output and report.
 fn run(opts: RunOpts, record: RecordOpts, w: Workload) -> Result<(), Failure> {
     let spec = w.spec();
     spec.validate().map_err(|e| Failure::usage(format!("{}: {e}", spec.name())))?;
     let cfg = config(&opts).map_err(|e| Failure::usage(e.to_string()))?;
+    fits(&spec, &cfg)?;
     for u in &cfg.debug.unknown {
         eprintln!("gomem: warning: GODEBUG setting {u:?} is not used by gomem");
     }
@@ -471,6 +522,7 @@ fn compare(opts: RunOpts, cmp: CompareOpts, w: Workload) -> Result<(), Failure> 
     let spec = w.spec();
     spec.validate().map_err(|e| Failure::usage(format!("{}: {e}", spec.name())))?;
     let cfg = config(&opts).map_err(|e| Failure::usage(e.to_string()))?;
+    fits(&spec, &cfg)?;
     let settings = Settings {
         gogc: cfg.gc_percent,
         memory_limit: cfg.memory_limit,

@@ -61,6 +61,16 @@ impl Params {
         a
     }
 
+    /// The live set's lower bound: one object per goroutine, `--size` × `--goroutines` bytes
+    /// (nothing else is kept; `--count` is allocation volume, not live; see [`super::fit`]).
+    pub fn live_estimate(&self) -> super::fit::LiveEstimate {
+        super::fit::LiveEstimate::size(
+            "--size",
+            self.size,
+            self.size.saturating_mul(self.goroutines),
+        )
+    }
+
     /// `size` from 1 byte to [`MAX_SIZE`].
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_SIZE).contains(&self.size) {

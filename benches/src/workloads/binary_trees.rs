@@ -27,6 +27,9 @@ gc_object! {
 
 const MIN_DEPTH: u32 = 4;
 
+/// The largest `--depth`: deeper trees would need more than 2^31 nodes each.
+pub const MAX_DEPTH: u32 = 30;
+
 /// The parameters of a run (`gomem run binary-trees --depth N --goroutines K`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
@@ -61,10 +64,22 @@ impl Params {
         ]
     }
 
+    /// The live set's lower bound: the stretch tree of depth `max(depth, 6) + 1`, 16-byte
+    /// nodes, all live at once (see [`super::fit`]).
+    pub fn live_estimate(&self) -> super::fit::LiveEstimate {
+        let stretch = self.depth.max(MIN_DEPTH + 2).saturating_add(1).min(62);
+        let nodes = (1u64 << (stretch + 1)) - 1;
+        super::fit::LiveEstimate {
+            flag: "--depth",
+            value: self.depth.to_string(),
+            bytes: nodes.saturating_mul(core::mem::size_of::<[u64; 2]>() as u64),
+        }
+    }
+
     /// Depths above 30 would need more than 2^31 nodes per tree.
     pub fn validate(&self) -> Result<(), String> {
-        if self.depth > 30 {
-            return Err(format!("--depth {}: at most 30", self.depth));
+        if self.depth > MAX_DEPTH {
+            return Err(format!("--depth {}: at most {MAX_DEPTH}", self.depth));
         }
         validate_goroutines(self.goroutines)
     }

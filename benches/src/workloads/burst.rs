@@ -117,6 +117,13 @@ impl Params {
         ]
     }
 
+    /// The live set's lower bound at the peak: every table's buffers and its 1024 pointers
+    /// (see [`super::fit`]). `--rate` is garbage, reclaimed as the tail goes: not checked.
+    pub fn live_estimate(&self) -> super::fit::LiveEstimate {
+        let bytes = self.tables().saturating_mul(TABLE_BYTES + TABLE_LEN * 8);
+        super::fit::LiveEstimate::size("--peak", self.peak, bytes)
+    }
+
     /// At least one table per goroutine, `keep <= peak`, a tail of at most an hour.
     pub fn validate(&self) -> Result<(), String> {
         validate_goroutines(self.goroutines)?;

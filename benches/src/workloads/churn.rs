@@ -101,6 +101,13 @@ impl Params {
         .collect()
     }
 
+    /// The live set's lower bound: `--live` itself (see [`super::fit`]). `--total` is the
+    /// volume allocated over the run, garbage included, which the collector reclaims as it
+    /// goes: it bounds the run's time, not its memory, so it is not checked.
+    pub fn live_estimate(&self) -> super::fit::LiveEstimate {
+        super::fit::LiveEstimate::size("--live", self.live, self.live)
+    }
+
     /// At least one pair of nodes per goroutine, and `total` no smaller than `live`.
     pub fn validate(&self) -> Result<(), String> {
         validate_goroutines(self.goroutines)?;

@@ -131,6 +131,22 @@ impl Params {
         vec![format!("--scale={}", self.scale), "--goroutines".into(), self.goroutines.to_string()]
     }
 
+    /// The live set's lower bound: the larger of the stretch tree and the long-lived tree with
+    /// the array beside it (24-byte nodes, 8-byte doubles; see [`super::fit`]).
+    pub fn live_estimate(&self) -> super::fit::LiveEstimate {
+        let z = self.sizes();
+        let node = 24u64;
+        let stretch = tree_size(z.stretch_depth).saturating_mul(node);
+        let long_lived = tree_size(z.long_lived_depth)
+            .saturating_mul(node)
+            .saturating_add(z.array_size.saturating_mul(8));
+        super::fit::LiveEstimate {
+            flag: "--scale",
+            value: self.scale.to_string(),
+            bytes: stretch.max(long_lived),
+        }
+    }
+
     /// `scale` in [`SCALE_RANGE`], a sane goroutine count.
     pub fn validate(&self) -> Result<(), String> {
         if !SCALE_RANGE.contains(&self.scale) {

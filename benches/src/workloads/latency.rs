@@ -70,6 +70,16 @@ impl Params {
         .collect()
     }
 
+    /// The live set's lower bound: the rings, `--buffers` × `--size` bytes in all (see
+    /// [`super::fit`]).
+    pub fn live_estimate(&self) -> super::fit::LiveEstimate {
+        super::fit::LiveEstimate {
+            flag: "--buffers",
+            value: self.buffers.to_string(),
+            bytes: self.buffers.saturating_mul(self.size),
+        }
+    }
+
     /// Room for the tag in each buffer, at least one buffer per goroutine.
     pub fn validate(&self) -> Result<(), String> {
         validate_goroutines(self.goroutines)?;

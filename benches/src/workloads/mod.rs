@@ -26,6 +26,7 @@ pub mod binary_trees;
 pub mod burst;
 pub mod churn;
 pub mod compare;
+pub mod fit;
 pub mod gcbench;
 pub mod latency;
 pub mod report;
@@ -241,6 +242,24 @@ impl Spec {
         }
     }
 
+    /// A lower bound on the run's live memory and the flag that decides it ([`fit`]).
+    pub fn live_estimate(&self) -> fit::LiveEstimate {
+        match self {
+            Spec::BinaryTrees(p) => p.live_estimate(),
+            Spec::GcBench(p) => p.live_estimate(),
+            Spec::Churn(p) => p.live_estimate(),
+            Spec::Alloc(p) => p.live_estimate(),
+            Spec::Latency(p) => p.live_estimate(),
+            Spec::Burst(p) => p.live_estimate(),
+        }
+    }
+
+    /// Refuse a run whose live set cannot fit in `bounds` ([`fit::Bound::detect`]): the error
+    /// names the flag, its value and the bound.
+    pub fn check_fits(&self, bounds: &[fit::Bound]) -> Result<(), String> {
+        fit::check(&self.live_estimate(), bounds)
+    }
+
     /// Run the workload on `rt`, reporting progress to `progress`.
     pub fn run(&self, rt: &Runtime, progress: &Arc<Progress>) -> Result<Outcome, WorkloadError> {
         self.validate().map_err(WorkloadError::Invalid)?;
@@ -255,12 +274,15 @@ impl Spec {
     }
 }
 
+/// The most goroutines a workload accepts (`--goroutines`).
+pub const MAX_GOROUTINES: u64 = 4096;
+
 /// The `goroutines` check shared by every workload.
 fn validate_goroutines(k: u64) -> Result<(), String> {
-    if (1..=4096).contains(&k) {
+    if (1..=MAX_GOROUTINES).contains(&k) {
         Ok(())
     } else {
-        Err(format!("--goroutines {k}: must be from 1 to 4096"))
+        Err(format!("--goroutines {k}: must be from 1 to {MAX_GOROUTINES}"))
     }
 }
 
