@@ -12,15 +12,22 @@
 //! | `mallocs`, `total_alloc_bytes`, `heap_goal_bytes` | [`MemStats`](gomem::MemStats) at the end (`mallocs`, `total_alloc`, `next_gc`) | `runtime.MemStats` at the end |
 //! | `num_gc`, `pause_total_ns`, `gc_cpu_fraction` | the same `MemStats` | the same |
 //! | `pause_max_ns`, `pause_p99_ns` | the collector's record of every stop-the-world pause ([`GcStats::pauses`](gomem::collector::cycle::GcStats), nearest rank) | the `/sched/pauses/total/gc:seconds` histogram: the upper bound of the bucket holding the rank (buckets are a few % to 25 % wide) |
-//! | `peak_heap_alloc_bytes` | the heap's `heap_live` (Go's `heapLive`: bytes in spans handed to caches plus marked bytes), sampled every 10 ms and at the end (one atomic load, the world keeps running), and at every mark termination | `/memory/classes/heap/objects:bytes` (Go's `HeapAlloc`), sampled every 10 ms and at the end |
-//! | `peak_rss_bytes` | `getrusage` `ru_maxrss` × 1024 | the same |
+//! | `peak_heap_alloc_bytes` | the heap's `heap_alloc` (Go's `HeapAlloc`: bytes of objects allocated and not yet freed by a sweep), sampled every 10 ms and at the end (one atomic load, the world keeps running) | `/memory/classes/heap/objects:bytes` (Go's `HeapAlloc`), sampled every 10 ms and at the end |
+//! | `peak_rss_bytes` | the larger of `getrusage` `ru_maxrss` × 1024 and every `rss_samples` value | the same |
 //! | `gc_limiter_last_enabled` | the GC CPU limiter's last-enabled cycle ([`MemStats`](gomem::MemStats)`::gc_limiter_last_enabled`; 0 = never) | `/gc/limiter/last-enabled:gc-cycle` |
-//! | `rss_samples` | every 100 ms and at the end: `/proc/self/statm` resident pages × 4096, the heap's `heap_live` and `heap_released` (Go's `heapReleased`) | every 100 ms and at the end: `/proc/self/statm`, `/memory/classes/heap/objects:bytes`, `/memory/classes/heap/released:bytes` |
+//! | `rss_samples` | every 100 ms and at the end: `/proc/self/statm` resident pages × 4096, the heap's `heap_alloc` and `heap_released` (Go's `heapReleased`) | every 100 ms and at the end: `/proc/self/statm`, `/memory/classes/heap/objects:bytes`, `/memory/classes/heap/released:bytes` |
 //!
-//! `heap_live` counts the free slots of spans cached by Ps as allocated, so it runs ahead of
-//! `HeapAlloc` by at most a span per size class per P (a few MiB); it is what gomem's pacer
-//! compares with the trigger, and reading it needs no stop. `Runtime::read_mem_stats` would give
-//! `HeapAlloc` exactly but stops the world, which every 10 ms would change the run it measures.
+//! Both heap figures are occupied bytes, so a peak heap above the peak RSS means the pages were
+//! never touched (lazily zeroed spans), not that one of the figures is wrong. The pacer's
+//! `heap_live` (Go's `heapLive`) is not used: it counts every slot handed to a cache since the
+//! last mark, so it grows past the occupied heap whenever swept slots are reused (in `alloc`,
+//! to well above the resident set). gomem's `heap_alloc` lags the true figure by the slots
+//! allocated from spans still cached by Ps (at most a span per size class per P); Go's counts a
+//! cached span's free slots as allocated, so it leads by as much. `Runtime::read_mem_stats` would
+//! give the exact figure but stops the world, which every 10 ms would change the run it measures.
+//!
+//! `ru_maxrss` is the kernel's high-water mark, which Linux updates lazily (at some page faults
+//! and unmaps), so it can be below a later `/proc/self/statm` reading; the peak takes both.
 //!
 //! Times are process-wide: a twin's `user_s` includes Go's own background work (its GC workers
 //! run on Ps), gomem's the collector's threads.
@@ -94,7 +101,7 @@ pub struct RssSample {
     pub t_s: f64,
     /// Resident set of the process, bytes (`/proc/self/statm`).
     pub rss_bytes: u64,
-    /// The heap as the peak-heap sampler sees it (see the module docs), bytes.
+    /// The heap as the peak-heap sampler sees it (`heap_alloc`, see the module docs), bytes.
     pub heap_bytes: u64,
     /// Heap memory returned to the OS and not reused (Go's `heapReleased`), bytes.
     pub released_bytes: u64,
@@ -175,20 +182,20 @@ pub fn measure(
             let progress = Arc::clone(&progress);
             let mut tick = tick;
             s.spawn(move || {
-                let mut peak = heap.heap_live();
+                let mut peak = heap.stats.heap_alloc();
                 let mut samples = Vec::new();
                 let mut next_sample = Duration::ZERO;
                 let sample = |samples: &mut Vec<RssSample>| {
                     samples.push(RssSample {
                         t_s: t0.elapsed().as_secs_f64(),
                         rss_bytes: gomem_allocator::procfs::process_rss().unwrap_or(0),
-                        heap_bytes: heap.heap_live(),
+                        heap_bytes: heap.stats.heap_alloc(),
                         released_bytes: heap.stats.heap_released(),
                     })
                 };
                 loop {
                     let live = heap.heap_live();
-                    peak = peak.max(live);
+                    peak = peak.max(heap.stats.heap_alloc());
                     if t0.elapsed() >= next_sample {
                         sample(&mut samples);
                         next_sample += RSS_SAMPLE_INTERVAL;
@@ -205,7 +212,7 @@ pub fn measure(
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                         _ => {
                             sample(&mut samples);
-                            return (peak.max(heap.heap_live()), samples);
+                            return (peak.max(heap.stats.heap_alloc()), samples);
                         }
                     }
                 }
@@ -241,10 +248,9 @@ pub fn measure(
         pause_max_ns: gc.pause_max_ns,
         pause_p99_ns: p99(&gc.pauses),
         gc_cpu_fraction: ms.gc_cpu_fraction,
-        // The sampler can miss a short run's peak when the machine keeps it from running (two
-        // busy goroutines on two cores); the collector saw each cycle's top.
-        peak_heap_alloc_bytes: peak.max(gc.peak_heap_live),
-        peak_rss_bytes: ru1.max_rss_bytes,
+        peak_heap_alloc_bytes: peak,
+        // The kernel's high-water mark lags (see the module docs): a sample can be above it.
+        peak_rss_bytes: rss_samples.iter().map(|r| r.rss_bytes).fold(ru1.max_rss_bytes, u64::max),
         rss_samples,
         heap_goal_bytes: ms.next_gc,
         gc_limiter_last_enabled: ms.gc_limiter_last_enabled.into(),
@@ -324,7 +330,7 @@ impl Report {
             (
                 "peak heap",
                 format!(
-                    "{} (sampled every 10 ms and at each mark termination)",
+                    "{} (objects allocated and not yet swept, sampled every 10 ms)",
                     format_size(self.peak_heap_alloc_bytes)
                 ),
             ),

@@ -5,7 +5,8 @@
 // Where each number comes from (gomem's side is in benches/src/workloads/report.rs):
 //
 //   - wall_s: time.Now around the workload; user_s, sys_s: syscall.Getrusage(RUSAGE_SELF),
-//     after minus before; peak_rss_bytes: ru_maxrss × 1024.
+//     after minus before; peak_rss_bytes: the larger of ru_maxrss × 1024 and
+//     every rss_samples value.
 //   - mallocs, total_alloc_bytes, num_gc, pause_total_ns, gc_cpu_fraction, heap_goal_bytes:
 //     runtime.ReadMemStats at the end (Mallocs, TotalAlloc, NumGC, PauseTotalNs,
 //     GCCPUFraction, NextGC).
@@ -314,6 +315,10 @@ func Run(workload string, params map[string]any, run func() Outcome) {
 	mon := <-stopped
 	peak = max(peak, mon.peak, readHeap(heap))
 	u1, s1, rss := rusage()
+	// ru_maxrss is updated lazily by the kernel: a later sample can be above it.
+	for _, r := range mon.samples {
+		rss = max(rss, r.RSSBytes)
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	p99, pmax := pauseStats(&ms)
