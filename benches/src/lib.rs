@@ -11,5 +11,6 @@
 //! cargo install --path benches      # installs the `gomem` command
 //! ```
 
+pub mod figures;
 pub mod timeline;
 pub mod workloads;

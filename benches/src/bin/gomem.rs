@@ -90,6 +90,48 @@ enum Command {
         #[command(subcommand)]
         workload: Workload,
     },
+    /// Run every comparison the README and docs/performance.md quote and write them as
+    /// Markdown (see benches/figures.sh, which also runs the criterion benches).
+    Figures(FiguresOpts),
+}
+
+/// Options of `gomem figures`.
+#[derive(Debug, Args)]
+struct FiguresOpts {
+    /// Runs per side of each comparison.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: u32,
+    /// Tiny sizes and one run per side: checks the command works; the numbers mean nothing.
+    #[arg(long)]
+    quick: bool,
+    /// The file to write (default: docs/figures.md of this source tree).
+    #[arg(long, value_name = "FILE.md")]
+    markdown: Option<PathBuf>,
+    /// The directory of the Go twins' sources (default as for compare).
+    #[arg(long, value_name = "DIR")]
+    go_twins: Option<PathBuf>,
+}
+
+/// Run the figures suite and write its Markdown file.
+fn figures(o: FiguresOpts) -> Result<(), Failure> {
+    use gomem_benches::figures;
+    let path = o.markdown.unwrap_or_else(figures::default_output);
+    let file = create_output("--markdown", &path)?;
+    let go = GoToolchain::find().map_err(|e| Failure::run(e.to_string()))?;
+    let opts = figures::Options {
+        runs: if o.quick { 1 } else { o.runs as usize },
+        quick: o.quick,
+        gomem_exe: std::env::current_exe().map_err(|e| Failure::run(e.to_string()))?,
+        twins: o.go_twins.unwrap_or_else(compare::default_twins_dir),
+        gomaxprocs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let (doc, d) = figures::run(&go, &opts).map_err(|e| Failure::run(e.to_string()))?;
+    write_output("--markdown", &path, file, doc.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    if !d.is_empty() {
+        return Err(Failure::run(format!("gomem and Go disagree:\n  {}", d.join("\n  "))));
+    }
+    Ok(())
 }
 
 /// Options of `gomem run` and `gomem compare`, accepted before or after the workload's name.
@@ -540,6 +582,7 @@ fn main() -> ExitCode {
         Command::Sizeclasses => sizeclasses().map_err(Failure::from),
         Command::Run { opts, record, workload } => run(opts, record, workload),
         Command::Compare { opts, cmp, workload } => compare(opts, cmp, workload),
+        Command::Figures(o) => figures(o),
     };
     match result {
         Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
