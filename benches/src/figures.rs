@@ -156,8 +156,8 @@ impl Header {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let commit = match output("git", &["-C", dir, "rev-parse", "--short", "HEAD"]) {
             Some(c) => {
-                // The generated files themselves do not make the tree dirty: this run rewrites
-                // them.
+                // The generated files (and the README, whose figures block it rewrites) do not
+                // make the tree dirty: this run rewrites them.
                 let status = [
                     "-C",
                     dir,
@@ -168,6 +168,7 @@ impl Header {
                     ".",
                     ":(exclude)docs/figures.md",
                     ":(exclude)docs/figures-benches.md",
+                    ":(exclude)README.md",
                 ];
                 let dirty = output("git", &status).is_some_and(|s| !s.is_empty());
                 if dirty {
@@ -297,14 +298,25 @@ pub struct Options {
     pub gomaxprocs: usize,
 }
 
-/// Run the whole suite, printing progress on stderr, and return the Markdown file's text and
-/// every disagreement between the sides (which voids the comparison it belongs to).
-pub fn run(go: &GoToolchain, o: &Options) -> Result<(String, Vec<String>), compare::CompareError> {
+/// What a run of the suite produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The Markdown file.
+    pub markdown: String,
+    /// The README's block ([`summary`]).
+    pub summary: String,
+    /// Every disagreement between the sides (which voids the comparison it belongs to).
+    pub disagreements: Vec<String>,
+}
+
+/// Run the whole suite, printing progress on stderr.
+pub fn run(go: &GoToolchain, o: &Options) -> Result<Outcome, compare::CompareError> {
     let header = Header::detect(go, o.runs, o.quick);
     let mut doc = header.markdown();
     let _ = writeln!(doc);
     let entries = suite(o.quick, o.gomaxprocs);
     let mut disagreements = Vec::new();
+    let mut tables = Vec::new();
     let start = std::time::Instant::now();
     let cache = compare::twin_cache_dir(&o.gomem_exe);
     for (n, e) in entries.iter().enumerate() {
@@ -335,12 +347,66 @@ pub fn run(go: &GoToolchain, o: &Options) -> Result<(String, Vec<String>), compa
             disagreements.push(format!("{}: {d}", e.title));
         }
         doc.push_str(&table(e, &c));
+        tables.push((e.clone(), c));
     }
     eprintln!("done in {} s", start.elapsed().as_secs());
-    Ok((doc, disagreements))
+    Ok(Outcome { summary: summary(&header, &tables), markdown: doc, disagreements })
 }
 
 /// The default output file: `docs/figures.md` of this source tree.
 pub fn default_output() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("docs").join("figures.md")
+}
+
+/// The line that starts the README's generated block.
+pub const README_BEGIN: &str = "<!-- figures:begin (benches/figures.sh writes this block) -->";
+/// The line that ends it.
+pub const README_END: &str = "<!-- figures:end -->";
+
+/// The README's few lines: where the figures come from, then per table the medians' ratios of
+/// wall time, worst pause and peak RSS, with gomem's and Go's wall-time spreads.
+pub fn summary(header: &Header, tables: &[(Entry, Comparison)]) -> String {
+    let m = &header.machine;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Generated {} from commit `{}` on {} ({} cores, Linux {}), against Go {}; medians of {} \
+         alternating runs per side, gomem/Go (below 1: gomem used less), with the spread of \
+         wall times over the runs. All tables: [`docs/figures.md`](docs/figures.md).\n",
+        header.date, header.commit, m.cpu, m.cores, m.kernel, header.go_version, header.runs
+    );
+    for (e, c) in tables {
+        let f = c.figures();
+        let get = |k: &str| f.iter().find(|f| f.name == k);
+        let ratio =
+            |k: &str| get(k).and_then(|f| f.ratio).map_or("–".to_owned(), |r| format!("{r:.2}×"));
+        let span = |rs: &[Report]| {
+            let v: Vec<f64> = rs.iter().filter_map(|r| figure(r, "wall_s")).collect();
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            format!("{lo:.2}–{hi:.2} s")
+        };
+        let pause = get("pause_max_ns").map_or(String::new(), |f| {
+            format!(" ({} against {})", f.unit.format(f.gomem), f.unit.format(f.go))
+        });
+        let _ = writeln!(
+            s,
+            "- `{}`: wall {} (gomem {}, Go {}), worst pause {}{pause}, peak RSS {}",
+            e.title,
+            ratio("wall_s"),
+            span(&c.gomem),
+            span(&c.go),
+            ratio("pause_max_ns"),
+            ratio("peak_rss_bytes")
+        );
+    }
+    s
+}
+
+/// `text` with the lines between [`README_BEGIN`] and [`README_END`] replaced by `block`;
+/// `None` if the markers are not there.
+pub fn splice(text: &str, block: &str) -> Option<String> {
+    let start = text.find(README_BEGIN)? + README_BEGIN.len();
+    let end = start + text[start..].find(README_END)?;
+    Some(format!("{}\n{}{}", &text[..start], block, &text[end..]))
 }

@@ -16,12 +16,25 @@ fn quick_suite_writes_every_table_with_its_header() {
     let dir = std::env::temp_dir().join(format!("gomem-figures-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let md = dir.join("figures.md");
-    let out = gomem_env(&["figures", "--quick", "--markdown", md.to_str().unwrap()], &[]);
+    let readme = dir.join("README.md");
+    let block =
+        "<!-- figures:begin (benches/figures.sh writes this block) -->\nold\n<!-- figures:end -->";
+    std::fs::write(&readme, format!("# title\n\n{block}\n\nafter\n")).unwrap();
+    let args = ["figures", "--quick", "--markdown", md.to_str().unwrap()];
+    let out = gomem_env(&[&args[..], &["--readme", readme.to_str().unwrap()]].concat(), &[]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("[10/10] churn"), "progress is printed: {stderr}");
     let doc = std::fs::read_to_string(&md).unwrap();
+    let readme = std::fs::read_to_string(&readme).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        readme.starts_with("# title\n\n<!-- figures:begin")
+            && readme.ends_with("end -->\n\nafter\n")
+    );
+    assert!(!readme.contains("\nold\n") && readme.contains("Generated "), "{readme}");
+    assert_eq!(readme.lines().filter(|l| l.starts_with("- `")).count(), 10, "{readme}");
+    assert!(readme.contains("- `binary-trees --depth 21`: wall "), "{readme}");
     for line in ["- date: ", "- commit: `", "- machine: ", "- Go: go1.", "- runs per side: 1"] {
         assert!(doc.lines().any(|l| l.starts_with(line)), "no {line:?} in\n{doc}");
     }

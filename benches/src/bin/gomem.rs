@@ -110,6 +110,9 @@ struct FiguresOpts {
     /// The directory of the Go twins' sources (default as for compare).
     #[arg(long, value_name = "DIR")]
     go_twins: Option<PathBuf>,
+    /// Also rewrite the generated block of this README with a summary of the figures.
+    #[arg(long, value_name = "README.md")]
+    readme: Option<PathBuf>,
 }
 
 /// Run the figures suite and write its Markdown file.
@@ -125,9 +128,22 @@ fn figures(o: FiguresOpts) -> Result<(), Failure> {
         twins: o.go_twins.unwrap_or_else(compare::default_twins_dir),
         gomaxprocs: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let (doc, d) = figures::run(&go, &opts).map_err(|e| Failure::run(e.to_string()))?;
-    write_output("--markdown", &path, file, doc.as_bytes())?;
+    let out = figures::run(&go, &opts).map_err(|e| Failure::run(e.to_string()))?;
+    write_output("--markdown", &path, file, out.markdown.as_bytes())?;
     eprintln!("wrote {}", path.display());
+    if let Some(readme) = &o.readme {
+        let text = std::fs::read_to_string(readme).unwrap_or_default();
+        let text = figures::splice(&text, &out.summary).ok_or_else(|| {
+            Failure::run(format!(
+                "--readme {}: no {} line",
+                readme.display(),
+                figures::README_BEGIN
+            ))
+        })?;
+        let file = create_output("--readme", readme)?;
+        write_output("--readme", readme, file, text.as_bytes())?;
+    }
+    let d = out.disagreements;
     if !d.is_empty() {
         return Err(Failure::run(format!("gomem and Go disagree:\n  {}", d.join("\n  "))));
     }
