@@ -1,7 +1,7 @@
 //! `gomem figures`: every whole-program comparison that the README and `docs/performance.md`
 //! quote, run in one go and written as one Markdown file (`docs/figures.md`).
 //!
-//! Each entry of the [suite](suite) is one [`compare`] plan: the same workload, flags, GOGC,
+//! Each entry of the [suite] is one [`compare`] plan: the same workload, flags, GOGC,
 //! GOMEMLIMIT and GOMAXPROCS on both sides, gomem and its Go twin run alternately, each run its
 //! own process. Nothing here measures anything itself; it only picks the workloads and lays the
 //! medians out. The file starts with a header naming the date (UTC), the commit of the source
@@ -409,4 +409,30 @@ pub fn splice(text: &str, block: &str) -> Option<String> {
     let start = text.find(README_BEGIN)? + README_BEGIN.len();
     let end = start + text[start..].find(README_END)?;
     Some(format!("{}\n{}{}", &text[..start], block, &text[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_of_both_suites_is_a_valid_workload() {
+        for quick in [false, true] {
+            let s = suite(quick, 2);
+            assert_eq!(s.len(), 10);
+            for e in &s {
+                assert_eq!(e.spec.validate(), Ok(()), "{} (quick: {quick})", e.title);
+            }
+        }
+    }
+
+    #[test]
+    fn splice_replaces_only_the_block() {
+        let text = format!("a\n{README_BEGIN}\nold\n{README_END}\nb\n");
+        assert_eq!(
+            splice(&text, "new\n").as_deref(),
+            Some(format!("a\n{README_BEGIN}\nnew\n{README_END}\nb\n").as_str())
+        );
+        assert_eq!(splice("no markers", "x"), None);
+    }
 }

@@ -11,6 +11,7 @@
 //! gomem run churn --trace t.json --plot heap.svg   # a Chrome trace and an SVG chart of the run
 //! gomem compare gcbench --scale -2 --runs 5  # gomem against the Go twin: medians and ratios
 //! gomem run burst --peak 256MiB --keep 16MiB --duration 10  # RSS after a burst is dropped
+//! gomem figures --markdown docs/figures.md   # every comparison the docs quote (figures.sh)
 //! gomem --help | --version
 //! ```
 //!
