@@ -3,7 +3,7 @@
 //! The allocator clears whole runs of free slots when a P caches a reused span, typically a
 //! whole 8 KiB page or more, into memory last written a GC cycle ago (in L2 or L3, not L1).
 //! For that shape glibc's `memset` takes `rep stosb` (as Go's assembly does from 2 KiB up),
-//! which on the AMD EPYC machine of `docs/performance.md` clears 8 KiB blocks of an
+//! which on the AMD EPYC machine of `docs/performance-log.md` clears 8 KiB blocks of an
 //! L3-resident 3 MiB buffer at 38–49 GB/s; a loop of aligned 32-byte AVX2 stores clears the
 //! same blocks at 44–68 GB/s (a C microbenchmark, alternated three times; SSE2 16-byte stores
 //! were no better than `memset`). So runs of 256 bytes or more are cleared by that loop when

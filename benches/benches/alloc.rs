@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the allocator (`gomem-allocator`) against Rust's system allocator
 //! (`std::alloc::System`, glibc `malloc` on Linux), each group holding both so that criterion
-//! prints them side by side. Results and how to read them: `docs/performance.md`.
+//! prints them side by side. How to read them: `docs/performance.md`; earlier results:
+//! `docs/performance-log.md`.
 //!
 //! Every gomem measurement uses one heap and one [`MCache`] (one per thread in the `_2t`
 //! groups) for the whole benchmark. Objects are freed the way the collector frees them: a

@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the collector's hot paths: the write barrier, marking, and sweeping
 //! one span. Each group holds a baseline beside the measured path so that criterion prints them
-//! side by side. Results and how to read them: `docs/performance.md`, "Hot-path
+//! side by side. Results and how to read them: `docs/performance-log.md`, "Hot-path
 //! microbenchmarks".
 //!
 //! No collector thread runs here. Each group drives the collector's and the allocator's public

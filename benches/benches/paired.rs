@@ -1,6 +1,6 @@
 //! Paired measurements of the allocator's targets, for a machine whose speed drifts.
 //!
-//! On the shared 2-core VM of `docs/performance.md` the same criterion benchmark can differ by
+//! On the shared 2-core VM of `docs/performance-log.md` the same criterion benchmark can differ by
 //! half between two runs a minute apart, for gomem and glibc alike, so a ratio of two
 //! criterion medians taken minutes apart says little. This harness interleaves the
 //! contenders instead: each round times one batch of every variant, one after the other, in

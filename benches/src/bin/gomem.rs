@@ -11,6 +11,7 @@
 //! gomem run churn --trace t.json --plot heap.svg   # a Chrome trace and an SVG chart of the run
 //! gomem compare gcbench --scale -2 --runs 5  # gomem against the Go twin: medians and ratios
 //! gomem run burst --peak 256MiB --keep 16MiB --duration 10  # RSS after a burst is dropped
+//! gomem figures --markdown docs/figures.md   # every comparison the docs quote (figures.sh)
 //! gomem --help | --version
 //! ```
 //!
@@ -90,6 +91,64 @@ enum Command {
         #[command(subcommand)]
         workload: Workload,
     },
+    /// Run every comparison the README and docs/performance.md quote and write them as
+    /// Markdown (see benches/figures.sh, which also runs the criterion benches).
+    Figures(FiguresOpts),
+}
+
+/// Options of `gomem figures`.
+#[derive(Debug, Args)]
+struct FiguresOpts {
+    /// Runs per side of each comparison.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: u32,
+    /// Tiny sizes and one run per side: checks the command works; the numbers mean nothing.
+    #[arg(long)]
+    quick: bool,
+    /// The file to write (default: docs/figures.md of this source tree).
+    #[arg(long, value_name = "FILE.md")]
+    markdown: Option<PathBuf>,
+    /// The directory of the Go twins' sources (default as for compare).
+    #[arg(long, value_name = "DIR")]
+    go_twins: Option<PathBuf>,
+    /// Also rewrite the generated block of this README with a summary of the figures.
+    #[arg(long, value_name = "README.md")]
+    readme: Option<PathBuf>,
+}
+
+/// Run the figures suite and write its Markdown file.
+fn figures(o: FiguresOpts) -> Result<(), Failure> {
+    use gomem_benches::figures;
+    let path = o.markdown.unwrap_or_else(figures::default_output);
+    let file = create_output("--markdown", &path)?;
+    let go = GoToolchain::find().map_err(|e| Failure::run(e.to_string()))?;
+    let opts = figures::Options {
+        runs: if o.quick { 1 } else { o.runs as usize },
+        quick: o.quick,
+        gomem_exe: std::env::current_exe().map_err(|e| Failure::run(e.to_string()))?,
+        twins: o.go_twins.unwrap_or_else(compare::default_twins_dir),
+        gomaxprocs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let out = figures::run(&go, &opts).map_err(|e| Failure::run(e.to_string()))?;
+    write_output("--markdown", &path, file, out.markdown.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    if let Some(readme) = &o.readme {
+        let text = std::fs::read_to_string(readme).unwrap_or_default();
+        let text = figures::splice(&text, &out.summary).ok_or_else(|| {
+            Failure::run(format!(
+                "--readme {}: no {} line",
+                readme.display(),
+                figures::README_BEGIN
+            ))
+        })?;
+        let file = create_output("--readme", readme)?;
+        write_output("--readme", readme, file, text.as_bytes())?;
+    }
+    let d = out.disagreements;
+    if !d.is_empty() {
+        return Err(Failure::run(format!("gomem and Go disagree:\n  {}", d.join("\n  "))));
+    }
+    Ok(())
 }
 
 /// Options of `gomem run` and `gomem compare`, accepted before or after the workload's name.
@@ -592,6 +651,7 @@ fn main() -> ExitCode {
         Command::Sizeclasses => sizeclasses().map_err(Failure::from),
         Command::Run { opts, record, workload } => run(opts, record, workload),
         Command::Compare { opts, cmp, workload } => compare(opts, cmp, workload),
+        Command::Figures(o) => figures(o),
     };
     match result {
         Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,

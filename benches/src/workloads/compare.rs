@@ -482,7 +482,7 @@ pub fn median(v: &[f64]) -> f64 {
 }
 
 /// A figure of a report by key (`metrics.NAME` for a workload metric).
-fn figure(r: &Report, key: &str) -> Option<f64> {
+pub(crate) fn figure(r: &Report, key: &str) -> Option<f64> {
     if let Some(m) = key.strip_prefix("metrics.") {
         return r.metrics.get(m).map(|&v| v as f64);
     }
