@@ -428,7 +428,7 @@ impl Collector {
         }
     }
 
-    // ------------------------------------------------------------------ triggering
+    // ------------------------------------------------------------------ runtime.GC, the knobs
 
     /// Force a full cycle and wait for it to finish, sweeping included (Go's `runtime.GC`).
     /// Works with GOGC=off. Must not be called from a goroutine that holds a P unless the
@@ -542,6 +542,9 @@ impl Collector {
 
     // ------------------------------------------------------------------ threads
 
+    /// The controller thread: wait for a cycle request (the heap trigger from
+    /// [`Collector::on_refill`], or [`Collector::gc`]) and run the cycle (the part of Go's
+    /// `gcStart` that tests the trigger, then [`run_cycle`](Self::run_cycle)).
     fn controller(&self, world: &dyn World) {
         loop {
             let forced;
@@ -571,6 +574,8 @@ impl Collector {
         }
     }
 
+    /// A mark worker thread (Go's `gcBgMarkWorker`, always in dedicated mode): drain the pool
+    /// for the whole mark phase, publishing credit and progress every `CREDIT_SLACK` units.
     fn mark_worker(&self) {
         let mut gcw = GcWork::new();
         let mut seen_epoch = 0;
@@ -637,8 +642,9 @@ impl Collector {
         }
     }
 
-    // ------------------------------------------------------------------ the cycle
+    // ------------------------------------------------------------------ the workers' hand-shakes
 
+    /// Add a worker's harvested counters to the cycle's bytes marked and scan work.
     fn add_worker_counters(&self, bytes_marked: u64, scan: u64) {
         self.work.worker_marked.fetch_add(bytes_marked, Ordering::Relaxed);
         self.gc_controller.scan_work.fetch_add(scan, Ordering::Relaxed);
