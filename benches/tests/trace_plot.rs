@@ -187,6 +187,57 @@ fn plot_is_an_svg_with_the_series_cycles_and_pauses() {
     assert_eq!(bands, cycles + 1, "bands");
     assert_eq!(lines("#D62728").len(), pauses + 1, "pause lines");
     assert!(cycles as u64 >= r.num_gc && r.num_gc >= 2);
+
+    // The pause lane: a bar per pause, its height proportional to the pause's length, so the
+    // longest pause is the tallest bar and a pause half as long is half as tall.
+    let mut heights: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some("#D62728"))
+        .map(|n| n.attribute("height").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(heights.len(), pauses, "a bar per pause");
+    let mut durs: Vec<f64> =
+        xs.iter().filter(|e| e["tid"] == 2).map(|e| e["dur"].as_f64().unwrap()).collect();
+    heights.sort_by(f64::total_cmp);
+    durs.sort_by(f64::total_cmp);
+    let (hmax, dmax) = (*heights.last().unwrap(), *durs.last().unwrap());
+    assert!(hmax >= 50.0, "the longest pause fills the lane: {hmax}");
+    for (h, d) in heights.iter().zip(&durs) {
+        // Whole pixels, and the trace's whole microseconds: a few pixels of slack.
+        assert!((h - d / dmax * hmax).abs() <= 3.0, "bar {h} for {d} µs (longest {dmax} µs)");
+    }
+    title_and_cycle_numbers_fit(&doc);
+}
+
+/// The title fits the canvas (its estimated width at its font size), and no two cycle numbers
+/// overlap.
+fn title_and_cycle_numbers_fit(doc: &roxmltree::Document<'_>) {
+    let texts: Vec<(f64, f64, String)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| {
+            let num = |a: &str| n.attribute(a).unwrap_or("0").parse::<f64>().unwrap();
+            (num("x"), num("font-size"), n.text().unwrap_or("").trim().to_owned())
+        })
+        .collect();
+    let width = gomem_benches::timeline::plot::SIZE.0 as f64;
+    let (x, size, title) = texts.iter().find(|t| t.2.starts_with("gomem ")).expect("title");
+    let half = title.chars().count() as f64 * size * 0.6 / 2.0;
+    assert!(x - half >= 0.0 && x + half <= width, "title {title:?} at {size} px: {half}");
+    // Cycle numbers are the whole-number texts at the size the chart gives them (13; plotters
+    // writes font sizes divided by 1.24 into the SVG).
+    let mut numbers: Vec<(f64, f64, usize)> = texts
+        .iter()
+        .filter(|t| !t.2.is_empty() && t.2.bytes().all(|b| b.is_ascii_digit()))
+        .map(|t| (t.0, t.1, t.2.len()))
+        .collect();
+    numbers.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let labels: Vec<_> = numbers.iter().filter(|n| (n.1 * 1.24 - 13.0).abs() < 0.5).collect();
+    assert!(labels.len() >= 2, "cycle numbers drawn: {numbers:?}");
+    for w in labels.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        assert!(b.0 - a.0 >= a.2 as f64 * a.1 * 0.5, "cycle numbers overlap: {a:?} {b:?}");
+    }
 }
 
 #[test]

@@ -168,3 +168,30 @@ fn svg_chart_has_every_series() {
     assert!(svg.contains("gomem test chart"));
     assert!(svg.matches("<polyline").count() >= 3, "the three lines");
 }
+
+#[test]
+fn a_long_title_is_set_small_enough_to_fit() {
+    let long = "gomem burst (duration_ms=2000 goroutines=1 keep=8388608 peak=67108864 \
+                rate=67108864)  GOGC=100 GOMEMLIMIT=off GOMAXPROCS=2";
+    let size = plot::title_font_size(long) as f64;
+    assert!(size < 22.0, "shrunk: {size}");
+    assert!(long.chars().count() as f64 * size * 0.6 <= plot::SIZE.0 as f64 - 24.0);
+    assert_eq!(plot::title_font_size("gomem churn"), 22, "a short title keeps its size");
+    let svg = plot::svg(&synthetic(), long).expect("svg");
+    assert!(svg.contains("peak=67108864"), "the whole title is drawn");
+}
+
+#[test]
+fn cycle_numbers_are_thinned_to_what_does_not_overlap() {
+    // Cycles 1..=30 two pixels apart: two-digit numbers need about 16 px each plus the gap.
+    let starts: Vec<(u32, f64)> = (1..=30).map(|n| (n, 2.0 * n as f64)).collect();
+    let shown = plot::numbered(&starts);
+    assert!(shown.len() > 1 && shown.len() < 10, "{shown:?}");
+    for w in shown.windows(2) {
+        let (a, b) = (starts[w[0]], starts[w[1]]);
+        assert!(b.1 - a.1 >= a.0.to_string().len() as f64 * 13.0 * 0.6, "{a:?} {b:?}");
+    }
+    // Far apart, every cycle is numbered.
+    let wide: Vec<(u32, f64)> = (1..=5).map(|n| (n, 100.0 * n as f64)).collect();
+    assert_eq!(plot::numbered(&wide), [0, 1, 2, 3, 4]);
+}
