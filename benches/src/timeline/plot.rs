@@ -38,7 +38,7 @@ const CYCLE_GAP: f64 = 6.0;
 const PLOT_LEFT: f64 = 12.0 + 70.0;
 const PLOT_WIDTH: f64 = SIZE.0 as f64 - PLOT_LEFT - 12.0;
 
-/// The font size at which `title` fits the chart's width (at least [`TITLE_FONT_MIN`]).
+/// The font size at which `title` fits the chart's width (22 px, shrunk down to 10 px at most).
 pub fn title_font_size(title: &str) -> u32 {
     let chars = title.chars().count().max(1) as f64;
     let fit = ((SIZE.0 as f64 - 24.0) / (chars * CHAR_WIDTH)).floor() as u32;
