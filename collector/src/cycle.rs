@@ -184,6 +184,15 @@ pub(crate) struct GcController {
     pub(crate) last_globals_scan: AtomicU64,
 }
 
+impl GcController {
+    /// Copy the pacer's assist ratios into their mirrors, which assists read without the lock.
+    fn publish_assist_ratios(&self, pacer: &Pacer) {
+        let store = |a: &AtomicU64, v: f64| a.store(f64_bits(v), Ordering::Relaxed);
+        store(&self.assist_work_per_byte, pacer.assist_work_per_byte());
+        store(&self.assist_bytes_per_work, pacer.assist_bytes_per_work());
+    }
+}
+
 /// The collector's share of Go's `sweep` state.
 pub(crate) struct SweepState {
     /// The sweepers outside a P and whether the generation is swept (Go's `sweep.active`; see
@@ -680,12 +689,7 @@ impl Collector {
                     self.heap.heap_live(),
                     self.gc_controller.scan_work.load(Ordering::Relaxed),
                 );
-                self.gc_controller
-                    .assist_work_per_byte
-                    .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
-                self.gc_controller
-                    .assist_bytes_per_work
-                    .store(f64_bits(pacer.assist_bytes_per_work()), Ordering::Relaxed);
+                self.gc_controller.publish_assist_ratios(&pacer);
             }
             if ctl.active_workers == 0 && self.work.pool.is_empty() {
                 return;

@@ -12,7 +12,7 @@
 //!   ([`crate::sweep`], invariant 3); the new generation opens to sweepers only after the sweep
 //!   generation advanced, with the world stopped (invariant 4), in [`Collector::gc_sweep`].
 
-use super::{f64_bits, Collector, Phase};
+use super::{Collector, Phase};
 use crate::checkmark;
 use crate::events::GcEventKind;
 use crate::mark::{drain, shade};
@@ -132,12 +132,7 @@ impl Collector {
                     stack_scan_prev,
                     globals_scan_prev,
                 );
-                self.gc_controller
-                    .assist_work_per_byte
-                    .store(f64_bits(pacer.assist_work_per_byte()), Ordering::Relaxed);
-                self.gc_controller
-                    .assist_bytes_per_work
-                    .store(f64_bits(pacer.assist_bytes_per_work()), Ordering::Relaxed);
+                self.gc_controller.publish_assist_ratios(&pacer);
             }
             self.gc_controller.bg_credit.store(0, Ordering::Relaxed);
             // The barrier goes on while the world is stopped, so every P sees it before any
