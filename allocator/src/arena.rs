@@ -2,7 +2,8 @@
 //!
 //! Address space is reserved in 64 MiB arenas. Each arena has off-heap metadata, a
 //! [`HeapArena`]: the span that owns each of its 8192 pages, one "in use" and one "has marks" bit
-//! per page (only a span's first page matters), and `zeroed_base`, the high-water mark of memory
+//! per page (only a span's first page matters), one "has an inline mark block" bit per page
+//! (Green Tea's spans, [`crate::spaninline`]), and `zeroed_base`, the high-water mark of memory
 //! ever handed out (everything above it is fresh from the OS and reads as zero).
 //!
 //! The index maps any address to its arena in O(1): a flat array of `2^47 / 64 MiB = 2^21`
@@ -36,6 +37,10 @@ pub struct HeapArena {
     page_marks: [AtomicU8; PAGES_PER_ARENA / 8],
     /// Offset in the arena below which memory has been used (`zeroedBase`).
     zeroed_base: AtomicUsize,
+    /// Bit per page: set on the page of an InUse one-page span that keeps Green Tea's inline
+    /// mark block (`pageUseSpanInlineMarkBits`; see [`crate::spaninline`]). Set in `init_span`
+    /// before the span's objects are handed out, cleared when the span is freed.
+    page_inline_marks: [AtomicU8; PAGES_PER_ARENA / 8],
 }
 
 impl HeapArena {
@@ -65,6 +70,27 @@ impl HeapArena {
         } else {
             b.fetch_and(!m, Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn set_inline_marks(&self, addr: usize, on: bool) {
+        let (b, m) = Self::bit(&self.page_inline_marks, addr);
+        // ORDERING: Relaxed; set before the span's first object is handed out, so a marker that
+        // got a pointer into the span (through the acquire chain that published the object)
+        // sees it; cleared when the span is freed, after marking (no marker can hold a pointer
+        // into a free span).
+        if on {
+            b.fetch_or(m, Ordering::Relaxed);
+        } else {
+            b.fetch_and(!m, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the page at `addr` belongs to a span with Green Tea's inline mark block (Go's
+    /// `pageUseSpanInlineMarkBits` test in `tryDeferToSpanScan`).
+    #[inline(always)]
+    pub fn uses_inline_marks(&self, addr: usize) -> bool {
+        let (b, m) = Self::bit(&self.page_inline_marks, addr);
+        b.load(Ordering::Relaxed) & m != 0
     }
 
     /// Whether the page at `addr` starts an InUse span.

@@ -105,7 +105,7 @@
 // - primitives: `sync` (the loom switch), `consts`, `memclr`, `poison` (ASan);
 // - the OS and the descriptions: `os` (mapping memory), `error`, `sizeclass`, `typedesc`;
 // - page-level structures: `pagealloc`, `fixalloc`, `spanset`, `arena`;
-// - spans: `mspan`;
+// - spans: `mspan`, `spaninline` (Green Tea's inline mark block);
 // - the heap: `mcentral`, `mheap`, `stats` (the ledger), `scavenge`, `procfs`;
 // - the P's cache: `mcache`.
 pub mod arena;
@@ -123,6 +123,7 @@ mod poison;
 pub mod procfs;
 pub mod scavenge;
 pub mod sizeclass;
+pub mod spaninline;
 pub mod spanset;
 pub mod stats;
 pub mod sync;

@@ -60,6 +60,7 @@ impl ToyHeap {
                 div_mul: sc.div_magic(),
                 sweepgen,
                 needzero: false,
+                inline_marks: false,
             });
             s.as_ref().with_local(|l| {
                 l.freeindex = allocated;

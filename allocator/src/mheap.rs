@@ -51,11 +51,20 @@ pub struct HeapConfig {
     pub release_mode: ReleaseMode,
     /// Fill freed objects with a bad pattern at sweep (`GODEBUG=clobberfree=1`).
     pub clobberfree: bool,
+    /// Give one-page spans of 16..=512-byte objects Green Tea's inline mark block
+    /// ([`crate::spaninline`]; `GODEBUG=greenteagc=1`, Go's default layout). Their object
+    /// counts are then [`SpanClass::objects_in`]`(true)`, and a collector marking the heap must
+    /// mark them through the block (gomem's does). Off: the classic layout.
+    pub span_inline_marks: bool,
 }
 
 impl Default for HeapConfig {
     fn default() -> Self {
-        HeapConfig { release_mode: ReleaseMode::DontNeed, clobberfree: false }
+        HeapConfig {
+            release_mode: ReleaseMode::DontNeed,
+            clobberfree: false,
+            span_inline_marks: false,
+        }
     }
 }
 
@@ -92,6 +101,8 @@ pub struct MHeap {
     /// further cache may be made (every cache must be a P's, flushed at each cycle).
     collected: AtomicBool,
     clobberfree: AtomicBool,
+    /// [`HeapConfig::span_inline_marks`], fixed at creation.
+    span_inline_marks: bool,
     /// Whether sweeps may keep emptied spans for a cycle (see "Keeping empty spans" in the crate
     /// docs); in force only while no memory limit is set.
     keep_empty: AtomicBool,
@@ -156,6 +167,7 @@ impl MHeap {
             alloc_black: AtomicBool::new(false),
             collected: AtomicBool::new(false),
             clobberfree: AtomicBool::new(cfg.clobberfree),
+            span_inline_marks: cfg.span_inline_marks,
             keep_empty: AtomicBool::new(true),
             keep_suppressed: AtomicUsize::new(0),
             sweep_cursor: AtomicUsize::new(0),
@@ -235,6 +247,12 @@ impl MHeap {
     pub fn sweepgen(&self) -> u32 {
         // ORDERING: Acquire; pairs with the Release in `advance_sweepgen`.
         self.sweepgen.load(Ordering::Acquire)
+    }
+
+    /// Whether this heap's small spans use Green Tea's layout ([`HeapConfig::span_inline_marks`]).
+    #[inline(always)]
+    pub fn span_inline_marks(&self) -> bool {
+        self.span_inline_marks
     }
 
     /// Whether objects are being allocated black (the collector is marking).
@@ -529,10 +547,11 @@ impl MHeap {
         }
         let needzero = dirty && !(scav == bytes && self.os.released_pages_are_zero());
         let sc = spc.size_class();
+        let inline_marks = self.span_inline_marks && spc.uses_inline_marks();
         let (elemsize, nelems, limit, div_mul) = if sc == SizeClass::LARGE {
             (bytes, 1, base + bytes, 0)
         } else {
-            let n = spc.objects();
+            let n = spc.objects_in(self.span_inline_marks);
             (sc.size(), n, base + n * sc.size(), sc.div_magic())
         };
         // SAFETY: `s` came from the slab or a P's stash: Dead and owned by us.
@@ -549,6 +568,7 @@ impl MHeap {
                 div_mul,
                 sweepgen: self.sweepgen(),
                 needzero,
+                inline_marks,
             })
         };
         // Addressable first (a reused span was poisoned when freed), then the bitmap below.
@@ -560,6 +580,10 @@ impl MHeap {
             unsafe {
                 core::ptr::write_bytes(bits as *mut u8, 0xff, crate::consts::SPAN_HEAP_BITS_SIZE)
             };
+        }
+        if inline_marks {
+            // Go's `initInlineMarkBits`: the class, and clear bits (the page may be dirty).
+            span.inline_mark_bits().init(spc);
         }
         if sc != SizeClass::LARGE {
             // Slots become addressable one by one as they are handed out.
@@ -575,6 +599,9 @@ impl MHeap {
             p += PAGE_SIZE;
         }
         ar.set_in_use(base, true);
+        if inline_marks {
+            ar.set_inline_marks(base, true);
+        }
         stats::add(&self.stats.heap_inuse, bytes);
         if sc != SizeClass::LARGE {
             stats::add(&self.stats.span_overhead, bytes - nelems * elemsize);
@@ -595,6 +622,7 @@ impl MHeap {
         stats::sub(&self.stats.heap_inuse, bytes);
         if let Some(ar) = self.index.arena_of(base) {
             ar.set_in_use(base, false);
+            ar.set_inline_marks(base, false);
         }
         span.publish(SpanState::Dead);
         crate::poison::poison(base, bytes);

@@ -42,7 +42,9 @@
 
 use crate::consts::{PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
 use crate::sizeclass::SpanClass;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering, UnsafeCell};
+use crate::spaninline::{SpanInlineMarkBits, INLINE_WORDS, SPAN_INLINE_MARK_BITS_SIZE};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+use crate::sync::{Ordering, UnsafeCell};
 use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
 
@@ -113,6 +115,10 @@ pub struct MSpan {
     div_mul: AtomicU32,
     spanclass: AtomicU8,
     state: AtomicU8,
+    /// The span keeps Green Tea's inline mark block at the end of its page
+    /// ([`crate::spaninline`]): its marks live there while the heap is marked, and are folded
+    /// into `gcmark_bits` by the sweep. Geometry (written by `init`).
+    inline_marks: AtomicBool,
     /// See the module's sweepgen table.
     sweepgen: AtomicU32,
     gcmark_bits: [AtomicU64; SPAN_BITMAP_WORDS],
@@ -126,6 +132,9 @@ pub struct MSpan {
     /// spans have none.
     #[cfg(loom)]
     loom_heap_bits: [AtomicU64; SPAN_HEAP_BITS_SIZE / 8],
+    /// Under loom, the inline mark block, for the same reason as `loom_heap_bits`.
+    #[cfg(loom)]
+    loom_inline: SpanInlineMarkBits,
 }
 
 // The first line holds the lookup fields and the first two mark words; the fast path's fields
@@ -169,6 +178,8 @@ pub(crate) struct SpanInit {
     pub div_mul: u32,
     pub sweepgen: u32,
     pub needzero: bool,
+    /// Keep Green Tea's inline mark block (the heap's layout and the class allow it).
+    pub inline_marks: bool,
 }
 
 /// The bits of 64-slot group `who` that stand for real slots of a span of `nelems` slots.
@@ -223,6 +234,7 @@ impl MSpan {
                 div_mul: sc.div_magic(),
                 sweepgen: 4,
                 needzero: false,
+                inline_marks: false,
             });
         }
         s.publish(SpanState::InUse);
@@ -242,6 +254,7 @@ impl MSpan {
             div_mul: AtomicU32::new(0),
             spanclass: AtomicU8::new(0),
             state: AtomicU8::new(SpanState::Dead as u8),
+            inline_marks: AtomicBool::new(false),
             sweepgen: AtomicU32::new(0),
             large_type: AtomicPtr::new(core::ptr::null_mut()),
             alloc_bits: core::array::from_fn(|_| AtomicU64::new(0)),
@@ -249,6 +262,8 @@ impl MSpan {
             local: UnsafeCell::new(SpanLocal::default()),
             #[cfg(loom)]
             loom_heap_bits: core::array::from_fn(|_| AtomicU64::new(0)),
+            #[cfg(loom)]
+            loom_inline: SpanInlineMarkBits::new(),
         }
     }
 
@@ -268,6 +283,7 @@ impl MSpan {
         self.div_mul.store(i.div_mul, Ordering::Relaxed);
         self.spanclass.store(i.spanclass.index() as u8, Ordering::Relaxed);
         self.sweepgen.store(i.sweepgen, Ordering::Relaxed);
+        self.inline_marks.store(i.inline_marks, Ordering::Relaxed);
         self.large_type.store(core::ptr::null_mut(), Ordering::Relaxed);
         for w in 0..SPAN_BITMAP_WORDS {
             self.alloc_bits[w].store(0, Ordering::Relaxed);
@@ -365,6 +381,24 @@ impl MSpan {
     pub fn is_large(&self) -> bool {
         self.spanclass.load(Ordering::Relaxed) >> 1 == 0
     }
+    /// Whether the span keeps Green Tea's inline mark block (Go's
+    /// `gcUsesSpanInlineMarkBits(s.elemsize)` in a Green Tea build, decided per heap here).
+    #[inline(always)]
+    pub fn has_inline_marks(&self) -> bool {
+        self.inline_marks.load(Ordering::Relaxed)
+    }
+    /// The inline mark block of a span with [`MSpan::has_inline_marks`] (Go's
+    /// `inlineMarkBits`). Meaningless for other spans (debug builds assert).
+    #[inline(always)]
+    pub fn inline_mark_bits(&self) -> &SpanInlineMarkBits {
+        debug_assert!(self.has_inline_marks());
+        // SAFETY: the span has the block (the heap reserved it in `init_span`) in its one
+        // mapped page; heap pages stay mapped while the heap, which owns `self`, lives.
+        #[cfg(not(loom))]
+        return unsafe { SpanInlineMarkBits::from_base(self.base()) };
+        #[cfg(loom)]
+        return &self.loom_inline;
+    }
     /// The span's sweepgen (see the module's table).
     #[inline(always)]
     pub fn sweepgen(&self) -> u32 {
@@ -457,8 +491,15 @@ impl MSpan {
     ///   the caller queues the object for scanning unless its span is noscan. A mark set
     ///   outside that protocol (between cycles, or without queueing the object) tells the
     ///   marker the object was already scanned, so what it points to is freed while live.
+    ///
+    /// For a span with an inline mark block this sets the inline mark (the collector's Green
+    /// Tea path sets it directly; see `collector/src/mark/greentea.rs`).
     #[inline]
     pub unsafe fn try_mark(&self, i: usize) -> bool {
+        if self.has_inline_marks() {
+            // SAFETY: the caller's contract, which is the block's.
+            return unsafe { self.inline_mark_bits().try_mark(i) };
+        }
         let bit = 1u64 << (i % 64);
         let w = &self.gcmark_bits[i / 64];
         // Cheap check first: most marks in a busy heap hit already-marked objects.
@@ -482,13 +523,41 @@ impl MSpan {
     /// # Safety
     /// - As for [`MSpan::try_mark`], for every slot whose bit is set in `bits`.
     pub unsafe fn set_mark_bits(&self, word: usize, bits: u64) {
+        if self.has_inline_marks() {
+            if word < INLINE_WORDS {
+                // SAFETY: the caller's contract, which is the block's.
+                unsafe { self.inline_mark_bits().set_mark_bits(word, bits) };
+            }
+            return;
+        }
         // ORDERING: Relaxed, as in `try_mark`: the mark bits order no other memory.
         self.gcmark_bits[word].fetch_or(bits, Ordering::Relaxed);
     }
 
-    /// Whether slot `i` is marked.
+    /// Allocate slot `i` black (Go's `gcmarknewobject`): its mark bit, and for a span with an
+    /// inline block also its scan bit, so that no span scan takes it for grey.
+    ///
+    /// # Safety
+    /// - The heap is being marked (allocate-black is on) and slot `i` was just allocated: it
+    ///   holds no pointers yet, so it is black at once and needs no queueing.
+    #[inline]
+    pub unsafe fn mark_allocated(&self, i: usize) {
+        if self.has_inline_marks() {
+            // SAFETY: the caller's contract.
+            unsafe { self.inline_mark_bits().set_marked_and_scanned(i) };
+        } else {
+            // SAFETY: the caller's contract; a new object needs no scan.
+            unsafe { self.try_mark(i) };
+        }
+    }
+
+    /// Whether slot `i` is marked (in the inline block while marking for a span that has one;
+    /// the sweep folds those into the span's mark bits).
     #[inline]
     pub fn is_marked(&self, i: usize) -> bool {
+        if self.has_inline_marks() && self.inline_mark_bits().is_marked(i) {
+            return true;
+        }
         self.gcmark_bits[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
 
@@ -502,8 +571,12 @@ impl MSpan {
     pub fn count_marked(&self) -> usize {
         let n = self.nelems();
         let mut c = 0;
+        let inline = self.has_inline_marks();
         for w in 0..n.div_ceil(64) {
             let mut bits = self.gcmark_bits[w].load(Ordering::Relaxed);
+            if inline && w < INLINE_WORDS {
+                bits |= self.inline_mark_bits().mark_word(w, n);
+            }
             if (w + 1) * 64 > n {
                 bits &= (1u64 << (n - w * 64)) - 1;
             }
@@ -667,6 +740,14 @@ impl MSpan {
     pub unsafe fn sweep(&self, clobber: bool) -> SweepReport {
         let nelems = self.nelems();
         let words = nelems.div_ceil(64);
+        if self.has_inline_marks() {
+            // Go's `moveInlineMarks`: the marks of this cycle are in the page's block; fold them
+            // into the span's bits and reset the block for the next cycle.
+            // SAFETY: marking is over and we own the span for sweeping (our contract).
+            unsafe {
+                self.inline_mark_bits().move_marks(&self.gcmark_bits, nelems, self.spanclass())
+            };
+        }
         // SAFETY: the caller owns the span's allocation state for the sweep.
         unsafe {
             self.with_local(|l| {
@@ -731,11 +812,15 @@ impl MSpan {
 
     // ---- pointer metadata ----
 
-    /// Address of this one-page scan span's pointer bitmap (the last 128 bytes of the page).
+    /// Address of this one-page scan span's pointer bitmap: the last 128 bytes of the page, or
+    /// the 128 bytes before the inline mark block of a span that has one (Go's
+    /// `spanHeapBitsRange`).
     #[inline(always)]
-    pub(crate) fn heap_bits_addr(&self) -> usize {
+    pub fn heap_bits_addr(&self) -> usize {
         #[cfg(not(loom))]
-        return self.base() + PAGE_SIZE - SPAN_HEAP_BITS_SIZE;
+        return self.base() + PAGE_SIZE
+            - SPAN_HEAP_BITS_SIZE
+            - if self.has_inline_marks() { SPAN_INLINE_MARK_BITS_SIZE } else { 0 };
         // Under loom: the bitmap in the span struct (see `loom_heap_bits`).
         #[cfg(loom)]
         return self.loom_heap_bits.as_ptr() as usize;

@@ -14,15 +14,6 @@ static NODE: TypeDesc = TypeDesc::new(24, 16, &[0b11], "node"); // two pointers 
 static BIG_PTRS: TypeDesc = TypeDesc::new(1024, 1024, &[!0; 2], "[128]*T");
 static MIXED_600: TypeDesc = TypeDesc::new(600, 584, &[0x5555_5555_5555_5555, 0x155], "mixed600");
 
-fn ptr_slots(heap: &gomem_allocator::mheap::MHeap, p: usize) -> Vec<usize> {
-    let (s, _, base) = heap.find_object(p).unwrap();
-    let mut v = Vec::new();
-    // SAFETY: `base` is an allocated object of an InUse span whose metadata was written by the
-    // allocation in this thread.
-    unsafe { s.for_each_ptr_slot(base, 0, usize::MAX, |a| v.push(a)) };
-    v
-}
-
 #[test]
 fn small_allocations_are_zeroed_aligned_and_distinct() {
     let h = heap();

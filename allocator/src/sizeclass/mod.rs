@@ -9,12 +9,13 @@
 //! Go 1.27 ships two layouts. Its generated table gives the *nominal* count (span bytes / object
 //! size). With the Green Tea collector on (the default), every span of 16..=512-byte objects
 //! also reserves 128 bytes at its end for inline mark state, so noscan-16 holds 504 objects, not
-//! 512. gomem follows the layout Go uses with Green Tea *off*: noscan spans hold the nominal
-//! count, and one-page scan spans of objects up to 512 bytes reserve the last 128 bytes for their
-//! pointer bitmap (so scan-16 holds 504). The reason is our collector: it marks object by object
-//! through work buffers (Go's classic path, the architecture's design), keeping mark bits beside
-//! the span, so the Green Tea reservation would cost 1.6% of every small span for nothing. The
-//! `gomem sizeclasses` command prints the nominal table, which is what `sizeclasses.go` shows.
+//! 512. gomem has both, chosen per heap when it is made (`HeapConfig::span_inline_marks`,
+//! `GODEBUG=greenteagc`): with Green Tea ([`SpanClass::objects_in`]`(true)`) the inline block
+//! is reserved as in Go, and the pointer bitmap of a scan span sits in the 128 bytes before it;
+//! without ([`SpanClass::objects`], the classic layout) noscan spans hold the nominal count, and
+//! one-page scan spans of objects up to 512 bytes reserve only the last 128 bytes for their
+//! pointer bitmap (so scan-16 holds 504). The `gomem sizeclasses` command prints the nominal
+//! table, which is what `sizeclasses.go` shows.
 //!
 //! # Lookup
 //!
@@ -233,17 +234,44 @@ impl SpanClass {
         self.0 & 1 != 0
     }
 
-    /// Objects per span in gomem's layout: the nominal count for noscan spans and for scan
-    /// spans above 512 bytes; `(page − 128) / size` for one-page scan spans that keep their
-    /// pointer bitmap in the span. 1 for large spans.
+    /// Objects per span in the classic layout (`GODEBUG=greenteagc=0`): the nominal count for
+    /// noscan spans and for scan spans above 512 bytes; `(page − 128) / size` for one-page scan
+    /// spans that keep their pointer bitmap in the span. 1 for large spans. The same as
+    /// `objects_in(false)`; see [`SpanClass::objects_in`] for the layout a heap uses.
     pub const fn objects(self) -> usize {
+        self.objects_in(false)
+    }
+
+    /// Whether spans of this class keep Green Tea's inline mark block at the end of their page
+    /// when the heap uses that layout (Go's `gcUsesSpanInlineMarkBits`): one-page spans of
+    /// 16..=512-byte objects, scan and noscan.
+    #[inline(always)]
+    pub const fn uses_inline_marks(self) -> bool {
+        let sc = self.size_class();
+        sc.has_span_heap_bits() && sc.size() >= 16
+    }
+
+    /// Objects per span in the layout in force: with `inline_marks` (Green Tea,
+    /// `GODEBUG=greenteagc=1`, Go's default) the classes of [`SpanClass::uses_inline_marks`]
+    /// also reserve the 128-byte inline mark block
+    /// ([`SPAN_INLINE_MARK_BITS_SIZE`](crate::spaninline::SPAN_INLINE_MARK_BITS_SIZE)), as Go's
+    /// `initSpan` does; without it this is [`SpanClass::objects`].
+    pub const fn objects_in(self, inline_marks: bool) -> usize {
         let sc = self.size_class();
         if sc.0 == 0 {
-            1
-        } else if !self.noscan() && sc.has_span_heap_bits() {
-            (PAGE_SIZE - SPAN_HEAP_BITS_SIZE) / sc.size()
-        } else {
+            return 1;
+        }
+        let mut reserve = 0;
+        if inline_marks && self.uses_inline_marks() {
+            reserve += crate::spaninline::SPAN_INLINE_MARK_BITS_SIZE;
+        }
+        if !self.noscan() && sc.has_span_heap_bits() {
+            reserve += SPAN_HEAP_BITS_SIZE;
+        }
+        if reserve == 0 {
             sc.nominal_objects()
+        } else {
+            (PAGE_SIZE - reserve) / sc.size()
         }
     }
 }

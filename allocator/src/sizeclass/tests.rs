@@ -651,3 +651,38 @@ fn arrays_and_constants_match_installed_go() {
     assert_eq!(go_const(&src, "TinySize"), TINY_SIZE);
     assert_eq!(go_const(&src, "TinySizeClass"), SizeClass::TINY.index());
 }
+
+#[test]
+fn span_class_objects_in_the_green_tea_layout() {
+    use crate::spaninline::{INLINE_MAX_OBJS, SPAN_INLINE_MARK_BITS_SIZE};
+    for i in 0..NUM_SPAN_CLASSES {
+        let spc = SpanClass::from_index(i).unwrap();
+        let sc = spc.size_class();
+        // Go's initSpan: the inline block for 16..=512-byte classes, the pointer bitmap for
+        // scan classes up to 512 bytes.
+        let inline =
+            sc != SizeClass::LARGE && (16..=MIN_SIZE_FOR_MALLOC_HEADER).contains(&sc.size());
+        assert_eq!(spc.uses_inline_marks(), inline, "span class {i}");
+        if !inline {
+            assert_eq!(spc.objects_in(true), spc.objects(), "span class {i}");
+            continue;
+        }
+        assert_eq!(sc.npages(), 1);
+        let reserve =
+            SPAN_INLINE_MARK_BITS_SIZE + if spc.noscan() { 0 } else { SPAN_HEAP_BITS_SIZE };
+        assert_eq!(spc.objects_in(true), (PAGE_SIZE - reserve) / sc.size(), "span class {i}");
+        assert!(spc.objects_in(true) <= INLINE_MAX_OBJS, "the block holds every object");
+        assert!(spc.objects_in(true) * sc.size() + reserve <= PAGE_SIZE);
+    }
+    // docs/sizeclasses.md, the Green Tea columns (noscan, scan).
+    for (c, noscan, scan) in
+        [(1, 1024, 1008), (2, 504, 496), (3, 336, 330), (18, 31, 31), (26, 15, 15)]
+    {
+        assert_eq!(SpanClass::new(class(c), true).objects_in(true), noscan, "noscan class {c}");
+        assert_eq!(SpanClass::new(class(c), false).objects_in(true), scan, "scan class {c}");
+    }
+    assert_eq!(
+        SpanClass::new(class(27), false).objects_in(true),
+        CLASS_NOMINAL_OBJECTS[27] as usize
+    );
+}

@@ -17,6 +17,16 @@ pub fn clobber_heap() -> Arc<MHeap> {
     MHeap::new(HeapConfig { clobberfree: true, ..HeapConfig::default() }).expect("heap")
 }
 
+/// The pointer slots of `p`'s object, as the collector would scan them.
+pub fn ptr_slots(heap: &MHeap, p: usize) -> Vec<usize> {
+    let (s, _, base) = heap.find_object(p).unwrap();
+    let mut v = Vec::new();
+    // SAFETY: `base` is an allocated object of an InUse span whose metadata was written by the
+    // allocation in this thread.
+    unsafe { s.for_each_ptr_slot(base, 0, usize::MAX, |a| v.push(a)) };
+    v
+}
+
 /// Mark `addr`'s object (as the collector would when it finds a pointer to it).
 pub fn mark(heap: &MHeap, addr: usize) {
     let (span, idx, base) = heap.find_object(addr).expect("live heap object");
