@@ -21,6 +21,10 @@
 //!   could queue a whole level of a wide tree.
 //! - **Balance.** A P with cached work checks whether the pool is dry and, if so, gives some of
 //!   its work away so idle markers have something to steal ([`GcWork::balance`]).
+//! - **Spans.** With Green Tea (`crate::mark::greentea`) a `GcWork` also holds a FIFO ring of
+//!   queued spans, and the pool a list of published span batches (work buffers whose entries
+//!   are span entries). Both are work for every termination check: [`GcWork::is_empty`] and
+//!   [`WorkPool::is_empty`] count them.
 //! - **Termination.** [`GcWork::take_flushed_work`] tells the termination check (Go's
 //!   `gcMarkDone`) whether a P published work since it last asked; see [`WorkPool`] for the
 //!   ordering such a check needs.
@@ -37,6 +41,7 @@
 //! [`WorkPool::for_heap`] counts each allocation as one of the heap's OS calls for failure
 //! injection ([`gomem_allocator::os::Os::injected_failure`]), so tests reach these paths.
 
+use crate::mark::greentea::{SpanBuf, SpanQueue};
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 use gomem_allocator::MHeap;
 use std::alloc::Layout;
@@ -181,8 +186,19 @@ pub struct WorkPool {
     /// a P and the pool as one pointer, not as a 2 KiB copy.
     #[allow(clippy::vec_box)]
     full: Mutex<Vec<Box<WorkBuf>>>,
-    /// Number of buffers in `full`; written only with `full` locked.
+    /// Number of batches of work in `full` and `spans` together; written only with one of
+    /// them locked, together with the push or pop. [`WorkPool::is_empty`] reads this one
+    /// location (see the type docs).
     nfull: AtomicUsize,
+    /// Number of buffers in `full` (a hint for [`WorkPool::get_full`]); written with `full`
+    /// locked.
+    nbufs: AtomicUsize,
+    /// Published span batches (Green Tea's shared span queue; see `crate::mark::greentea`),
+    /// newest last. Boxed, as `full`.
+    #[allow(clippy::vec_box)]
+    spans: Mutex<Vec<Box<WorkBuf>>>,
+    /// Number of batches in `spans` (a hint); written with `spans` locked.
+    nspans: AtomicUsize,
     /// Empty buffers for reuse (boxed, as `full`).
     #[allow(clippy::vec_box)]
     empty: Mutex<Vec<Box<WorkBuf>>>,
@@ -216,6 +232,9 @@ impl WorkPool {
         WorkPool {
             full: Mutex::new(Vec::new()),
             nfull: AtomicUsize::new(0),
+            nbufs: AtomicUsize::new(0),
+            spans: Mutex::new(Vec::new()),
+            nspans: AtomicUsize::new(0),
             empty: Mutex::new(Vec::new()),
             reserve: Mutex::new((0..EMERGENCY_BUFS).map(|_| WorkBuf::new()).collect()),
             reserve_uses: AtomicUsize::new(0),
@@ -235,18 +254,50 @@ impl WorkPool {
         self.reserve_uses.load(Ordering::Relaxed)
     }
 
-    /// Whether no buffer with work is in the pool (Go's `work.full == 0`). Lock-free and
-    /// instantly stale: work held in Ps' local buffers is not counted.
+    /// Whether no buffer with work and no span batch is in the pool (Go's `work.full == 0`
+    /// and no `spanqMask` bit). Lock-free and instantly stale: work held in Ps' local buffers
+    /// and rings is not counted.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.full_count() == 0
+        // Relaxed: it gates only whether to take a lock, which orders the buffers (type docs).
+        self.nfull.load(Ordering::Relaxed) == 0
     }
 
-    /// Number of buffers with work in the pool.
+    /// Number of buffers with object work in the pool (span batches are not counted).
     #[inline]
     pub fn full_count(&self) -> usize {
         // Relaxed: it gates only whether to take the lock, which orders the buffers (type docs).
-        self.nfull.load(Ordering::Relaxed)
+        self.nbufs.load(Ordering::Relaxed)
+    }
+
+    /// Whether the pool holds a span batch (a hint, as [`WorkPool::full_count`]).
+    #[inline]
+    pub fn has_spans(&self) -> bool {
+        // Relaxed: as in `full_count`.
+        self.nspans.load(Ordering::Relaxed) != 0
+    }
+
+    /// Publish a batch of span entries (Green Tea's shared queue).
+    pub fn put_spans(&self, b: Box<WorkBuf>) {
+        debug_assert!(!b.is_empty(), "put_spans of an empty batch");
+        let mut spans = lock(&self.spans);
+        spans.push(b);
+        // Relaxed: changed under the lock together with the push (type docs).
+        self.nspans.fetch_add(1, Ordering::Relaxed);
+        self.nfull.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Take the most recently published span batch, if any.
+    pub fn get_spans(&self) -> Option<Box<WorkBuf>> {
+        if !self.has_spans() {
+            return None;
+        }
+        let mut spans = lock(&self.spans);
+        let b = spans.pop()?;
+        // Relaxed: changed under the lock together with the pop (type docs).
+        self.nspans.fetch_sub(1, Ordering::Relaxed);
+        self.nfull.fetch_sub(1, Ordering::Relaxed);
+        Some(b)
     }
 
     /// Publish a buffer with work (Go's `putfull`); it need not be completely full. Panics in
@@ -257,12 +308,13 @@ impl WorkPool {
         let mut full = lock(&self.full);
         full.push(b);
         // Relaxed: changed under the lock together with the push (type docs).
+        self.nbufs.fetch_add(1, Ordering::Relaxed);
         self.nfull.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Take the most recently published buffer with work, if any (Go's `trygetfull`).
     pub fn get_full(&self) -> Option<Box<WorkBuf>> {
-        if self.is_empty() {
+        if self.full_count() == 0 {
             // A stale zero only makes us miss work published a moment ago; callers that must
             // not miss work (termination) re-check under their own protocol.
             return None;
@@ -270,6 +322,7 @@ impl WorkPool {
         let mut full = lock(&self.full);
         let b = full.pop()?;
         // Relaxed: changed under the lock together with the pop (type docs).
+        self.nbufs.fetch_sub(1, Ordering::Relaxed);
         self.nfull.fetch_sub(1, Ordering::Relaxed);
         Some(b)
     }
@@ -347,6 +400,8 @@ pub struct GcWork {
     /// Go's `flushedWork`: work went from this P into the pool since the last
     /// [`GcWork::take_flushed_work`].
     flushed_work: bool,
+    /// Green Tea's span queue of this P (Go's `gcWork.spanq`, local part).
+    spanq: SpanQueue,
 }
 
 impl GcWork {
@@ -423,11 +478,47 @@ impl GcWork {
         self.wbuf1.as_deref_mut().and_then(WorkBuf::pop)
     }
 
+    /// Queue a span entry (Green Tea: see `crate::mark::greentea`) in this P's ring, which
+    /// spills to the pool by Go's rule.
+    #[inline]
+    pub fn put_span(&mut self, pool: &WorkPool, entry: usize) {
+        if self.spanq.put(pool, entry) {
+            self.flushed_work = true;
+        }
+    }
+
+    /// Take the oldest queued span of this P, else a batch of spans from the pool.
+    #[inline]
+    pub fn try_get_span(&mut self, pool: &WorkPool) -> Option<usize> {
+        self.spanq.pop().or_else(|| self.spanq.refill(pool))
+    }
+
+    pub(crate) fn take_span_buf(&mut self) -> SpanBuf {
+        self.spanq.take_buf()
+    }
+
+    pub(crate) fn put_span_buf(&mut self, b: SpanBuf) {
+        self.spanq.put_buf(b)
+    }
+
     /// If the pool has no work, give some of ours away (Go's `balance`, with the caller's
     /// `work.full == 0` test folded in): all of `wbuf2` if it has work, else the older half of
     /// `wbuf1` if that holds more than four entries. The newer half stays here, hot in cache.
+    /// If no object work was given, the older half of the span ring goes when it holds more
+    /// than four spans.
     pub fn balance(&mut self, pool: &WorkPool) {
-        if !pool.is_empty() || self.wbuf1.is_none() {
+        if !pool.is_empty() {
+            return;
+        }
+        self.balance_objects(pool);
+        if pool.is_empty() && self.spanq.len() > BALANCE_SPLIT_MIN {
+            let half = self.spanq.len() / 2;
+            self.flushed_work |= self.spanq.spill(pool, half);
+        }
+    }
+
+    fn balance_objects(&mut self, pool: &WorkPool) {
+        if self.wbuf1.is_none() {
             return;
         }
         if self.wbuf2.as_deref().is_some_and(|b| !b.is_empty()) {
@@ -450,6 +541,8 @@ impl GcWork {
     /// list (setting the flushed-work flag), empty ones to the empty list. The counters stay;
     /// the caller harvests them with [`GcWork::take_counters`].
     pub fn dispose(&mut self, pool: &WorkPool) {
+        let n = self.spanq.len();
+        self.flushed_work |= self.spanq.spill(pool, n);
         for b in [self.wbuf1.take(), self.wbuf2.take()].into_iter().flatten() {
             if b.is_empty() {
                 pool.put_empty(b);
@@ -460,15 +553,17 @@ impl GcWork {
         }
     }
 
-    /// Whether this P holds no mark work (Go's `gcWork.empty`).
+    /// Whether this P holds no mark work (Go's `gcWork.empty`), spans included.
     pub fn is_empty(&self) -> bool {
-        self.wbuf1.as_deref().is_none_or(WorkBuf::is_empty)
+        self.spanq.is_empty()
+            && self.wbuf1.as_deref().is_none_or(WorkBuf::is_empty)
             && self.wbuf2.as_deref().is_none_or(WorkBuf::is_empty)
     }
 
     /// Number of entries held locally (for tests and statistics).
     pub fn local_len(&self) -> usize {
-        self.wbuf1.as_deref().map_or(0, WorkBuf::len)
+        self.spanq.len()
+            + self.wbuf1.as_deref().map_or(0, WorkBuf::len)
             + self.wbuf2.as_deref().map_or(0, WorkBuf::len)
     }
 

@@ -8,17 +8,18 @@
 use gomem_allocator::mcache::MCache;
 use gomem_allocator::mheap::{HeapConfig, MHeap};
 use gomem_allocator::mspan::CLOBBER_PATTERN;
-use gomem_allocator::sync::{AtomicBool, AtomicUsize, Ordering};
+use gomem_allocator::sync::{AtomicUsize, Ordering};
 use gomem_allocator::typedesc::{TypeDesc, POINTER};
 use gomem_collector::mark::OBLET_BYTES;
 use gomem_collector::work::{GcWork, WorkPool};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod common;
+use common::*;
+
 /// A list node: `{ next: *Node, val: u64 }` (16-byte class, pointer bits in the span).
 static NODE: TypeDesc = TypeDesc::new(16, 8, &[1], "node");
-/// A tree node: `{ left, right: *Tree, val: u64 }` (24-byte class).
-static TREE: TypeDesc = TypeDesc::new(24, 16, &[0b11], "tree");
 /// `[128]*T`: 1024 bytes of pointers, so a malloc header (1152-byte class).
 static BIG_PTRS: TypeDesc = TypeDesc::new(1024, 1024, &[!0; 2], "[128]*T");
 /// 600 bytes, pointers in even words up to byte 584 (640-byte class, with header).
@@ -57,32 +58,6 @@ fn heap() -> Arc<MHeap> {
     MHeap::new(HeapConfig::default()).expect("heap")
 }
 
-fn alloc(c: &mut MCache, ty: &'static TypeDesc) -> usize {
-    c.alloc(ty).expect("alloc").as_ptr() as usize
-}
-
-/// Store `v` in word `i` of the object at `obj`.
-fn set(obj: usize, i: usize, v: usize) {
-    // SAFETY: tests only call this on objects they allocated with at least `i + 1` words, before
-    // any marker runs.
-    unsafe { ((obj + 8 * i) as *mut usize).write(v) }
-}
-
-/// Word `i` of the object at `obj`.
-fn get(obj: usize, i: usize) -> usize {
-    // SAFETY: as for `set`; the object is live (or a freed but mapped slot, read after sweeping).
-    unsafe { ((obj + 8 * i) as *const usize).read() }
-}
-
-fn is_marked(heap: &MHeap, p: usize) -> bool {
-    let (s, i, _) = heap.find_object(p).expect("heap object");
-    s.is_marked(i)
-}
-
-fn elemsize(heap: &MHeap, p: usize) -> u64 {
-    heap.find_object(p).expect("heap object").0.elemsize() as u64
-}
-
 /// Mark everything reachable from `roots` on one P. Returns (bytes_marked, heap_scan_work).
 fn mark_from(heap: &MHeap, roots: &[usize]) -> (u64, u64) {
     let pool = WorkPool::new();
@@ -96,23 +71,6 @@ fn mark_from(heap: &MHeap, roots: &[usize]) -> (u64, u64) {
     let (bytes, scan) = gcw.take_counters();
     assert_eq!(work, scan, "drain reports the scan work it did");
     (bytes, scan)
-}
-
-/// The allocator's sweep protocol after marking (docs/allocator.md): new sweep generation,
-/// caches give their spans back, sweep everything. Returns objects freed (ledger frees delta).
-fn finish_cycle(heap: &MHeap, caches: &mut [&mut MCache]) -> u64 {
-    let before = heap.ledger(&[]).frees;
-    // SAFETY: no other thread allocates or sweeps and every cache of the heap is released
-    // below before it allocates again.
-    unsafe { heap.advance_sweepgen() };
-    for c in caches.iter_mut() {
-        c.release_all();
-    }
-    heap.sweep_all();
-    let refs: Vec<&MCache> = caches.iter().map(|c| &**c).collect();
-    let l = heap.ledger(&refs);
-    assert!(l.balances(), "ledger does not add up\n{l}");
-    l.frees - before
 }
 
 fn list(c: &mut MCache, n: usize) -> Vec<usize> {
@@ -153,20 +111,7 @@ fn tree_marks_reachable_subtrees_only() {
     let h = heap();
     let mut c = h.new_cache();
     h.sweep_all();
-    let t: Vec<usize> = (0..N).map(|_| alloc(&mut c, &TREE)).collect();
-    for i in 0..N {
-        set(t[i], 0, t.get(2 * i + 1).copied().unwrap_or(0));
-        set(t[i], 1, t.get(2 * i + 2).copied().unwrap_or(0));
-        set(t[i], 2, i);
-    }
-    // Cut the root's right subtree (node 2 and its descendants: half the tree minus the root).
-    set(t[0], 1, 0);
-    let in_left = |mut i: usize| {
-        while i > 2 {
-            i = (i - 1) / 2;
-        }
-        i != 2
-    };
+    let t = cut_tree(&mut c, N);
     let reachable = (0..N).filter(|&i| in_left(i)).count();
     assert_eq!(reachable, (N - 1) / 2 + 1);
     let (bytes, scan) = mark_from(&h, &[t[0]]);
@@ -495,109 +440,7 @@ fn unreachable_objects_are_swept_reachable_ones_kept() {
     assert!(fresh.iter().all(|p| !nodes[..600].contains(p)));
 }
 
-/// Mark from `roots` with `threads` Ps sharing one pool, Go's way: each drains, then goes idle
-/// (the `nwait` count); the last one idle with the pool empty ends marking. Returns
-/// (sum of bytes_marked, sum of heap_scan_work).
-fn mark_parallel(heap: &MHeap, roots: &[usize], threads: usize) -> (u64, u64) {
-    let pool = WorkPool::new();
-    let idle = AtomicUsize::new(0);
-    let done = AtomicBool::new(false);
-    let totals: Vec<(u64, u64)> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                let (pool, idle, done) = (&pool, &idle, &done);
-                s.spawn(move || {
-                    let mut gcw = GcWork::new();
-                    for &r in roots.iter().skip(t).step_by(threads) {
-                        shade(heap, &mut gcw, pool, r);
-                    }
-                    'work: loop {
-                        drain(heap, &mut gcw, pool, None, &|| false);
-                        assert!(gcw.is_empty());
-                        if idle.fetch_add(1, Ordering::AcqRel) + 1 == threads
-                            && pool.is_empty()
-                            && idle.load(Ordering::Acquire) == threads
-                        {
-                            done.store(true, Ordering::Release);
-                            break;
-                        }
-                        loop {
-                            if done.load(Ordering::Acquire) {
-                                break 'work;
-                            }
-                            if !pool.is_empty() {
-                                idle.fetch_sub(1, Ordering::AcqRel);
-                                continue 'work;
-                            }
-                            std::thread::yield_now();
-                        }
-                    }
-                    gcw.dispose(pool);
-                    gcw.take_counters()
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    assert!(pool.is_empty());
-    totals.iter().fold((0, 0), |(a, b), &(x, y)| (a + x, b + y))
-}
-
 #[test]
 fn two_ps_mark_one_graph_exactly_once() {
-    const N: usize = 200_000;
-    for round in 0..4u64 {
-        let h = heap();
-        let mut c = h.new_cache();
-        h.sweep_all();
-        // A random graph of tree nodes (two random edges each), plus a pointer array over a
-        // random subset so oblets are shared too.
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ round;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        let nodes: Vec<usize> = (0..N).map(|_| alloc(&mut c, &TREE)).collect();
-        let mut edges = vec![[usize::MAX; 2]; N];
-        for i in 0..N {
-            for (k, e) in edges[i].iter_mut().enumerate() {
-                if next() % 4 != 0 {
-                    *e = (next() % N as u64) as usize;
-                    set(nodes[i], k, nodes[*e]);
-                }
-            }
-        }
-        const ALEN: usize = 70_000; // 560 KiB: 5 oblets
-        let arr = c.alloc_array(&POINTER, ALEN).unwrap().as_ptr() as usize;
-        let mut arr_targets = Vec::new();
-        for i in 0..ALEN {
-            if next() % 3 == 0 {
-                let t = (next() % N as u64) as usize;
-                set(arr, i, nodes[t]);
-                arr_targets.push(t);
-            }
-        }
-        let root_ids: Vec<usize> = (0..16).map(|_| (next() % N as u64) as usize).collect();
-        // The expected live set, computed outside the heap.
-        let mut seen = vec![false; N];
-        let mut stack: Vec<usize> = root_ids.iter().chain(&arr_targets).copied().collect();
-        while let Some(i) = stack.pop() {
-            if !std::mem::replace(&mut seen[i], true) {
-                stack.extend(edges[i].iter().filter(|&&e| e != usize::MAX));
-            }
-        }
-        let live = seen.iter().filter(|&&s| s).count() as u64;
-        let mut roots: Vec<usize> = root_ids.iter().map(|&i| nodes[i]).collect();
-        roots.push(arr);
-        let (bytes, scan) = mark_parallel(&h, &roots, 2);
-        assert_eq!(bytes, 24 * live + elemsize(&h, arr), "round {round}");
-        assert!(scan > 0);
-        for (i, &p) in nodes.iter().enumerate() {
-            assert_eq!(is_marked(&h, p), seen[i], "round {round}, node {i}");
-        }
-        let freed = finish_cycle(&h, &mut [&mut c]);
-        assert_eq!(freed, N as u64 - live, "round {round}");
-    }
+    two_ps_mark_random_graphs(heap, 200_000, 4);
 }

@@ -52,6 +52,7 @@
 //!   `clobberfree` pattern but can otherwise read a stale header (see [`scan_object`]).
 
 mod assist;
+pub mod greentea;
 
 pub use assist::AssistOutcome;
 
@@ -98,6 +99,13 @@ pub unsafe fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize)
     // Nil and the first page are never heap pointers (Go's `minLegalPointer`).
     if ptr < MIN_LEGAL_POINTER {
         return false;
+    }
+    // Green Tea first (Go's `tryDeferToSpanScan`): objects of spans with an inline mark block.
+    if heap.span_inline_marks() {
+        // SAFETY: our contract, which is the enqueue's.
+        if let Some(r) = unsafe { greentea::try_defer_to_span_scan(heap, gcw, pool, ptr) } {
+            return r;
+        }
     }
     // None for foreign addresses, free or manual spans, and span tails past `limit`.
     let Some((span, index, base)) = heap.find_object(ptr) else {
@@ -288,7 +296,15 @@ pub unsafe fn drain(
             },
             None => match ahead.pop() {
                 Some(oldest) => oldest,
-                None => break,
+                None => {
+                    // No object work: Green Tea's spans come after objects (Go's gcDrain).
+                    let Some(s) = gcw.try_get_span(pool) else { break };
+                    // SAFETY: `s` came from a span queue of `gcw` or `pool`, queued by
+                    // `shade` on `heap` in this cycle (the caller's guarantee).
+                    unsafe { greentea::scan_span(heap, gcw, pool, s) };
+                    items_since_check += 1;
+                    continue;
+                }
             },
         };
         // SAFETY: `b` came from `gcw` or `pool`, whose entries the caller guarantees were queued
@@ -356,7 +372,7 @@ impl PrefetchRing {
 /// Hint that the cache line at `addr` will be read soon (a no-op off x86-64). A prefetch never
 /// faults, whatever the address.
 #[inline(always)]
-fn prefetch(addr: usize) {
+pub(crate) fn prefetch(addr: usize) {
     // SAFETY: `prefetch` needs SSE, which every x86-64 CPU has (it is in the target's
     // baseline), and it never dereferences `addr` in the memory-safety sense: a prefetch of an
     // unmapped or invalid address is dropped by the CPU without a fault.
