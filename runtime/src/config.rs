@@ -300,6 +300,12 @@ pub struct Debug {
     /// `clobberfree`: fill freed objects with the `0xdeadbeef` pattern when they are swept, so a
     /// use after free shows. Default off.
     pub clobberfree: bool,
+    /// `greenteagc`: mark with Green Tea (Go 1.27's default marker): spans of 16..=512-byte
+    /// objects keep an inline mark block and are marked and scanned a span at a time; off, the
+    /// classic object-at-a-time marker and layout. Go chooses this at build time
+    /// (`GOEXPERIMENT=nogreenteagc`); gomem per runtime, so one binary can run both. Default
+    /// on. `gccheckmark`'s re-mark is classic either way.
+    pub greenteagc: bool,
     /// `gcstoptheworld`: 0 = concurrent collection; 1 = mark with the world stopped; 2 = also
     /// sweep with the world stopped. Default 0.
     pub gcstoptheworld: u8,
@@ -331,6 +337,7 @@ impl Default for Debug {
             gctrace: 0,
             gccheckmark: false,
             clobberfree: false,
+            greenteagc: true,
             gcstoptheworld: 0,
             madvdontneed: true,
             scavtrace: false,
@@ -406,6 +413,7 @@ pub fn parse_godebug(s: &str, into: &mut Debug) -> Result<(), ConfigError> {
             "gcstoptheworld" => d.gcstoptheworld = parse_level(key, value, 2).map_err(err)?,
             "gccheckmark" => d.gccheckmark = flag(value)?,
             "clobberfree" => d.clobberfree = flag(value)?,
+            "greenteagc" => d.greenteagc = flag(value)?,
             "madvdontneed" => d.madvdontneed = flag(value)?,
             "scavtrace" => d.scavtrace = flag(value)?,
             "gcpacertrace" => d.gcpacertrace = flag(value)?,
@@ -543,14 +551,15 @@ impl Config {
         Ok(self)
     }
 
-    /// The allocator's heap options these settings imply (`clobberfree`, and `madvdontneed` as
-    /// the release mode).
+    /// The allocator's heap options these settings imply (`clobberfree`, `greenteagc` as the
+    /// span layout, and `madvdontneed` as the release mode).
     // The update keeps this compiling if the allocator grows more options.
     #[allow(clippy::needless_update)]
     pub fn heap_config(&self) -> HeapConfig {
         HeapConfig {
             release_mode: self.debug.release_mode(),
             clobberfree: self.debug.clobberfree,
+            span_inline_marks: self.debug.greenteagc,
             ..HeapConfig::default()
         }
     }

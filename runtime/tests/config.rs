@@ -50,6 +50,7 @@ fn defaults_are_gos() {
     assert_eq!(d.gctrace, 0);
     assert!(!d.gccheckmark);
     assert!(!d.clobberfree);
+    assert!(d.greenteagc, "Green Tea is Go 1.27's default marker");
     assert_eq!(d.gcstoptheworld, 0);
     assert!(d.madvdontneed);
     assert!(!d.scavtrace);
@@ -453,9 +454,13 @@ fn godebug_release_mode_and_heap_config() {
     let h = Config::default().heap_config();
     assert_eq!(h.release_mode, ReleaseMode::DontNeed);
     assert!(!h.clobberfree);
+    assert!(h.span_inline_marks, "greenteagc=1 by default: Green Tea's span layout");
     let h = Config::default().godebug("clobberfree=1,madvdontneed=0").unwrap().heap_config();
     assert_eq!(h.release_mode, ReleaseMode::Free);
     assert!(h.clobberfree);
+    let h = Config::default().godebug("greenteagc=0").unwrap().heap_config();
+    assert!(!h.span_inline_marks, "greenteagc=0: the classic layout and marker");
+    assert!(Config::default().godebug("greenteagc=2").is_err());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 //! linked; it checks every reachable object's identity, payload and pointers against the shadow
 //! after every cycle it observes and at the end. `clobberfree` and `gccheckmark` are on, so a
 //! premature free shows as a clobbered payload and a missed mark panics at mark termination.
+//! Each test runs with Green Tea (`greenteagc=1`, the default) and with the classic marker.
 //!
 //! Seeded. The short run is part of the suite; the long one is `#[ignore]`d:
 //! `GOMEM_GC_STRESS_OPS=2000000 cargo test -p gomem --release --test gc_stress -- --ignored`.
@@ -174,8 +175,9 @@ fn mutator(m: &mut Mutator<'_>, seed: u64, ops: u64, gid: u64) -> usize {
     checked + verify(m, table, &sh)
 }
 
-fn run(goroutines: u64, procs: usize, ops: u64, seed: u64) {
-    let cfg = Config::default().gomaxprocs(procs).godebug("clobberfree=1,gccheckmark=1").unwrap();
+fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, greenteagc: u8) {
+    let debug = format!("clobberfree=1,gccheckmark=1,greenteagc={greenteagc}");
+    let cfg = Config::default().gomaxprocs(procs).godebug(&debug).unwrap();
     let rt = Arc::new(Runtime::new(cfg).unwrap());
     let done = Arc::new(AtomicBool::new(false));
     let collector = {
@@ -199,7 +201,7 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64) {
     let checked: usize = hs.into_iter().map(|h| h.join().expect("mutator")).sum();
     done.store(true, Ordering::Relaxed);
     let cycles = collector.join().unwrap();
-    eprintln!("gc_stress: {goroutines} goroutines x {ops} ops on {procs} Ps: {cycles} cycles, {checked} objects verified");
+    eprintln!("gc_stress [greenteagc={greenteagc}]: {goroutines} goroutines x {ops} ops on {procs} Ps: {cycles} cycles, {checked} objects verified");
     assert!(cycles >= MIN_CYCLES as u64, "only {cycles} cycles ran");
     assert!(checked > 0);
     let l = rt.ledger();
@@ -208,7 +210,12 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64) {
 
 #[test]
 fn graphs_survive_back_to_back_cycles() {
-    run(4, 2, 20_000, 7);
+    run(4, 2, 20_000, 7, 1);
+}
+
+#[test]
+fn graphs_survive_back_to_back_cycles_classic_marker() {
+    run(4, 2, 20_000, 8, 0);
 }
 
 #[test]
@@ -216,5 +223,6 @@ fn graphs_survive_back_to_back_cycles() {
 fn long_stress() {
     let ops =
         std::env::var("GOMEM_GC_STRESS_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    run(6, 2, ops, 99);
+    run(6, 2, ops, 99, 1);
+    run(6, 2, ops, 98, 0);
 }

@@ -744,7 +744,12 @@ fn run(goroutines: u64, procs: usize, ops: u64, seed: u64, godebug: &str, gc_eve
 
 #[test]
 fn shared_graph_survives_concurrent_cycles() {
-    run(4, 2, 16_000, 11, "", GC_EVERY);
+    run(4, 2, 16_000, 11, "greenteagc=1", GC_EVERY);
+}
+
+#[test]
+fn shared_graph_survives_concurrent_cycles_classic_marker() {
+    run(4, 2, 16_000, 14, "greenteagc=0", GC_EVERY);
 }
 
 #[test]
@@ -758,13 +763,21 @@ fn shared_graph_survives_stop_the_world_mark_and_sweep() {
 }
 
 /// The long run: `GOMEM_GC_STRESS_OPS` operations per goroutine (6 goroutines, 2 Ps) in each of
-/// the three modes (see docs/testing.md).
+/// the three modes with Green Tea, and two of them with the classic marker (see
+/// docs/testing.md).
 #[test]
 #[ignore]
 fn long_shared_stress() {
     let ops =
         std::env::var("GOMEM_GC_STRESS_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    for (i, godebug) in ["", "gcstoptheworld=1", "gcstoptheworld=2"].iter().enumerate() {
+    let modes = [
+        "",
+        "gcstoptheworld=1",
+        "gcstoptheworld=2",
+        "greenteagc=0",
+        "greenteagc=0,gcstoptheworld=1",
+    ];
+    for (i, godebug) in modes.iter().enumerate() {
         run(6, 2, ops, 101 + i as u64, godebug, GC_EVERY_LONG);
     }
 }
