@@ -42,7 +42,7 @@
 
 use crate::consts::{PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
 use crate::sizeclass::SpanClass;
-use crate::spaninline::{SpanInlineMarkBits, INLINE_WORDS, SPAN_INLINE_MARK_BITS_SIZE};
+use crate::spaninline::{SpanInlineMarkBits, INLINE_WORDS};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
 use crate::sync::{Ordering, UnsafeCell};
 use crate::typedesc::TypeDesc;
@@ -820,7 +820,11 @@ impl MSpan {
         #[cfg(not(loom))]
         return self.base() + PAGE_SIZE
             - SPAN_HEAP_BITS_SIZE
-            - if self.has_inline_marks() { SPAN_INLINE_MARK_BITS_SIZE } else { 0 };
+            - if self.has_inline_marks() {
+                crate::spaninline::SPAN_INLINE_MARK_BITS_SIZE
+            } else {
+                0
+            };
         // Under loom: the bitmap in the span struct (see `loom_heap_bits`).
         #[cfg(loom)]
         return self.loom_heap_bits.as_ptr() as usize;

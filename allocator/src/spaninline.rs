@@ -119,6 +119,17 @@ impl SpanInlineMarkBits {
         unsafe { &*((base + PAGE_SIZE - SPAN_INLINE_MARK_BITS_SIZE) as *const SpanInlineMarkBits) }
     }
 
+    /// Under loom there are no heap pages to hold blocks (loom's atomics cannot live in mapped
+    /// memory), and no model reaches a heap page: the collector's models shade only words
+    /// outside every arena. Reaching this is a bug in a model.
+    ///
+    /// # Safety
+    /// - None needed; it panics.
+    #[cfg(loom)]
+    pub unsafe fn from_base<'a>(base: usize) -> &'a SpanInlineMarkBits {
+        panic!("SpanInlineMarkBits::from_base({base:#x}) under loom: models have no heap pages")
+    }
+
     /// Clear every bit and write `class` (Go's `spanInlineMarkBits.init`). Relaxed stores: the
     /// span is not yet published to markers, or marking is over (module invariants).
     pub fn init(&self, class: SpanClass) {
@@ -231,6 +242,21 @@ impl SpanInlineMarkBits {
             return self.owned_or(MANY_MARK) == UNOWNED;
         }
         false
+    }
+
+    /// Loom-only: [`SpanInlineMarkBits::try_acquire`] done wrongly, with a load and a store of
+    /// `owned` instead of read-modify-writes (what Go's `ManyMark` fast path amounts to without
+    /// sequentially consistent atomics), for the model that shows the handshake then loses a
+    /// mark (`collector/tests/loom_greentea.rs`). Not compiled outside `--cfg loom`.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn try_acquire_load_store(&self) -> bool {
+        let w = &self.scans[INLINE_WORDS - 1];
+        // ORDERING: Acquire/Release, the strongest a load and a store can have; still not
+        // enough (that is what the model shows).
+        let old = w.load(Ordering::Acquire);
+        w.store(old | ((ONE_MARK | MANY_MARK) as u64) << TOP_SHIFT, Ordering::Release);
+        (old >> TOP_SHIFT) as u8 == UNOWNED
     }
 
     /// Give up ownership before scanning (Go's `release`, an `Xchg8`): returns the old `owned`.

@@ -231,18 +231,76 @@ pub unsafe fn try_defer_to_span_scan(
         // The span's tail (past the last slot, or the bitmap and block themselves).
         return Some(false);
     }
-    // SAFETY: marking is on (our contract); a scan object is queued below through the span.
+    // SAFETY: marking is on (our contract); the span is queued below when this caller takes it.
+    match unsafe { mark_in_block(imb, idx, class.noscan()) } {
+        Marked::Already => Some(false),
+        Marked::Black => {
+            gcw.bytes_marked += sc.size() as u64;
+            Some(true)
+        }
+        Marked::Queue => {
+            gcw.put_span(pool, make_entry(base, idx));
+            Some(true)
+        }
+        Marked::Owned => Some(true),
+    }
+}
+
+/// What [`mark_in_block`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marked {
+    /// The object was marked already.
+    Already,
+    /// Marked a noscan object: black at once.
+    Black,
+    /// Marked a scan object and took the span: the caller must queue it.
+    Queue,
+    /// Marked a scan object of a span someone else holds queued (or is about to scan).
+    Owned,
+}
+
+/// The marker's half of the ownership handshake: set object `idx`'s inline mark, then (scan
+/// spans) try to take the span ([`SpanInlineMarkBits::try_acquire`]). The body of
+/// [`try_defer_to_span_scan`] once the block is found; the loom model runs it.
+///
+/// # Safety
+/// - As for [`SpanInlineMarkBits::try_mark`]: a caller that gets [`Marked::Queue`] queues the
+///   span (module invariants, "owned ⇒ queued somewhere").
+#[inline(always)]
+pub unsafe fn mark_in_block(imb: &SpanInlineMarkBits, idx: usize, noscan: bool) -> Marked {
+    // SAFETY: our contract.
     if !unsafe { imb.try_mark(idx) } {
-        return Some(false);
+        return Marked::Already;
     }
-    if class.noscan() {
-        gcw.bytes_marked += sc.size() as u64;
-        return Some(true);
+    if noscan {
+        Marked::Black
+    } else if imb.try_acquire() {
+        Marked::Queue
+    } else {
+        Marked::Owned
     }
-    if imb.try_acquire() {
-        gcw.put_span(pool, make_entry(base, idx));
+}
+
+/// The scanner's half of the handshake, the start of [`scan_span`]: release the span, then take
+/// its grey objects into `objs` (bit i = object i): only the queued object `idx` if the span saw
+/// one mark since it was queued, else every marked-but-unscanned object. Returns how many; each
+/// is the caller's to scan (its scan bit is now set, by this call alone).
+pub fn take_grey(
+    imb: &SpanInlineMarkBits,
+    idx: usize,
+    nelems: usize,
+    objs: &mut [u64; INLINE_WORDS],
+) -> usize {
+    if imb.release() == ONE_MARK {
+        *objs = [0; INLINE_WORDS];
+        if !imb.try_set_scanned(idx) {
+            return 0;
+        }
+        objs[idx / 64] = 1 << (idx % 64);
+        1
+    } else {
+        imb.set_scans(nelems, objs)
     }
-    Some(true)
 }
 
 /// The span's pointer bitmap, loaded once (16 words; bit `w` = word `w` of the page).
@@ -370,16 +428,7 @@ pub unsafe fn scan_span(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, entry: 
     debug_assert!(!class.noscan(), "noscan span {base:#x} in a span queue");
     let elemsize = class.size_class().size();
     let mut objs = [0u64; INLINE_WORDS];
-    let nmarked = if imb.release() == ONE_MARK {
-        let idx = entry & PAGE_MASK;
-        if !imb.try_set_scanned(idx) {
-            return;
-        }
-        objs[idx / 64] = 1 << (idx % 64);
-        1
-    } else {
-        imb.set_scans(inline_nelems(class), &mut objs)
-    };
+    let nmarked = take_grey(imb, entry & PAGE_MASK, inline_nelems(class), &mut objs);
     if nmarked == 0 {
         return;
     }
