@@ -11,6 +11,7 @@
 //! gomem run churn --trace t.json --plot heap.svg   # a Chrome trace and an SVG chart of the run
 //! gomem compare gcbench --scale -2 --runs 5  # gomem against the Go twin: medians and ratios
 //! gomem run burst --peak 256MiB --keep 16MiB --duration 10  # RSS after a burst is dropped
+//! gomem compare mark --shape list --go-marker classic  # mark time per object, Go's old marker
 //! gomem figures --markdown docs/figures.md   # every comparison the docs quote (figures.sh)
 //! gomem --help | --version
 //! ```
@@ -31,7 +32,9 @@ use gomem::timeline::{Recorder, Timeline};
 use gomem_benches::timeline;
 use gomem_benches::workloads::compare::{self, Comparison, GoToolchain, Plan, Settings, Side};
 use gomem_benches::workloads::report::{self, Report, Sample};
-use gomem_benches::workloads::{self, alloc, binary_trees, burst, churn, gcbench, latency, Spec};
+use gomem_benches::workloads::{
+    self, alloc, binary_trees, burst, churn, gcbench, latency, mark, Spec,
+};
 
 /// Go's runtime memory manager rebuilt in Rust: tools for inspecting it.
 #[derive(Debug, Parser)]
@@ -357,6 +360,26 @@ enum Workload {
               value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
     },
+    /// The mark phase alone: build a live heap of one shape, force CYCLES collections and
+    /// report the median mark time per cycle and per object.
+    Mark {
+        /// The heap: tree (allocation order), list (random order), array (one pointer array,
+        /// random order) or churn (survivors of random replacement, linked randomly).
+        #[arg(long, default_value = "tree", value_name = "SHAPE", value_parser = mark::Shape::parse)]
+        shape: mark::Shape,
+        /// Live 24-byte objects (2^20 ≈ 24 MiB).
+        #[arg(long, default_value_t = 1 << 20, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { mark::MAX_OBJECTS }>)]
+        objects: u64,
+        /// Forced collections measured.
+        #[arg(long, default_value_t = 10, value_name = "K", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { mark::MAX_CYCLES }>)]
+        cycles: u64,
+        /// Seed of the random orders and replacements.
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<0, { u64::MAX }>)]
+        seed: u64,
+    },
 }
 
 impl Workload {
@@ -379,6 +402,9 @@ impl Workload {
             }
             Workload::Burst { peak, keep, duration_ms, rate, goroutines } => {
                 Spec::Burst(burst::Params { peak, keep, duration_ms, rate, goroutines })
+            }
+            Workload::Mark { shape, objects, cycles, seed } => {
+                Spec::Mark(mark::Params { shape, objects, cycles, seed })
             }
         }
     }

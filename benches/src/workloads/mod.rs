@@ -10,6 +10,7 @@
 //! | `alloc` | [`alloc`] | allocation throughput, nothing kept alive |
 //! | `latency` | [`latency`] | the delay of single allocations beside a large live ring of buffers |
 //! | `burst` | [`burst`] | a large live set built, dropped, then a quiet tail: memory given back to the OS |
+//! | `mark` | [`mark`] | the mark phase alone: a live heap of one shape (tree, list, array, churned) under forced cycles, per-cycle mark time and ns per object |
 //!
 //! A workload is described by a [`Spec`] (its name and parameters), which can
 //! [run](Spec::run) it on a [`Runtime`], list its parameters for a report
@@ -29,6 +30,7 @@ pub mod compare;
 pub mod fit;
 pub mod gcbench;
 pub mod latency;
+pub mod mark;
 pub mod report;
 
 use gomem::sync::{AtomicU64, Ordering};
@@ -179,6 +181,8 @@ pub enum Spec {
     Latency(latency::Params),
     /// `burst`.
     Burst(burst::Params),
+    /// `mark`.
+    Mark(mark::Params),
 }
 
 impl Spec {
@@ -191,6 +195,7 @@ impl Spec {
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
             Spec::Burst(_) => "burst",
+            Spec::Mark(_) => "mark",
         }
     }
 
@@ -203,6 +208,7 @@ impl Spec {
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
             Spec::Burst(_) => "burst",
+            Spec::Mark(_) => "mark",
         }
     }
 
@@ -215,6 +221,7 @@ impl Spec {
             Spec::Alloc(p) => p.parameters(),
             Spec::Latency(p) => p.parameters(),
             Spec::Burst(p) => p.parameters(),
+            Spec::Mark(p) => p.parameters(),
         }
     }
 
@@ -227,6 +234,7 @@ impl Spec {
             Spec::Alloc(p) => p.args(),
             Spec::Latency(p) => p.args(),
             Spec::Burst(p) => p.args(),
+            Spec::Mark(p) => p.args(),
         }
     }
 
@@ -239,6 +247,7 @@ impl Spec {
             Spec::Alloc(p) => p.validate(),
             Spec::Latency(p) => p.validate(),
             Spec::Burst(p) => p.validate(),
+            Spec::Mark(p) => p.validate(),
         }
     }
 
@@ -251,6 +260,7 @@ impl Spec {
             Spec::Alloc(p) => p.live_estimate(),
             Spec::Latency(p) => p.live_estimate(),
             Spec::Burst(p) => p.live_estimate(),
+            Spec::Mark(p) => p.live_estimate(),
         }
     }
 
@@ -270,6 +280,7 @@ impl Spec {
             Spec::Alloc(p) => alloc::run(rt, p, progress),
             Spec::Latency(p) => latency::run(rt, p, progress),
             Spec::Burst(p) => burst::run(rt, p, progress),
+            Spec::Mark(p) => mark::run(rt, p, progress),
         }
     }
 }
