@@ -34,6 +34,8 @@ pub struct Entry {
     pub settings: Settings,
     /// Workload metrics shown beside the common figures (keys of the report's `metrics`).
     pub metrics: &'static [&'static str],
+    /// The Go side's marker.
+    pub go_marker: compare::GoMarker,
 }
 
 /// The common figures of every table: report key and label.
@@ -63,6 +65,7 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
         }),
         settings: plain,
         metrics: &[],
+        go_marker: Default::default(),
     };
     let churn = |live: u64, total: u64| churn::Params { live, total, goroutines: 1, seed: 1 };
     let mut v = vec![
@@ -76,12 +79,14 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
             }),
             settings: plain,
             metrics: &[],
+            go_marker: Default::default(),
         },
         Entry {
             title: "churn --live 64MiB --total 4GiB".into(),
             spec: Spec::Churn(churn(q(64 << 20, 64 << 10), q(4 << 30, 2 << 20))),
             settings: plain,
             metrics: &[],
+            go_marker: Default::default(),
         },
         Entry {
             title: "latency".into(),
@@ -93,6 +98,7 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
             }),
             settings: plain,
             metrics: &["alloc_delay_p99_ns", "alloc_delay_max_ns"],
+            go_marker: Default::default(),
         },
     ];
     for size in [16, 64, 512] {
@@ -106,6 +112,7 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
             }),
             settings: plain,
             metrics: &[],
+            go_marker: Default::default(),
         });
     }
     v.push(Entry {
@@ -119,12 +126,14 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
         }),
         settings: plain,
         metrics: &["rss_at_drop_bytes", "rss_end_bytes"],
+        go_marker: Default::default(),
     });
     v.push(Entry {
         title: "churn --live 64MiB --total 1GiB, GOGC=off GOMEMLIMIT=128MiB".into(),
         spec: Spec::Churn(churn(q(64 << 20, 1 << 20), q(1 << 30, 8 << 20))),
         settings: limited,
         metrics: &[],
+        go_marker: Default::default(),
     });
     v
 }
@@ -322,13 +331,13 @@ pub fn run(go: &GoToolchain, o: &Options) -> Result<Outcome, compare::CompareErr
     for (n, e) in entries.iter().enumerate() {
         let at = |start: std::time::Instant| start.elapsed().as_secs();
         eprintln!("[{}/{}] {} ({} s so far)", n + 1, entries.len(), e.title, at(start));
-        let twin_exe = go.build_twin(&o.twins, e.spec.go_package(), &cache)?;
+        let twin = go.build_twin(&o.twins, e.spec.go_package(), &cache, e.go_marker)?;
         let plan = Plan {
             spec: e.spec.clone(),
             settings: e.settings,
             runs: o.runs,
             gomem_exe: o.gomem_exe.clone(),
-            twin_exe,
+            twin_exe: twin.exe.clone(),
         };
         let (gomem, go_runs) = plan.run(|i, total, side| {
             let who = if side == Side::Gomem { "gomem" } else { "Go" };
@@ -340,6 +349,9 @@ pub fn run(go: &GoToolchain, o: &Options) -> Result<Outcome, compare::CompareErr
             machine: header.machine.clone(),
             gomem_version: compare::gomem_version(),
             go_version: go.version.clone(),
+            go_marker: twin.marker,
+            go_goexperiment: twin.goexperiment,
+            godebug: std::env::var("GODEBUG").unwrap_or_default(),
             gomem,
             go: go_runs,
         };

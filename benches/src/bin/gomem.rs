@@ -30,7 +30,9 @@ use gomem::allocator::sizeclass;
 use gomem::config::{self, Config, GcPercent};
 use gomem::timeline::{Recorder, Timeline};
 use gomem_benches::timeline;
-use gomem_benches::workloads::compare::{self, Comparison, GoToolchain, Plan, Settings, Side};
+use gomem_benches::workloads::compare::{
+    self, Comparison, GoMarker, GoToolchain, Plan, Settings, Side,
+};
 use gomem_benches::workloads::report::{self, Report, Sample};
 use gomem_benches::workloads::{
     self, alloc, binary_trees, burst, churn, gcbench, latency, mark, Spec,
@@ -199,6 +201,11 @@ struct CompareOpts {
     /// this source tree).
     #[arg(long, global = true, help_heading = "Compare options", value_name = "DIR")]
     go_twins: Option<PathBuf>,
+    /// The Go side's marker: greentea (Go's default) or classic (the twin built with
+    /// GOEXPERIMENT=nogreenteagc). gomem's own marker follows GODEBUG, which both sides get.
+    #[arg(long, global = true, help_heading = "Compare options", default_value = "greentea",
+          value_name = "greentea|classic", value_parser = GoMarker::parse)]
+    go_marker: GoMarker,
 }
 
 /// A parsed `--memlimit` (`None` = no limit).
@@ -623,10 +630,10 @@ fn compare(opts: RunOpts, cmp: CompareOpts, w: Workload) -> Result<(), Failure> 
         bar.set_length(2 * runs as u64 + 1);
         bar.set_message(format!("building the Go twin {}", spec.go_package()));
     }
-    let twin_exe = go
-        .build_twin(&twins, spec.go_package(), &compare::twin_cache_dir(&gomem_exe))
+    let twin = go
+        .build_twin(&twins, spec.go_package(), &compare::twin_cache_dir(&gomem_exe), cmp.go_marker)
         .map_err(|e| Failure::run(e.to_string()))?;
-    let plan = Plan { spec: spec.clone(), settings, runs, gomem_exe, twin_exe };
+    let plan = Plan { spec: spec.clone(), settings, runs, gomem_exe, twin_exe: twin.exe.clone() };
     let results = plan.run(|i, n, side| {
         if let Some(bar) = &bar {
             bar.set_position(i as u64 + 1);
@@ -644,6 +651,9 @@ fn compare(opts: RunOpts, cmp: CompareOpts, w: Workload) -> Result<(), Failure> 
         machine: compare::Machine::detect(),
         gomem_version: compare::gomem_version(),
         go_version: go.version.clone(),
+        go_marker: twin.marker,
+        go_goexperiment: twin.goexperiment,
+        godebug: std::env::var("GODEBUG").unwrap_or_default(),
         gomem: gomem_runs,
         go: go_runs,
     };

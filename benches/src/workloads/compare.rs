@@ -6,8 +6,11 @@
 //! 1. [`GoToolchain::find`] locates `go` (`GOMEM_GO`, else `go` on `PATH`); without it the
 //!    comparison stops with [`INSTALL_HINT`]: there is no Go side to make up.
 //! 2. [`GoToolchain::build_twin`] builds the twin's package from `benches/go` (or
-//!    `GOMEM_GO_TWINS`) into a cache directory; Go's build cache makes a rebuild of unchanged
-//!    sources quick.
+//!    `GOMEM_GO_TWINS`) into a cache directory, with the marker [`GoMarker`] names (Go's
+//!    default Green Tea marker, or the classic one by `GOEXPERIMENT=nogreenteagc`), each into
+//!    its own directory, and reads the experiments back from the binary's build information
+//!    (`go version -m`), so a twin built without the marker asked for is refused; Go's build
+//!    cache makes a rebuild of unchanged sources quick.
 //! 3. [`Plan::run`] runs `gomem run NAME ARGS --json` and `TWIN ARGS --json` as child processes,
 //!    one after the other, N times, so CPU times and peak RSS are each process's own. Both get
 //!    the same flags and the same `GOGC`, `GOMEMLIMIT` and `GOMAXPROCS` ([`Settings`]).
@@ -117,6 +120,69 @@ impl Settings {
 // Go, the twins, the machine
 // ---------------------------------------------------------------------------------------------
 
+/// Which marker the Go twin is built with (`gomem compare --go-marker`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GoMarker {
+    /// Green Tea span marking, Go's default since 1.26 (`GOEXPERIMENT=greenteagc`).
+    #[default]
+    GreenTea,
+    /// The classic object-at-a-time marker (`GOEXPERIMENT=nogreenteagc`).
+    Classic,
+}
+
+impl GoMarker {
+    /// `greentea` or `classic`, as `--go-marker` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GoMarker::GreenTea => "greentea",
+            GoMarker::Classic => "classic",
+        }
+    }
+
+    /// The marker `--go-marker NAME` names.
+    pub fn parse(s: &str) -> Result<GoMarker, String> {
+        match s {
+            "greentea" => Ok(GoMarker::GreenTea),
+            "classic" => Ok(GoMarker::Classic),
+            _ => Err(format!("unknown marker {s:?}: expected greentea or classic")),
+        }
+    }
+
+    /// The `GOEXPERIMENT` to build with: the experiments of `inherited` (the caller's
+    /// `GOEXPERIMENT`) other than `greenteagc` or `nogreenteagc`, then this marker's.
+    pub fn goexperiment(self, inherited: &str) -> String {
+        let mut v: Vec<&str> = inherited
+            .split(',')
+            .filter(|e| !e.is_empty() && !matches!(*e, "greenteagc" | "nogreenteagc"))
+            .collect();
+        v.push(match self {
+            GoMarker::GreenTea => "greenteagc",
+            GoMarker::Classic => "nogreenteagc",
+        });
+        v.join(",")
+    }
+
+    /// Whether a binary whose build information records `experiments` (its `GOEXPERIMENT`,
+    /// which lists what differs from the toolchain's defaults) runs this marker, given that
+    /// Green Tea is the default.
+    pub fn built_into(self, experiments: &str) -> bool {
+        let off = experiments.split(',').any(|e| e == "nogreenteagc");
+        off == (self == GoMarker::Classic)
+    }
+}
+
+/// A built Go twin.
+#[derive(Clone, Debug)]
+pub struct Twin {
+    /// The binary.
+    pub exe: PathBuf,
+    /// The marker it was built with.
+    pub marker: GoMarker,
+    /// `GOEXPERIMENT` as its build information records it (`go version -m`; empty when it
+    /// was built with the toolchain's default experiments).
+    pub goexperiment: String,
+}
+
 /// A working `go` command.
 #[derive(Clone, Debug)]
 pub struct GoToolchain {
@@ -174,8 +240,9 @@ impl GoToolchain {
         Ok(GoToolchain { go, version })
     }
 
-    /// Build the twin `package` (a directory of `twins`, e.g. `churn`) into a subdirectory of
-    /// `cache` kept for that `twins` directory, and return the binary's path.
+    /// Build the twin `package` (a directory of `twins`, e.g. `churn`) with `marker` into a
+    /// subdirectory of `cache` kept for that `twins` directory and that marker, and check from
+    /// its build information that it runs that marker.
     ///
     /// The binary is built under a temporary name and renamed into place, so concurrent
     /// comparisons never run a half-written file.
@@ -184,7 +251,8 @@ impl GoToolchain {
         twins: &Path,
         package: &str,
         cache: &Path,
-    ) -> Result<PathBuf, CompareError> {
+        marker: GoMarker,
+    ) -> Result<Twin, CompareError> {
         let build = |m: String| CompareError::Build(m);
         if !twins.join(package).is_dir() {
             return Err(build(format!(
@@ -201,7 +269,7 @@ impl GoToolchain {
             source.hash(&mut h);
             h.finish()
         };
-        let out_dir = &cache.join(format!("{key:016x}"));
+        let out_dir = &cache.join(format!("{key:016x}")).join(marker.name());
         std::fs::create_dir_all(out_dir)
             .map_err(|e| build(format!("cannot create {}: {e}", out_dir.display())))?;
         let bin = out_dir.join(package);
@@ -211,8 +279,11 @@ impl GoToolchain {
         // Build with the Go that is here, never a downloaded one, and without a workspace file
         // from a parent directory.
         c.env("GOTOOLCHAIN", "local").env("GOFLAGS", "-mod=mod").env("GOWORK", "off");
+        let inherited = std::env::var("GOEXPERIMENT").unwrap_or_default();
+        c.env("GOEXPERIMENT", marker.goexperiment(&inherited));
         if ["GOCACHE", "XDG_CACHE_HOME", "HOME"].iter().all(|v| std::env::var_os(v).is_none()) {
-            c.env("GOCACHE", out_dir.join("go-build"));
+            // One cache for both markers: GOEXPERIMENT is part of Go's cache keys.
+            c.env("GOCACHE", cache.join("go-build"));
         }
         let out = c
             .stdin(Stdio::null())
@@ -227,10 +298,58 @@ impl GoToolchain {
                 String::from_utf8_lossy(&out.stderr).trim_end()
             )));
         }
+        let goexperiment = match self.goexperiment_of(&tmp) {
+            Ok(g) if marker.built_into(&g) => g,
+            Ok(g) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(build(format!(
+                    "the twin {package} was built for the {} marker but its build information \
+                     says GOEXPERIMENT={g:?}",
+                    marker.name()
+                )));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(build(e));
+            }
+        };
         std::fs::rename(&tmp, &bin)
             .map_err(|e| build(format!("cannot move the twin to {}: {e}", bin.display())))?;
-        Ok(bin)
+        Ok(Twin { exe: bin, marker, goexperiment })
     }
+
+    /// The `GOEXPERIMENT` recorded in a Go binary's build information (`go version -m`),
+    /// empty when the line is absent (built with the default experiments).
+    pub fn goexperiment_of(&self, bin: &Path) -> Result<String, String> {
+        let out = Command::new(&self.go)
+            .args(["version", "-m"])
+            .arg(bin)
+            .env("GOTOOLCHAIN", "local")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {} version -m: {e}", self.go.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "go version -m {} failed ({}): {}",
+                bin.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(parse_goexperiment(&String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+/// The value of the `build GOEXPERIMENT=...` line of `go version -m` output, or `""`.
+pub fn parse_goexperiment(version_m: &str) -> String {
+    version_m
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some("build")).then(|| f.next()).flatten()?.strip_prefix("GOEXPERIMENT=")
+        })
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Where the Go twins' sources are: `$GOMEM_GO_TWINS`, else `benches/go` of the source tree
@@ -421,6 +540,8 @@ pub enum Unit {
     Fraction,
     /// A plain count.
     Count,
+    /// Picoseconds per object, shown as nanoseconds per object.
+    PicosPerObject,
 }
 
 impl Unit {
@@ -433,6 +554,7 @@ impl Unit {
             Unit::Fraction => format!("{:.1}%", v * 100.0),
             Unit::Count if v.fract() == 0.0 => format!("{v:.0}"),
             Unit::Count => format!("{v:.1}"),
+            Unit::PicosPerObject => format!("{:.2} ns/obj", v / 1e3),
         }
     }
 }
@@ -502,6 +624,13 @@ pub struct Comparison {
     pub gomem_version: String,
     /// [`GoToolchain::version`].
     pub go_version: String,
+    /// The marker the Go twin was built with ([`Twin::marker`]).
+    pub go_marker: GoMarker,
+    /// Its recorded `GOEXPERIMENT` ([`Twin::goexperiment`]).
+    pub go_goexperiment: String,
+    /// `GODEBUG` as both sides got it from the environment (gomem's marker setting among
+    /// them); empty for none.
+    pub godebug: String,
     /// gomem's reports, in run order.
     pub gomem: Vec<Report>,
     /// Go's reports, in run order.
@@ -517,7 +646,15 @@ impl Comparison {
         if let Some(first) = self.gomem.first() {
             for m in first.metrics.keys() {
                 if self.go.iter().all(|r| r.metrics.contains_key(m)) {
-                    let unit = if m.ends_with("_ns") { Unit::Nanos } else { Unit::Count };
+                    let unit = if m.ends_with("_ns") {
+                        Unit::Nanos
+                    } else if m.ends_with("_ps_per_object") {
+                        Unit::PicosPerObject
+                    } else if m.ends_with("_bytes") {
+                        Unit::Bytes
+                    } else {
+                        Unit::Count
+                    };
                     keys.push((format!("metrics.{m}"), unit));
                 }
             }
@@ -588,8 +725,19 @@ impl Comparison {
             self.gomem.len().max(self.go.len())
         );
         let _ = writeln!(s, "machine   {}, {} cores, Linux {}", m.cpu, m.cores, m.kernel);
-        let _ = writeln!(s, "gomem     {}", self.gomem_version);
-        let _ = writeln!(s, "go        {}", self.go_version);
+        let godebug = if self.godebug.is_empty() {
+            String::new()
+        } else {
+            format!("; GODEBUG={}", self.godebug)
+        };
+        let _ = writeln!(s, "gomem     {}{godebug}", self.gomem_version);
+        let _ = writeln!(
+            s,
+            "go        {}; {} marker (GOEXPERIMENT={})",
+            self.go_version,
+            self.go_marker.name(),
+            if self.go_goexperiment.is_empty() { "default" } else { &self.go_goexperiment }
+        );
         let _ = writeln!(s);
         let _ = writeln!(s, "{:<32} {:>14} {:>14} {:>10}", "figure", "gomem", "Go", "gomem/Go");
         for f in self.figures() {
@@ -638,6 +786,9 @@ impl Comparison {
             "runs_per_side": self.gomem.len(),
             "machine": self.machine,
             "versions": {"gomem": self.gomem_version, "go": self.go_version},
+            "go_marker": self.go_marker.name(),
+            "go_goexperiment": self.go_goexperiment,
+            "godebug": self.godebug,
             "check": {
                 "gomem": self.gomem.first().map(|r| r.check),
                 "go": self.go.first().map(|r| r.check),
@@ -697,6 +848,9 @@ mod tests {
             machine: Machine { cpu: "test cpu".into(), cores: 2, kernel: "6.0".into() },
             gomem_version: "0.1.0".into(),
             go_version: "go1.27.3 linux/amd64".into(),
+            go_marker: GoMarker::Classic,
+            go_goexperiment: "nogreenteagc".into(),
+            godebug: String::new(),
             gomem,
             go,
         }

@@ -107,11 +107,6 @@ impl Shape {
             format!("unknown shape {s:?}: expected one of {}", names.join(", "))
         })
     }
-
-    /// Its number in reports (0 tree, 1 list, 2 array, 3 churn; the twin's too).
-    pub fn index(self) -> u64 {
-        Shape::ALL.iter().position(|&s| s == self).expect("listed") as u64
-    }
 }
 
 /// The parameters of a run (`gomem run mark --shape S --objects N --cycles K --seed X`).
@@ -140,10 +135,10 @@ impl Params {
         self.objects + u64::from(self.shape == Shape::Array)
     }
 
-    /// For reports (`shape` by its [`Shape::index`]).
+    /// For reports.
     pub fn parameters(&self) -> Vec<(&'static str, Param)> {
         vec![
-            ("shape", Param::Uint(self.shape.index())),
+            ("shape", Param::Name(self.shape.name())),
             ("objects", Param::Uint(self.objects)),
             ("cycles", Param::Uint(self.cycles)),
             ("seed", Param::Uint(self.seed)),
@@ -540,9 +535,8 @@ pub fn run(rt: &Runtime, p: &Params, progress: &Arc<Progress>) -> Result<Outcome
     let get = |k: &str| metrics.iter().find(|m| m.0 == k).map_or(0, |m| m.1);
     let _ = writeln!(
         out,
-        "mark: {} ({}) of {} objects of {NODE_SIZE} bytes, {} forced cycles",
+        "mark: {} of {} objects of {NODE_SIZE} bytes, {} forced cycles",
         p.shape.name(),
-        p.shape.index(),
         p.objects,
         p.cycles
     );

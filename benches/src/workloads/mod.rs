@@ -154,6 +154,8 @@ pub enum Param {
     Int(i64),
     /// A switch.
     Bool(bool),
+    /// A choice by name (mark's `shape`).
+    Name(&'static str),
 }
 
 impl core::fmt::Display for Param {
@@ -162,6 +164,7 @@ impl core::fmt::Display for Param {
             Param::Uint(v) => write!(f, "{v}"),
             Param::Int(v) => write!(f, "{v}"),
             Param::Bool(v) => write!(f, "{v}"),
+            Param::Name(v) => f.write_str(v),
         }
     }
 }
