@@ -918,6 +918,26 @@ mod tests {
     }
 
     #[test]
+    fn markers_become_goexperiments_and_are_read_back() {
+        assert_eq!(GoMarker::Classic.goexperiment(""), "nogreenteagc");
+        assert_eq!(GoMarker::GreenTea.goexperiment("nogreenteagc"), "greenteagc");
+        assert_eq!(GoMarker::Classic.goexperiment("jsonv2,greenteagc"), "jsonv2,nogreenteagc");
+        let m = "/tmp/mark: go1.27.3\n\tpath\tgomem.example/twins/mark\n\tbuild\t-compiler=gc\n\
+                 \tbuild\tGOEXPERIMENT=jsonv2,nogreenteagc\n\tbuild\tGOOS=linux\n";
+        assert_eq!(parse_goexperiment(m), "jsonv2,nogreenteagc");
+        assert_eq!(parse_goexperiment("/tmp/mark: go1.27.3\n\tbuild\tGOOS=linux\n"), "");
+        assert!(GoMarker::Classic.built_into("jsonv2,nogreenteagc"));
+        assert!(!GoMarker::Classic.built_into("greenteagc"));
+        assert!(GoMarker::GreenTea.built_into("") && GoMarker::GreenTea.built_into("greenteagc"));
+        assert!(!GoMarker::GreenTea.built_into("nogreenteagc"));
+        assert_eq!(GoMarker::parse("classic"), Ok(GoMarker::Classic));
+        assert!(GoMarker::parse("Classic").is_err());
+        let go = comparison(vec![], vec![]).table();
+        let go = go.lines().find(|l| l.starts_with("go ")).unwrap_or_default().to_owned();
+        assert!(go.ends_with("; classic marker (GOEXPERIMENT=nogreenteagc)"), "{go}");
+    }
+
+    #[test]
     fn a_missing_go_says_how_to_get_it() {
         let e = GoToolchain::at(PathBuf::from("/nonexistent/go")).unwrap_err();
         assert!(matches!(e, CompareError::GoMissing(_)));
