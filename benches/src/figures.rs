@@ -17,7 +17,7 @@
 
 use crate::workloads::compare::{self, figure, Comparison, GoToolchain, Plan, Settings, Side};
 use crate::workloads::report::Report;
-use crate::workloads::{alloc, binary_trees, burst, churn, gcbench, latency, Spec};
+use crate::workloads::{alloc, binary_trees, burst, churn, gcbench, latency, mark, Spec};
 use gomem::config::GcPercent;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -135,6 +135,28 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
         metrics: &[],
         go_marker: Default::default(),
     });
+    // The mark phase alone, each shape against both of Go's markers.
+    for shape in mark::Shape::ALL {
+        for go_marker in [compare::GoMarker::GreenTea, compare::GoMarker::Classic] {
+            v.push(Entry {
+                title: format!("mark --shape {}, Go's {} marker", shape.name(), go_marker.name()),
+                spec: Spec::Mark(mark::Params {
+                    shape,
+                    objects: q(1 << 20, 2000),
+                    cycles: q(10, 2),
+                    seed: 1,
+                }),
+                settings: plain,
+                metrics: &[
+                    "mark_wall_ps_per_object",
+                    "mark_cpu_ps_per_object",
+                    "mark_wall_ns",
+                    "heap_marked_bytes",
+                ],
+                go_marker,
+            });
+        }
+    }
     v
 }
 
@@ -251,9 +273,13 @@ fn output(cmd: &str, args: &[&str]) -> Option<String> {
 pub fn table(entry: &Entry, c: &Comparison) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## {}\n", entry.title);
+    let marker = match c.go_marker {
+        compare::GoMarker::GreenTea => String::new(),
+        m => format!(" --go-marker {}", m.name()),
+    };
     let _ = writeln!(
         s,
-        "`gomem compare {} {} {} --runs {}` ({})\n",
+        "`gomem compare {} {} {} --runs {}{marker}` ({})\n",
         c.spec.name(),
         c.spec.args().join(" "),
         c.settings.args().join(" "),
@@ -431,7 +457,7 @@ mod tests {
     fn every_entry_of_both_suites_is_a_valid_workload() {
         for quick in [false, true] {
             let s = suite(quick, 2);
-            assert_eq!(s.len(), 10);
+            assert_eq!(s.len(), 18);
             for e in &s {
                 assert_eq!(e.spec.validate(), Ok(()), "{} (quick: {quick})", e.title);
             }
