@@ -20,7 +20,8 @@
 //! for gomem and Go on the same parameters) and workload-specific metrics.
 //! [`report::measure`] wraps a run with wall and CPU time, GC statistics and a peak-heap
 //! sampler, and gives a [`report::Report`]; [`compare`] runs a workload on gomem and on its Go
-//! twin in turn and puts the medians of their reports side by side (`gomem compare`).
+//! twin in turn and puts the medians of their reports side by side (`gomem compare`), with the
+//! twin built by [`twin_build`].
 
 pub mod alloc;
 pub mod binary_trees;
@@ -32,6 +33,7 @@ pub mod gcbench;
 pub mod latency;
 pub mod mark;
 pub mod report;
+pub mod twin_build;
 
 use gomem::sync::{AtomicU64, Ordering};
 use gomem::{AllocError, Runtime};
