@@ -17,7 +17,7 @@
 
 use crate::workloads::compare::{self, figure, Comparison, GoToolchain, Plan, Settings, Side};
 use crate::workloads::report::Report;
-use crate::workloads::{alloc, binary_trees, burst, churn, gcbench, latency, Spec};
+use crate::workloads::{alloc, binary_trees, burst, churn, gcbench, latency, mark, Spec};
 use gomem::config::GcPercent;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,8 @@ pub struct Entry {
     pub settings: Settings,
     /// Workload metrics shown beside the common figures (keys of the report's `metrics`).
     pub metrics: &'static [&'static str],
+    /// The Go side's marker.
+    pub go_marker: compare::GoMarker,
 }
 
 /// The common figures of every table: report key and label.
@@ -63,6 +65,7 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
         }),
         settings: plain,
         metrics: &[],
+        go_marker: Default::default(),
     };
     let churn = |live: u64, total: u64| churn::Params { live, total, goroutines: 1, seed: 1 };
     let mut v = vec![
@@ -76,12 +79,14 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
             }),
             settings: plain,
             metrics: &[],
+            go_marker: Default::default(),
         },
         Entry {
             title: "churn --live 64MiB --total 4GiB".into(),
             spec: Spec::Churn(churn(q(64 << 20, 64 << 10), q(4 << 30, 2 << 20))),
             settings: plain,
             metrics: &[],
+            go_marker: Default::default(),
         },
         Entry {
             title: "latency".into(),
@@ -93,6 +98,7 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
             }),
             settings: plain,
             metrics: &["alloc_delay_p99_ns", "alloc_delay_max_ns"],
+            go_marker: Default::default(),
         },
     ];
     for size in [16, 64, 512] {
@@ -106,6 +112,7 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
             }),
             settings: plain,
             metrics: &[],
+            go_marker: Default::default(),
         });
     }
     v.push(Entry {
@@ -119,13 +126,37 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
         }),
         settings: plain,
         metrics: &["rss_at_drop_bytes", "rss_end_bytes"],
+        go_marker: Default::default(),
     });
     v.push(Entry {
         title: "churn --live 64MiB --total 1GiB, GOGC=off GOMEMLIMIT=128MiB".into(),
         spec: Spec::Churn(churn(q(64 << 20, 1 << 20), q(1 << 30, 8 << 20))),
         settings: limited,
         metrics: &[],
+        go_marker: Default::default(),
     });
+    // The mark phase alone, each shape against both of Go's markers.
+    for shape in mark::Shape::ALL {
+        for go_marker in [compare::GoMarker::GreenTea, compare::GoMarker::Classic] {
+            v.push(Entry {
+                title: format!("mark --shape {}, Go's {} marker", shape.name(), go_marker.name()),
+                spec: Spec::Mark(mark::Params {
+                    shape,
+                    objects: q(1 << 20, 2000),
+                    cycles: q(10, 2),
+                    seed: 1,
+                }),
+                settings: plain,
+                metrics: &[
+                    "mark_wall_ps_per_object",
+                    "mark_cpu_ps_per_object",
+                    "mark_wall_ns",
+                    "heap_marked_bytes",
+                ],
+                go_marker,
+            });
+        }
+    }
     v
 }
 
@@ -242,9 +273,13 @@ fn output(cmd: &str, args: &[&str]) -> Option<String> {
 pub fn table(entry: &Entry, c: &Comparison) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## {}\n", entry.title);
+    let marker = match c.go_marker {
+        compare::GoMarker::GreenTea => String::new(),
+        m => format!(" --go-marker {}", m.name()),
+    };
     let _ = writeln!(
         s,
-        "`gomem compare {} {} {} --runs {}` ({})\n",
+        "`gomem compare {} {} {} --runs {}{marker}` ({})\n",
         c.spec.name(),
         c.spec.args().join(" "),
         c.settings.args().join(" "),
@@ -322,13 +357,13 @@ pub fn run(go: &GoToolchain, o: &Options) -> Result<Outcome, compare::CompareErr
     for (n, e) in entries.iter().enumerate() {
         let at = |start: std::time::Instant| start.elapsed().as_secs();
         eprintln!("[{}/{}] {} ({} s so far)", n + 1, entries.len(), e.title, at(start));
-        let twin_exe = go.build_twin(&o.twins, e.spec.go_package(), &cache)?;
+        let twin = go.build_twin(&o.twins, e.spec.go_package(), &cache, e.go_marker)?;
         let plan = Plan {
             spec: e.spec.clone(),
             settings: e.settings,
             runs: o.runs,
             gomem_exe: o.gomem_exe.clone(),
-            twin_exe,
+            twin_exe: twin.exe.clone(),
         };
         let (gomem, go_runs) = plan.run(|i, total, side| {
             let who = if side == Side::Gomem { "gomem" } else { "Go" };
@@ -340,6 +375,9 @@ pub fn run(go: &GoToolchain, o: &Options) -> Result<Outcome, compare::CompareErr
             machine: header.machine.clone(),
             gomem_version: compare::gomem_version(),
             go_version: go.version.clone(),
+            go_marker: twin.marker,
+            go_goexperiment: twin.goexperiment,
+            godebug: std::env::var("GODEBUG").unwrap_or_default(),
             gomem,
             go: go_runs,
         };
@@ -419,7 +457,7 @@ mod tests {
     fn every_entry_of_both_suites_is_a_valid_workload() {
         for quick in [false, true] {
             let s = suite(quick, 2);
-            assert_eq!(s.len(), 10);
+            assert_eq!(s.len(), 18);
             for e in &s {
                 assert_eq!(e.spec.validate(), Ok(()), "{} (quick: {quick})", e.title);
             }

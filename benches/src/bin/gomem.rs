@@ -11,6 +11,7 @@
 //! gomem run churn --trace t.json --plot heap.svg   # a Chrome trace and an SVG chart of the run
 //! gomem compare gcbench --scale -2 --runs 5  # gomem against the Go twin: medians and ratios
 //! gomem run burst --peak 256MiB --keep 16MiB --duration 10  # RSS after a burst is dropped
+//! gomem compare mark --shape list --go-marker classic  # mark time per object, Go's old marker
 //! gomem figures --markdown docs/figures.md   # every comparison the docs quote (figures.sh)
 //! gomem --help | --version
 //! ```
@@ -29,9 +30,13 @@ use gomem::allocator::sizeclass;
 use gomem::config::{self, Config, GcPercent};
 use gomem::timeline::{Recorder, Timeline};
 use gomem_benches::timeline;
-use gomem_benches::workloads::compare::{self, Comparison, GoToolchain, Plan, Settings, Side};
+use gomem_benches::workloads::compare::{
+    self, Comparison, GoMarker, GoToolchain, Plan, Settings, Side,
+};
 use gomem_benches::workloads::report::{self, Report, Sample};
-use gomem_benches::workloads::{self, alloc, binary_trees, burst, churn, gcbench, latency, Spec};
+use gomem_benches::workloads::{
+    self, alloc, binary_trees, burst, churn, gcbench, latency, mark, Spec,
+};
 
 /// Go's runtime memory manager rebuilt in Rust: tools for inspecting it.
 #[derive(Debug, Parser)]
@@ -196,6 +201,11 @@ struct CompareOpts {
     /// this source tree).
     #[arg(long, global = true, help_heading = "Compare options", value_name = "DIR")]
     go_twins: Option<PathBuf>,
+    /// The Go side's marker: greentea (Go's default) or classic (the twin built with
+    /// GOEXPERIMENT=nogreenteagc). gomem's own marker follows GODEBUG, which both sides get.
+    #[arg(long, global = true, help_heading = "Compare options", default_value = "greentea",
+          value_name = "greentea|classic", value_parser = GoMarker::parse)]
+    go_marker: GoMarker,
 }
 
 /// A parsed `--memlimit` (`None` = no limit).
@@ -357,6 +367,26 @@ enum Workload {
               value_parser = uint_parser::<1, { workloads::MAX_GOROUTINES }>)]
         goroutines: u64,
     },
+    /// The mark phase alone: build a live heap of one shape, force CYCLES collections and
+    /// report the median mark time per cycle and per object.
+    Mark {
+        /// The heap: tree (allocation order), list (random order), array (one pointer array,
+        /// random order) or churn (survivors of random replacement, linked randomly).
+        #[arg(long, default_value = "tree", value_name = "SHAPE", value_parser = mark::Shape::parse)]
+        shape: mark::Shape,
+        /// Live 24-byte objects (2^20 ≈ 24 MiB).
+        #[arg(long, default_value_t = 1 << 20, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { mark::MAX_OBJECTS }>)]
+        objects: u64,
+        /// Forced collections measured.
+        #[arg(long, default_value_t = 10, value_name = "K", allow_negative_numbers = true,
+              value_parser = uint_parser::<1, { mark::MAX_CYCLES }>)]
+        cycles: u64,
+        /// Seed of the random orders and replacements.
+        #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+              value_parser = uint_parser::<0, { u64::MAX }>)]
+        seed: u64,
+    },
 }
 
 impl Workload {
@@ -379,6 +409,9 @@ impl Workload {
             }
             Workload::Burst { peak, keep, duration_ms, rate, goroutines } => {
                 Spec::Burst(burst::Params { peak, keep, duration_ms, rate, goroutines })
+            }
+            Workload::Mark { shape, objects, cycles, seed } => {
+                Spec::Mark(mark::Params { shape, objects, cycles, seed })
             }
         }
     }
@@ -597,10 +630,10 @@ fn compare(opts: RunOpts, cmp: CompareOpts, w: Workload) -> Result<(), Failure> 
         bar.set_length(2 * runs as u64 + 1);
         bar.set_message(format!("building the Go twin {}", spec.go_package()));
     }
-    let twin_exe = go
-        .build_twin(&twins, spec.go_package(), &compare::twin_cache_dir(&gomem_exe))
+    let twin = go
+        .build_twin(&twins, spec.go_package(), &compare::twin_cache_dir(&gomem_exe), cmp.go_marker)
         .map_err(|e| Failure::run(e.to_string()))?;
-    let plan = Plan { spec: spec.clone(), settings, runs, gomem_exe, twin_exe };
+    let plan = Plan { spec: spec.clone(), settings, runs, gomem_exe, twin_exe: twin.exe.clone() };
     let results = plan.run(|i, n, side| {
         if let Some(bar) = &bar {
             bar.set_position(i as u64 + 1);
@@ -618,6 +651,9 @@ fn compare(opts: RunOpts, cmp: CompareOpts, w: Workload) -> Result<(), Failure> 
         machine: compare::Machine::detect(),
         gomem_version: compare::gomem_version(),
         go_version: go.version.clone(),
+        go_marker: twin.marker,
+        go_goexperiment: twin.goexperiment,
+        godebug: std::env::var("GODEBUG").unwrap_or_default(),
         gomem: gomem_runs,
         go: go_runs,
     };

@@ -6,8 +6,11 @@
 //! 1. [`GoToolchain::find`] locates `go` (`GOMEM_GO`, else `go` on `PATH`); without it the
 //!    comparison stops with [`INSTALL_HINT`]: there is no Go side to make up.
 //! 2. [`GoToolchain::build_twin`] builds the twin's package from `benches/go` (or
-//!    `GOMEM_GO_TWINS`) into a cache directory; Go's build cache makes a rebuild of unchanged
-//!    sources quick.
+//!    `GOMEM_GO_TWINS`) into a cache directory, with the marker [`GoMarker`] names (Go's
+//!    default Green Tea marker, or the classic one by `GOEXPERIMENT=nogreenteagc`), each into
+//!    its own directory, and reads the experiments back from the binary's build information
+//!    (`go version -m`), so a twin built without the marker asked for is refused; Go's build
+//!    cache makes a rebuild of unchanged sources quick.
 //! 3. [`Plan::run`] runs `gomem run NAME ARGS --json` and `TWIN ARGS --json` as child processes,
 //!    one after the other, N times, so CPU times and peak RSS are each process's own. Both get
 //!    the same flags and the same `GOGC`, `GOMEMLIMIT` and `GOMAXPROCS` ([`Settings`]).
@@ -16,6 +19,7 @@
 //!    same parameters ([`Comparison::disagreements`]), and prints a table or one JSON object.
 
 use super::report::Report;
+pub use super::twin_build::{parse_goexperiment, GoMarker, Twin};
 use super::{format_size, Spec};
 use gomem::config::GcPercent;
 use serde_json::{json, Value};
@@ -172,64 +176,6 @@ impl GoToolchain {
         let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let version = version.strip_prefix("go version ").unwrap_or(&version).to_owned();
         Ok(GoToolchain { go, version })
-    }
-
-    /// Build the twin `package` (a directory of `twins`, e.g. `churn`) into a subdirectory of
-    /// `cache` kept for that `twins` directory, and return the binary's path.
-    ///
-    /// The binary is built under a temporary name and renamed into place, so concurrent
-    /// comparisons never run a half-written file.
-    pub fn build_twin(
-        &self,
-        twins: &Path,
-        package: &str,
-        cache: &Path,
-    ) -> Result<PathBuf, CompareError> {
-        let build = |m: String| CompareError::Build(m);
-        if !twins.join(package).is_dir() {
-            return Err(build(format!(
-                "no Go twin {package:?} in {} (set {TWINS_ENV} or --go-twins to the benches/go \
-                 directory of a gomem source tree)",
-                twins.display()
-            )));
-        }
-        // Twins built from different source directories must not overwrite each other.
-        let source = twins.canonicalize().unwrap_or_else(|_| twins.to_owned());
-        let key = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            source.hash(&mut h);
-            h.finish()
-        };
-        let out_dir = &cache.join(format!("{key:016x}"));
-        std::fs::create_dir_all(out_dir)
-            .map_err(|e| build(format!("cannot create {}: {e}", out_dir.display())))?;
-        let bin = out_dir.join(package);
-        let tmp = out_dir.join(format!(".{package}.{}.tmp", std::process::id()));
-        let mut c = Command::new(&self.go);
-        c.args(["build", "-o"]).arg(&tmp).arg(format!("./{package}")).current_dir(twins);
-        // Build with the Go that is here, never a downloaded one, and without a workspace file
-        // from a parent directory.
-        c.env("GOTOOLCHAIN", "local").env("GOFLAGS", "-mod=mod").env("GOWORK", "off");
-        if ["GOCACHE", "XDG_CACHE_HOME", "HOME"].iter().all(|v| std::env::var_os(v).is_none()) {
-            c.env("GOCACHE", out_dir.join("go-build"));
-        }
-        let out = c
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| build(format!("cannot run {} build: {e}", self.go.display())))?;
-        if !out.status.success() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(build(format!(
-                "go build ./{package} in {} failed ({}):\n{}",
-                twins.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            )));
-        }
-        std::fs::rename(&tmp, &bin)
-            .map_err(|e| build(format!("cannot move the twin to {}: {e}", bin.display())))?;
-        Ok(bin)
     }
 }
 
@@ -421,6 +367,8 @@ pub enum Unit {
     Fraction,
     /// A plain count.
     Count,
+    /// Picoseconds per object, shown as nanoseconds per object.
+    PicosPerObject,
 }
 
 impl Unit {
@@ -433,6 +381,7 @@ impl Unit {
             Unit::Fraction => format!("{:.1}%", v * 100.0),
             Unit::Count if v.fract() == 0.0 => format!("{v:.0}"),
             Unit::Count => format!("{v:.1}"),
+            Unit::PicosPerObject => format!("{:.2} ns/obj", v / 1e3),
         }
     }
 }
@@ -502,6 +451,13 @@ pub struct Comparison {
     pub gomem_version: String,
     /// [`GoToolchain::version`].
     pub go_version: String,
+    /// The marker the Go twin was built with ([`Twin::marker`]).
+    pub go_marker: GoMarker,
+    /// Its recorded `GOEXPERIMENT` ([`Twin::goexperiment`]).
+    pub go_goexperiment: String,
+    /// `GODEBUG` as both sides got it from the environment (gomem's marker setting among
+    /// them); empty for none.
+    pub godebug: String,
     /// gomem's reports, in run order.
     pub gomem: Vec<Report>,
     /// Go's reports, in run order.
@@ -517,7 +473,15 @@ impl Comparison {
         if let Some(first) = self.gomem.first() {
             for m in first.metrics.keys() {
                 if self.go.iter().all(|r| r.metrics.contains_key(m)) {
-                    let unit = if m.ends_with("_ns") { Unit::Nanos } else { Unit::Count };
+                    let unit = if m.ends_with("_ns") {
+                        Unit::Nanos
+                    } else if m.ends_with("_ps_per_object") {
+                        Unit::PicosPerObject
+                    } else if m.ends_with("_bytes") {
+                        Unit::Bytes
+                    } else {
+                        Unit::Count
+                    };
                     keys.push((format!("metrics.{m}"), unit));
                 }
             }
@@ -588,8 +552,19 @@ impl Comparison {
             self.gomem.len().max(self.go.len())
         );
         let _ = writeln!(s, "machine   {}, {} cores, Linux {}", m.cpu, m.cores, m.kernel);
-        let _ = writeln!(s, "gomem     {}", self.gomem_version);
-        let _ = writeln!(s, "go        {}", self.go_version);
+        let godebug = if self.godebug.is_empty() {
+            String::new()
+        } else {
+            format!("; GODEBUG={}", self.godebug)
+        };
+        let _ = writeln!(s, "gomem     {}{godebug}", self.gomem_version);
+        let _ = writeln!(
+            s,
+            "go        {}; {} marker (GOEXPERIMENT={})",
+            self.go_version,
+            self.go_marker.name(),
+            if self.go_goexperiment.is_empty() { "default" } else { &self.go_goexperiment }
+        );
         let _ = writeln!(s);
         let _ = writeln!(s, "{:<32} {:>14} {:>14} {:>10}", "figure", "gomem", "Go", "gomem/Go");
         for f in self.figures() {
@@ -638,6 +613,9 @@ impl Comparison {
             "runs_per_side": self.gomem.len(),
             "machine": self.machine,
             "versions": {"gomem": self.gomem_version, "go": self.go_version},
+            "go_marker": self.go_marker.name(),
+            "go_goexperiment": self.go_goexperiment,
+            "godebug": self.godebug,
             "check": {
                 "gomem": self.gomem.first().map(|r| r.check),
                 "go": self.go.first().map(|r| r.check),
@@ -697,6 +675,9 @@ mod tests {
             machine: Machine { cpu: "test cpu".into(), cores: 2, kernel: "6.0".into() },
             gomem_version: "0.1.0".into(),
             go_version: "go1.27.3 linux/amd64".into(),
+            go_marker: GoMarker::Classic,
+            go_goexperiment: "nogreenteagc".into(),
+            godebug: String::new(),
             gomem,
             go,
         }
@@ -761,6 +742,13 @@ mod tests {
         assert_eq!(s.args(), ["--gogc", "off", "--memlimit", "67108864", "--procs", "3"]);
         assert_eq!(s.env()[1], ("GOMEMLIMIT", "67108864".to_owned()));
         assert_eq!(s.describe(), "GOGC=off GOMEMLIMIT=64.0 MiB GOMAXPROCS=3");
+    }
+
+    #[test]
+    fn the_header_names_the_go_marker() {
+        let t = comparison(vec![], vec![]).table();
+        let go = t.lines().find(|l| l.starts_with("go ")).unwrap_or_default().to_owned();
+        assert!(go.ends_with("; classic marker (GOEXPERIMENT=nogreenteagc)"), "{go}");
     }
 
     #[test]

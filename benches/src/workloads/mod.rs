@@ -10,6 +10,7 @@
 //! | `alloc` | [`alloc`] | allocation throughput, nothing kept alive |
 //! | `latency` | [`latency`] | the delay of single allocations beside a large live ring of buffers |
 //! | `burst` | [`burst`] | a large live set built, dropped, then a quiet tail: memory given back to the OS |
+//! | `mark` | [`mark`] | the mark phase alone: a live heap of one shape (tree, list, array, churned) under forced cycles, per-cycle mark time and ns per object |
 //!
 //! A workload is described by a [`Spec`] (its name and parameters), which can
 //! [run](Spec::run) it on a [`Runtime`], list its parameters for a report
@@ -19,7 +20,8 @@
 //! for gomem and Go on the same parameters) and workload-specific metrics.
 //! [`report::measure`] wraps a run with wall and CPU time, GC statistics and a peak-heap
 //! sampler, and gives a [`report::Report`]; [`compare`] runs a workload on gomem and on its Go
-//! twin in turn and puts the medians of their reports side by side (`gomem compare`).
+//! twin in turn and puts the medians of their reports side by side (`gomem compare`), with the
+//! twin built by [`twin_build`].
 
 pub mod alloc;
 pub mod binary_trees;
@@ -29,7 +31,9 @@ pub mod compare;
 pub mod fit;
 pub mod gcbench;
 pub mod latency;
+pub mod mark;
 pub mod report;
+pub mod twin_build;
 
 use gomem::sync::{AtomicU64, Ordering};
 use gomem::{AllocError, Runtime};
@@ -152,6 +156,8 @@ pub enum Param {
     Int(i64),
     /// A switch.
     Bool(bool),
+    /// A choice by name (mark's `shape`).
+    Name(&'static str),
 }
 
 impl core::fmt::Display for Param {
@@ -160,6 +166,7 @@ impl core::fmt::Display for Param {
             Param::Uint(v) => write!(f, "{v}"),
             Param::Int(v) => write!(f, "{v}"),
             Param::Bool(v) => write!(f, "{v}"),
+            Param::Name(v) => f.write_str(v),
         }
     }
 }
@@ -179,6 +186,8 @@ pub enum Spec {
     Latency(latency::Params),
     /// `burst`.
     Burst(burst::Params),
+    /// `mark`.
+    Mark(mark::Params),
 }
 
 impl Spec {
@@ -191,6 +200,7 @@ impl Spec {
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
             Spec::Burst(_) => "burst",
+            Spec::Mark(_) => "mark",
         }
     }
 
@@ -203,6 +213,7 @@ impl Spec {
             Spec::Alloc(_) => "alloc",
             Spec::Latency(_) => "latency",
             Spec::Burst(_) => "burst",
+            Spec::Mark(_) => "mark",
         }
     }
 
@@ -215,6 +226,7 @@ impl Spec {
             Spec::Alloc(p) => p.parameters(),
             Spec::Latency(p) => p.parameters(),
             Spec::Burst(p) => p.parameters(),
+            Spec::Mark(p) => p.parameters(),
         }
     }
 
@@ -227,6 +239,7 @@ impl Spec {
             Spec::Alloc(p) => p.args(),
             Spec::Latency(p) => p.args(),
             Spec::Burst(p) => p.args(),
+            Spec::Mark(p) => p.args(),
         }
     }
 
@@ -239,6 +252,7 @@ impl Spec {
             Spec::Alloc(p) => p.validate(),
             Spec::Latency(p) => p.validate(),
             Spec::Burst(p) => p.validate(),
+            Spec::Mark(p) => p.validate(),
         }
     }
 
@@ -251,6 +265,7 @@ impl Spec {
             Spec::Alloc(p) => p.live_estimate(),
             Spec::Latency(p) => p.live_estimate(),
             Spec::Burst(p) => p.live_estimate(),
+            Spec::Mark(p) => p.live_estimate(),
         }
     }
 
@@ -270,6 +285,7 @@ impl Spec {
             Spec::Alloc(p) => alloc::run(rt, p, progress),
             Spec::Latency(p) => latency::run(rt, p, progress),
             Spec::Burst(p) => burst::run(rt, p, progress),
+            Spec::Mark(p) => mark::run(rt, p, progress),
         }
     }
 }

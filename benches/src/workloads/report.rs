@@ -269,6 +269,7 @@ pub fn params_json(params: &[(&'static str, Param)]) -> BTreeMap<String, serde_j
                 Param::Uint(v) => serde_json::Value::from(v),
                 Param::Int(v) => serde_json::Value::from(v),
                 Param::Bool(v) => serde_json::Value::from(v),
+                Param::Name(v) => serde_json::Value::from(v),
             };
             (k.to_owned(), v)
         })
