@@ -44,8 +44,8 @@ use std::sync::Arc;
 /// `pageCachePages / 4`).
 pub const PAGE_CACHE_MAX_PAGES: usize = 16;
 
-/// Heap options fixed at creation.
-#[derive(Clone, Debug)]
+/// Heap options fixed at creation. The default is Go's, with the classic span layout.
+#[derive(Clone, Debug, Default)]
 pub struct HeapConfig {
     /// How released pages are returned to the OS (`GODEBUG=madvdontneed`).
     pub release_mode: ReleaseMode,
@@ -56,16 +56,6 @@ pub struct HeapConfig {
     /// counts are then [`SpanClass::objects_in`]`(true)`, and a collector marking the heap must
     /// mark them through the block (gomem's does). Off: the classic layout.
     pub span_inline_marks: bool,
-}
-
-impl Default for HeapConfig {
-    fn default() -> Self {
-        HeapConfig {
-            release_mode: ReleaseMode::DontNeed,
-            clobberfree: false,
-            span_inline_marks: false,
-        }
-    }
 }
 
 /// The part of the heap under its lock.
@@ -102,7 +92,7 @@ pub struct MHeap {
     collected: AtomicBool,
     clobberfree: AtomicBool,
     /// [`HeapConfig::span_inline_marks`], fixed at creation.
-    span_inline_marks: bool,
+    pub(crate) span_inline_marks: bool,
     /// Whether sweeps may keep emptied spans for a cycle (see "Keeping empty spans" in the crate
     /// docs); in force only while no memory limit is set.
     keep_empty: AtomicBool,
@@ -247,12 +237,6 @@ impl MHeap {
     pub fn sweepgen(&self) -> u32 {
         // ORDERING: Acquire; pairs with the Release in `advance_sweepgen`.
         self.sweepgen.load(Ordering::Acquire)
-    }
-
-    /// Whether this heap's small spans use Green Tea's layout ([`HeapConfig::span_inline_marks`]).
-    #[inline(always)]
-    pub fn span_inline_marks(&self) -> bool {
-        self.span_inline_marks
     }
 
     /// Whether objects are being allocated black (the collector is marking).
@@ -581,10 +565,8 @@ impl MHeap {
                 core::ptr::write_bytes(bits as *mut u8, 0xff, crate::consts::SPAN_HEAP_BITS_SIZE)
             };
         }
-        if inline_marks {
-            // Go's `initInlineMarkBits`: the class, and clear bits (the page may be dirty).
-            span.inline_mark_bits().init(spc);
-        }
+        // Go's `initInlineMarkBits`: the class, and clear bits (the page may be dirty).
+        span.init_inline_mark_bits(spc);
         if sc != SizeClass::LARGE {
             // Slots become addressable one by one as they are handed out.
             crate::poison::poison(base, nelems * elemsize);

@@ -42,7 +42,9 @@
 
 use crate::consts::{PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
 use crate::sizeclass::SpanClass;
-use crate::spaninline::{SpanInlineMarkBits, INLINE_WORDS};
+#[cfg(loom)]
+use crate::spaninline::SpanInlineMarkBits;
+use crate::spaninline::INLINE_WORDS;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
 use crate::sync::{Ordering, UnsafeCell};
 use crate::typedesc::TypeDesc;
@@ -115,13 +117,12 @@ pub struct MSpan {
     div_mul: AtomicU32,
     spanclass: AtomicU8,
     state: AtomicU8,
-    /// The span keeps Green Tea's inline mark block at the end of its page
-    /// ([`crate::spaninline`]): its marks live there while the heap is marked, and are folded
-    /// into `gcmark_bits` by the sweep. Geometry (written by `init`).
-    inline_marks: AtomicBool,
+    /// Green Tea's inline mark block is at the end of the page ([`crate::spaninline`]; its
+    /// marks are folded into `gcmark_bits` by the sweep). Geometry (written by `init`).
+    pub(crate) inline_marks: AtomicBool,
     /// See the module's sweepgen table.
     sweepgen: AtomicU32,
-    gcmark_bits: [AtomicU64; SPAN_BITMAP_WORDS],
+    pub(crate) gcmark_bits: [AtomicU64; SPAN_BITMAP_WORDS],
     npages: AtomicUsize,
     /// Type of a large object's value (Go's `largeType`); null for small spans and noscan.
     large_type: AtomicPtr<TypeDesc>,
@@ -134,7 +135,7 @@ pub struct MSpan {
     loom_heap_bits: [AtomicU64; SPAN_HEAP_BITS_SIZE / 8],
     /// Under loom, the inline mark block, for the same reason as `loom_heap_bits`.
     #[cfg(loom)]
-    loom_inline: SpanInlineMarkBits,
+    pub(crate) loom_inline: SpanInlineMarkBits,
 }
 
 // The first line holds the lookup fields and the first two mark words; the fast path's fields
@@ -381,24 +382,6 @@ impl MSpan {
     pub fn is_large(&self) -> bool {
         self.spanclass.load(Ordering::Relaxed) >> 1 == 0
     }
-    /// Whether the span keeps Green Tea's inline mark block (Go's
-    /// `gcUsesSpanInlineMarkBits(s.elemsize)` in a Green Tea build, decided per heap here).
-    #[inline(always)]
-    pub fn has_inline_marks(&self) -> bool {
-        self.inline_marks.load(Ordering::Relaxed)
-    }
-    /// The inline mark block of a span with [`MSpan::has_inline_marks`] (Go's
-    /// `inlineMarkBits`). Meaningless for other spans (debug builds assert).
-    #[inline(always)]
-    pub fn inline_mark_bits(&self) -> &SpanInlineMarkBits {
-        debug_assert!(self.has_inline_marks());
-        // SAFETY: the span has the block (the heap reserved it in `init_span`) in its one
-        // mapped page; heap pages stay mapped while the heap, which owns `self`, lives.
-        #[cfg(not(loom))]
-        return unsafe { SpanInlineMarkBits::from_base(self.base()) };
-        #[cfg(loom)]
-        return &self.loom_inline;
-    }
     /// The span's sweepgen (see the module's table).
     #[inline(always)]
     pub fn sweepgen(&self) -> u32 {
@@ -532,23 +515,6 @@ impl MSpan {
         }
         // ORDERING: Relaxed, as in `try_mark`: the mark bits order no other memory.
         self.gcmark_bits[word].fetch_or(bits, Ordering::Relaxed);
-    }
-
-    /// Allocate slot `i` black (Go's `gcmarknewobject`): its mark bit, and for a span with an
-    /// inline block also its scan bit, so that no span scan takes it for grey.
-    ///
-    /// # Safety
-    /// - The heap is being marked (allocate-black is on) and slot `i` was just allocated: it
-    ///   holds no pointers yet, so it is black at once and needs no queueing.
-    #[inline]
-    pub unsafe fn mark_allocated(&self, i: usize) {
-        if self.has_inline_marks() {
-            // SAFETY: the caller's contract.
-            unsafe { self.inline_mark_bits().set_marked_and_scanned(i) };
-        } else {
-            // SAFETY: the caller's contract; a new object needs no scan.
-            unsafe { self.try_mark(i) };
-        }
     }
 
     /// Whether slot `i` is marked (in the inline block while marking for a span that has one;
@@ -740,14 +706,8 @@ impl MSpan {
     pub unsafe fn sweep(&self, clobber: bool) -> SweepReport {
         let nelems = self.nelems();
         let words = nelems.div_ceil(64);
-        if self.has_inline_marks() {
-            // Go's `moveInlineMarks`: the marks of this cycle are in the page's block; fold them
-            // into the span's bits and reset the block for the next cycle.
-            // SAFETY: marking is over and we own the span for sweeping (our contract).
-            unsafe {
-                self.inline_mark_bits().move_marks(&self.gcmark_bits, nelems, self.spanclass())
-            };
-        }
+        // SAFETY: marking is over and we own the span for sweeping (our contract).
+        unsafe { self.move_inline_marks() };
         // SAFETY: the caller owns the span's allocation state for the sweep.
         unsafe {
             self.with_local(|l| {

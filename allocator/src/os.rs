@@ -57,9 +57,10 @@ impl fmt::Display for OsError {
 impl std::error::Error for OsError {}
 
 /// Which `madvise` advice releases memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReleaseMode {
     /// `MADV_DONTNEED`: released pages read as zero afterwards (Go's default, `madvdontneed=1`).
+    #[default]
     DontNeed,
     /// `MADV_FREE`: cheaper, the kernel reclaims lazily, contents are not guaranteed
     /// (`madvdontneed=0`).

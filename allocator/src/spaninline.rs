@@ -43,6 +43,8 @@
 //!   (`collector/tests/loom_greentea.rs` shows both).
 
 use crate::consts::PAGE_SIZE;
+use crate::mheap::MHeap;
+use crate::mspan::MSpan;
 use crate::sizeclass::SpanClass;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -320,6 +322,80 @@ impl SpanInlineMarkBits {
             }
         }
         self.init(class);
+    }
+}
+
+impl MSpan {
+    /// Whether the span keeps Green Tea's inline mark block (Go's
+    /// `gcUsesSpanInlineMarkBits(s.elemsize)` in a Green Tea build, decided per heap here).
+    #[inline(always)]
+    pub fn has_inline_marks(&self) -> bool {
+        self.inline_marks.load(Ordering::Relaxed)
+    }
+
+    /// The inline mark block of a span with [`MSpan::has_inline_marks`] (Go's
+    /// `inlineMarkBits`). Meaningless for other spans (debug builds assert).
+    #[inline(always)]
+    pub fn inline_mark_bits(&self) -> &SpanInlineMarkBits {
+        debug_assert!(self.has_inline_marks());
+        // SAFETY: the span has the block (the heap reserved it in `init_span`) in its one
+        // mapped page; heap pages stay mapped while the heap, which owns `self`, lives.
+        #[cfg(not(loom))]
+        return unsafe { SpanInlineMarkBits::from_base(self.base()) };
+        #[cfg(loom)]
+        return &self.loom_inline;
+    }
+
+    /// Write the class and clear the block of a span being initialised, if it has one (Go's
+    /// `initInlineMarkBits`, called by `initSpan`).
+    pub(crate) fn init_inline_mark_bits(&self, class: SpanClass) {
+        if self.has_inline_marks() {
+            self.inline_mark_bits().init(class);
+        }
+    }
+
+    /// Allocate slot `i` black (Go's `gcmarknewobject`): its mark bit, and for a span with an
+    /// inline block also its scan bit, so that no span scan takes it for grey.
+    ///
+    /// # Safety
+    /// - The heap is being marked (allocate-black is on) and slot `i` was just allocated: it
+    ///   holds no pointers yet, so it is black at once and needs no queueing.
+    #[inline]
+    pub unsafe fn mark_allocated(&self, i: usize) {
+        if self.has_inline_marks() {
+            // SAFETY: the caller's contract.
+            unsafe { self.inline_mark_bits().set_marked_and_scanned(i) };
+        } else {
+            // SAFETY: the caller's contract; a new object needs no scan.
+            unsafe { self.try_mark(i) };
+        }
+    }
+
+    /// At the start of a sweep, fold this cycle's inline marks into the span's mark bits and
+    /// reset the block for the next cycle (Go's `moveInlineMarks`); nothing for other spans.
+    ///
+    /// # Safety
+    /// - As for [`MSpan::sweep`]: marking is over and the caller owns the span for sweeping.
+    pub(crate) unsafe fn move_inline_marks(&self) {
+        if self.has_inline_marks() {
+            // SAFETY: the caller's contract.
+            unsafe {
+                self.inline_mark_bits().move_marks(
+                    &self.gcmark_bits,
+                    self.nelems(),
+                    self.spanclass(),
+                )
+            };
+        }
+    }
+}
+
+impl MHeap {
+    /// Whether this heap's small spans use Green Tea's layout
+    /// ([`HeapConfig::span_inline_marks`](crate::mheap::HeapConfig::span_inline_marks)).
+    #[inline(always)]
+    pub fn span_inline_marks(&self) -> bool {
+        self.span_inline_marks
     }
 }
 

@@ -181,23 +181,25 @@ impl core::fmt::Debug for WorkBuf {
 /// own increment until someone takes the buffer, and a taker announces itself busy (on the
 /// idle count, with acquire-release) before taking. `tests/loom_work.rs` models the protocol on
 /// this code.
+///
+/// Green Tea's span batches have a list and a count of their own, `nspans`, kept the same way;
+/// [`WorkPool::is_empty`] reads both counts. The argument holds for each location alone: a P
+/// publishes to either list before it announces itself idle, and takes from either only after
+/// it announced itself busy, so a checker that acquired the idle count and finds every P idle
+/// reads both counts no older than every publication and every take before those
+/// announcements. `tests/loom_greentea.rs` models termination with spans queued.
 pub struct WorkPool {
     /// Buffers holding at least one entry, newest last (LIFO). Boxed: buffers move between
     /// a P and the pool as one pointer, not as a 2 KiB copy.
     #[allow(clippy::vec_box)]
     full: Mutex<Vec<Box<WorkBuf>>>,
-    /// Number of batches of work in `full` and `spans` together; written only with one of
-    /// them locked, together with the push or pop. [`WorkPool::is_empty`] reads this one
-    /// location (see the type docs).
+    /// Number of buffers in `full`; written only with `full` locked.
     nfull: AtomicUsize,
-    /// Number of buffers in `full` (a hint for [`WorkPool::get_full`]); written with `full`
-    /// locked.
-    nbufs: AtomicUsize,
     /// Published span batches (Green Tea's shared span queue; see `crate::mark::greentea`),
     /// newest last. Boxed, as `full`.
     #[allow(clippy::vec_box)]
     spans: Mutex<Vec<Box<WorkBuf>>>,
-    /// Number of batches in `spans` (a hint); written with `spans` locked.
+    /// Number of batches in `spans`; written only with `spans` locked, exact as `nfull` is.
     nspans: AtomicUsize,
     /// Empty buffers for reuse (boxed, as `full`).
     #[allow(clippy::vec_box)]
@@ -232,7 +234,6 @@ impl WorkPool {
         WorkPool {
             full: Mutex::new(Vec::new()),
             nfull: AtomicUsize::new(0),
-            nbufs: AtomicUsize::new(0),
             spans: Mutex::new(Vec::new()),
             nspans: AtomicUsize::new(0),
             empty: Mutex::new(Vec::new()),
@@ -259,18 +260,17 @@ impl WorkPool {
     /// and rings is not counted.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        // Relaxed: it gates only whether to take a lock, which orders the buffers (type docs).
-        self.nfull.load(Ordering::Relaxed) == 0
+        self.full_count() == 0 && !self.has_spans()
     }
 
     /// Number of buffers with object work in the pool (span batches are not counted).
     #[inline]
     pub fn full_count(&self) -> usize {
         // Relaxed: it gates only whether to take the lock, which orders the buffers (type docs).
-        self.nbufs.load(Ordering::Relaxed)
+        self.nfull.load(Ordering::Relaxed)
     }
 
-    /// Whether the pool holds a span batch (a hint, as [`WorkPool::full_count`]).
+    /// Whether the pool holds a span batch (exact as [`WorkPool::full_count`] is).
     #[inline]
     pub fn has_spans(&self) -> bool {
         // Relaxed: as in `full_count`.
@@ -284,7 +284,6 @@ impl WorkPool {
         spans.push(b);
         // Relaxed: changed under the lock together with the push (type docs).
         self.nspans.fetch_add(1, Ordering::Relaxed);
-        self.nfull.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Take the most recently published span batch, if any.
@@ -296,7 +295,6 @@ impl WorkPool {
         let b = spans.pop()?;
         // Relaxed: changed under the lock together with the pop (type docs).
         self.nspans.fetch_sub(1, Ordering::Relaxed);
-        self.nfull.fetch_sub(1, Ordering::Relaxed);
         Some(b)
     }
 
@@ -308,7 +306,6 @@ impl WorkPool {
         let mut full = lock(&self.full);
         full.push(b);
         // Relaxed: changed under the lock together with the push (type docs).
-        self.nbufs.fetch_add(1, Ordering::Relaxed);
         self.nfull.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -322,7 +319,6 @@ impl WorkPool {
         let mut full = lock(&self.full);
         let b = full.pop()?;
         // Relaxed: changed under the lock together with the pop (type docs).
-        self.nbufs.fetch_sub(1, Ordering::Relaxed);
         self.nfull.fetch_sub(1, Ordering::Relaxed);
         Some(b)
     }
