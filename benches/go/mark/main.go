@@ -244,6 +244,8 @@ func main() {
 	params := map[string]any{"shape": *shapeName, "objects": *objects, "cycles": *cycles, "seed": *seed}
 	harness.Run("mark", params, func() harness.Outcome {
 		build(shape, *objects, *seed)
+		// One untimed cycle first, as gomem's: the measured cycles start from a quiet heap.
+		runtime.GC()
 		cs := make([]cycle, *cycles)
 		for i := range cs {
 			cs[i] = measureCycle(trace)

@@ -4,8 +4,9 @@
 //!
 //! The workload builds `objects` 24-byte [`Node`]s (Go's size class 24, the same on both sides:
 //! Go's twin uses `struct{ left, right *node; id uint64 }`) in one of four [`Shape`]s, holds
-//! them from a global root, then forces `cycles` collections with nothing else running and
-//! measures each cycle. Nothing dies after the build, so every cycle marks exactly the live
+//! them from a global root, forces one untimed collection (which finishes any cycle the build
+//! started and sweeps the build's garbage), then forces `cycles` more with nothing else
+//! running and measures each. Nothing dies after the build, so every cycle marks exactly the live
 //! objects built: `objects_marked` is that number by construction (the objects plus, for
 //! `array`, the array itself), and the walk at the end, which counts the nodes it reaches,
 //! fails the run if any is missing.
@@ -510,6 +511,9 @@ pub fn run(rt: &Runtime, p: &Params, progress: &Arc<Progress>) -> Result<Outcome
         _ => Root::Node(rt.global()),
     };
     build(rt, p, root, progress)?;
+    // One untimed cycle first, as the twin does: it finishes any cycle the build started and
+    // sweeps the build's garbage, so every measured cycle starts from the same quiet heap.
+    rt.gc();
     // The events are the timeline recorder's too: when it is on, they stay where it finds them.
     let events = rt.collector().events();
     let recording = events.is_enabled();
