@@ -125,6 +125,67 @@ fn gcbench_prints_the_classic_lines_and_counts_the_long_lived_data() {
     }
 }
 
+/// Bytes the collector marks for a gcbench run's long-lived data at `scale`: the tree's 24-byte
+/// nodes (Go's class 24, as `struct{ left, right *Node; i, j int32 }`) and the array of doubles
+/// in its size class, or in whole 8 KiB pages when it is a large object (pointer-free, so no
+/// header word either way).
+fn gcbench_long_lived_bytes(z: &gcbench::Sizes) -> u64 {
+    use gomem::allocator::sizeclass::SizeClass;
+    let array = (z.array_size * 8) as usize;
+    let array = SizeClass::for_size(array).map_or(array.next_multiple_of(8192), |c| c.size());
+    assert_eq!(core::mem::size_of::<gcbench::Node>(), 24);
+    gcbench::tree_size(z.long_lived_depth) * 24 + array as u64
+}
+
+#[test]
+fn gcbench_marks_what_it_keeps_live_and_nothing_else() {
+    // Issue 14: gomem's heap marked per cycle on gcbench must be what the program keeps live,
+    // as Go's is. Each forced cycle below runs while no goroutine allocates, so nothing is
+    // allocated black and the bytes marked are exactly the reachable objects: the long-lived
+    // tree and array, plus the one tree a goroutine holds at the time. A tree whose scope has
+    // ended, a root left on a stack, an object counted twice or a span counted whole would
+    // all show as a difference.
+    let rt = rt();
+    let z = gcbench::Params { scale: -6, goroutines: 1 }.sizes();
+    let marked = |rt: &Runtime| rt.collector().stats().heap_marked;
+    let stretch = z.stretch_depth;
+    rt.go(move |m| gcbench::make_tree(m, stretch).map(drop)).join().expect("stretch").unwrap();
+    let long = gcbench::long_lived(&rt, &z).expect("long-lived data");
+    let live = gcbench_long_lived_bytes(&z);
+    rt.gc();
+    assert_eq!(marked(&rt), live, "after the stretch tree: only the long-lived data");
+    for depth in [z.min_depth, z.max_depth] {
+        let node = 24 * gcbench::tree_size(depth);
+        let collector = rt.collector().clone();
+        let (top_down, bottom_up) = rt
+            .go(move |m| {
+                let top_down = m.scope(|m| {
+                    let temp = m.alloc::<gcbench::Node>().unwrap();
+                    gcbench::populate(m, depth, temp).unwrap();
+                    m.gc();
+                    collector.stats().heap_marked
+                });
+                let bottom_up = m.scope(|m| {
+                    let t = gcbench::make_tree(m, depth).unwrap();
+                    m.gc();
+                    let marked = collector.stats().heap_marked;
+                    assert_eq!(gcbench::count(m, t), gcbench::tree_size(depth));
+                    marked
+                });
+                (top_down, bottom_up)
+            })
+            .join()
+            .expect("phase goroutine");
+        assert_eq!(top_down, live + node, "depth {depth}, a top-down tree held");
+        assert_eq!(bottom_up, live + node, "depth {depth}, a bottom-up tree held");
+        rt.gc();
+        assert_eq!(marked(&rt), live, "depth {depth}: the trees are garbage once built");
+    }
+    // The long-lived data are still whole.
+    let nodes = rt.go(move |m| m.global(long.tree).map_or(0, |t| gcbench::count(m, t))).join();
+    assert_eq!(nodes.expect("check"), gcbench::tree_size(z.long_lived_depth));
+}
+
 #[test]
 fn gcbench_classic_constants() {
     let z = gcbench::Params::classic().sizes();

@@ -4,9 +4,12 @@
 //! [`GcStats`] is what [`Collector::stats`] copies out for `MemStats`; each cycle adds to it in
 //! `record_cycle`, after its last stop-the-world pause, and prints the gctrace line when
 //! `GODEBUG=gctrace=1` asks for it. The line's format is Go's (see `extern.go` in Go's runtime
-//! and `docs/collector.md`); [`fmt_ms`] is its number format.
+//! and `docs/collector.md`); [`fmt_ms`] is its number format. `GODEBUG=gcpacertrace=1` adds
+//! Go's two `pacer:` lines per cycle, so that gomem's pacer and Go's can be compared figure by
+//! figure.
 
 use crate::cycle::{Collector, Cycle};
+use crate::pacer::{EndCycle, Pacer, GC_BACKGROUND_UTILIZATION};
 use crate::sync::{lock, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -138,5 +141,44 @@ impl Collector {
                 if cy.forced { " (forced)" } else { "" }
             );
         }
+    }
+
+    /// The first `gcpacertrace` line, at mark start (Go's in `startCycle`): the assist ratio,
+    /// the scannable heap, `heap_live` at the trigger, the goal and the worker counts.
+    pub(crate) fn print_pacer_start(&self, pacer: &Pacer, heap_live: u64) {
+        eprintln!(
+            "pacer: assist ratio={} (scan {} MB in {}->{} MB) workers={}+{}",
+            pacer.assist_work_per_byte(),
+            pacer.heap_scan() >> 20,
+            heap_live >> 20,
+            pacer.heap_goal() >> 20,
+            pacer.dedicated_workers(),
+            pacer.fractional_goal()
+        );
+    }
+
+    /// The second `gcpacertrace` line, at the end of mark (Go's in `endCycle`; call it after
+    /// [`Pacer::end_cycle`] and before [`Pacer::commit`]): the GC CPU utilization against the
+    /// 25 % goal, the scan work done (heap + stacks + globals) against the expected, `heap_live`
+    /// at the trigger and now, how far that is from the goal, and the cons/mark estimate the
+    /// cycle was paced with. gomem adds the idle utilization (the worker time beyond 25 %) and
+    /// the cons/mark measured, which Go's line leaves out.
+    pub(crate) fn print_pacer_end(&self, pacer: &Pacer, ended: &EndCycle, cy: &Cycle, heap: u64) {
+        let live = pacer.heap_live();
+        eprintln!(
+            "pacer: {}% CPU ({} exp.) for {}+{}+{} B work ({} B exp.) in {} B -> {} B (∆goal {}, cons/mark {}) idle {}% measured cons/mark {}",
+            (ended.utilization * 100.0) as i64,
+            (GC_BACKGROUND_UTILIZATION * 100.0) as i64,
+            heap,
+            cy.stack_scan,
+            cy.globals_scan,
+            pacer.expected_scan_work(),
+            pacer.triggered().unwrap_or(0),
+            live,
+            live as i64 - pacer.last_heap_goal() as i64,
+            ended.old_cons_mark,
+            (ended.idle_utilization * 100.0) as i64,
+            ended.measured_cons_mark.map_or_else(|| "-".to_string(), |c| c.to_string()),
+        );
     }
 }

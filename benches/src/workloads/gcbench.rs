@@ -16,7 +16,7 @@
 //! each timed phase are shared among that many goroutines.
 
 use super::{share, validate_goroutines, Outcome, Param, Progress, WorkloadError};
-use gomem::{gc_object, AllocError, Bytes, Gc, Local, Mutator, Runtime};
+use gomem::{gc_object, AllocError, Bytes, Gc, Global, Local, Mutator, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -276,6 +276,38 @@ fn timed_phase(
     result.map(|()| t.elapsed().as_millis())
 }
 
+/// The benchmark's long-lived data, each in a global root: what stays live from its creation
+/// to the final check.
+#[derive(Clone, Copy, Debug)]
+pub struct LongLived {
+    /// The long-lived tree of `long_lived_depth`, built top-down.
+    pub tree: Global<Node>,
+    /// The long-lived array of `array_size` doubles, the first half holding `1.0 / i`.
+    pub array: Global<Bytes>,
+}
+
+/// Build the long-lived tree and array, half filled, both in global roots (the C program and
+/// the Go twin keep them in locals of main that stay live to the end; here main's work is
+/// spread over goroutines, so globals hold them). Nothing else the goroutine allocated stays
+/// reachable.
+pub fn long_lived(rt: &Runtime, z: &Sizes) -> Result<LongLived, AllocError> {
+    let z = *z;
+    let tree_root = rt.global::<Node>();
+    let array_root = rt.global::<Bytes>();
+    rt.go(move |m| -> Result<(), AllocError> {
+        let tree = m.alloc::<Node>()?;
+        m.set_global(tree_root, Some(tree));
+        populate(m, z.long_lived_depth, tree)?;
+        let array = m.alloc_bytes((z.array_size * 8) as usize)?;
+        m.set_global(array_root, Some(array));
+        fill_array(m, array, z.array_size / 2);
+        Ok(())
+    })
+    .join()
+    .expect("long-lived goroutine")?;
+    Ok(LongLived { tree: tree_root, array: array_root })
+}
+
 /// Run GCBench with `p` on `rt`. Progress is counted in nodes.
 pub fn run(rt: &Runtime, p: &Params, progress: &Arc<Progress>) -> Result<Outcome, WorkloadError> {
     let z = p.sizes();
@@ -301,23 +333,9 @@ pub fn run(rt: &Runtime, p: &Params, progress: &Arc<Progress>) -> Result<Outcome
     rt.go(move |m| make_tree(m, stretch).map(drop)).join().expect("stretch goroutine")?;
     progress.advance(tree_size(stretch));
 
-    // A long-lived tree and a long-lived array of doubles, half filled, both in global roots
-    // (the C program keeps them in locals of main; here main's work is spread over goroutines).
     let _ = writeln!(out, " Creating a long-lived binary tree of depth {}", z.long_lived_depth);
     let _ = writeln!(out, " Creating a long-lived array of {} doubles", z.array_size);
-    let tree_root = rt.global::<Node>();
-    let array_root = rt.global::<Bytes>();
-    rt.go(move |m| -> Result<(), AllocError> {
-        let tree = m.alloc::<Node>()?;
-        m.set_global(tree_root, Some(tree));
-        populate(m, z.long_lived_depth, tree)?;
-        let array = m.alloc_bytes((z.array_size * 8) as usize)?;
-        m.set_global(array_root, Some(array));
-        fill_array(m, array, z.array_size / 2);
-        Ok(())
-    })
-    .join()
-    .expect("long-lived goroutine")?;
+    let LongLived { tree: tree_root, array: array_root } = long_lived(rt, &z)?;
     progress.advance(tree_size(z.long_lived_depth));
 
     for &d in &depths {
