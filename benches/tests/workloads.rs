@@ -187,6 +187,45 @@ fn gcbench_marks_what_it_keeps_live_and_nothing_else() {
 }
 
 #[test]
+fn gcpacertrace_prints_go_s_two_pacer_lines_per_cycle() {
+    // GODEBUG=gcpacertrace=1 prints, for each cycle, Go's `pacer: assist ratio=` line at mark
+    // start and its `pacer: N% CPU` line at the end of mark, before the cycle's gctrace line;
+    // the heap at the end of mark is the one gctrace shows as its second figure.
+    let args = ["run", "gcbench", "--scale", "-3", "--json", "--no-progress"];
+    let out = gomem(&args, &[("GODEBUG", "gcpacertrace=1,gctrace=1")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let cycles = report(&out).num_gc as usize;
+    assert!(cycles > 0, "{err}");
+    let gc: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("gc ")).collect();
+    assert_eq!(gc.len(), cycles, "{err}");
+    let field = |line: &str, before: &str, after: &str| -> u64 {
+        let missing = |what: &str| -> usize { panic!("no {what:?} in {line:?} of\n{err}") };
+        let rest = &line[line.find(before).unwrap_or_else(|| missing(before)) + before.len()..];
+        rest[..rest.find(after).unwrap_or_else(|| missing(after))].parse().unwrap()
+    };
+    for &i in &gc {
+        let (start, end) = (lines[i - 2], lines[i - 1]);
+        assert!(
+            start.starts_with("pacer: assist ratio=") && start.contains(" workers="),
+            "{start}"
+        );
+        assert!(end.starts_with("pacer: ") && end.contains("% CPU (25 exp.) for "), "{end}");
+        assert!(end.contains(" B work (") && end.contains(", cons/mark "), "{end}");
+        // "in T B -> L B": the heap at the trigger and at the end of mark, against gctrace's
+        // "H0->H1->M MB".
+        let (t, l) = (field(end, " in ", " B -> "), field(end, " B -> ", " B (∆goal"));
+        assert!(t <= l, "{end}");
+        let h1 = field(lines[i], "->", "->");
+        assert_eq!(l >> 20, h1, "{end}\n{}", lines[i]);
+    }
+    // Off by default.
+    let out = gomem(&args, &[("GODEBUG", "gctrace=1")]);
+    assert!(!text(&out.stderr).contains("pacer:"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn gcbench_classic_constants() {
     let z = gcbench::Params::classic().sizes();
     assert_eq!(
