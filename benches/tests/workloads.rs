@@ -180,6 +180,23 @@ fn gcbench_marks_what_it_keeps_live_and_nothing_else() {
         assert_eq!(bottom_up, live + node, "depth {depth}, a bottom-up tree held");
         rt.gc();
         assert_eq!(marked(&rt), live, "depth {depth}: the trees are garbage once built");
+        // A timed phase's trees, as the workload builds them: each one finished is kept in
+        // `sink` (as the Go twin's package variable keeps it) until the next replaces it.
+        let sink = rt.global::<gcbench::Node>();
+        for top_down in [true, false] {
+            rt.go(move |m| {
+                for _ in 0..3 {
+                    gcbench::sink_tree(m, depth, top_down, sink).unwrap();
+                }
+            })
+            .join()
+            .expect("phase goroutine");
+            rt.gc();
+            assert_eq!(marked(&rt), live + node, "depth {depth}: the last tree is in the sink");
+        }
+        rt.go(move |m| m.set_global(sink, None)).join().expect("clear the sink");
+        rt.gc();
+        assert_eq!(marked(&rt), live, "depth {depth}: the sink cleared");
     }
     // The long-lived data are still whole.
     let nodes = rt.go(move |m| m.global(long.tree).map_or(0, |t| gcbench::count(m, t))).join();
