@@ -214,9 +214,11 @@ fn gcpacertrace_prints_go_s_two_pacer_lines_per_cycle() {
     let err = text(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     let cycles = report(&out).num_gc as usize;
-    assert!(cycles > 0, "{err}");
+    assert!(cycles > 1, "{err}");
     let gc: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("gc ")).collect();
-    assert_eq!(gc.len(), cycles, "{err}");
+    // The last cycle's lines may be missing: the program can end while the collector prints
+    // them (each line is written whole or not at all).
+    assert!(gc.len() == cycles || gc.len() == cycles - 1, "{cycles} cycles:\n{err}");
     let field = |line: &str, before: &str, after: &str| -> u64 {
         let missing = |what: &str| -> usize { panic!("no {what:?} in {line:?} of\n{err}") };
         let rest = &line[line.find(before).unwrap_or_else(|| missing(before)) + before.len()..];

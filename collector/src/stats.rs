@@ -75,6 +75,15 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// Write one trace line to stderr in a single write, so that a line is never cut in two by
+/// the process exiting while the controller prints (`eprintln!` writes each piece of its
+/// format separately).
+fn trace_line(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 impl Collector {
     /// Add the cycle `cy` to the statistics and the CPU limiter, and print its gctrace line
     /// if asked (the end of Go's `gcMarkTermination`). `mark_wall` is the concurrent mark's
@@ -118,7 +127,7 @@ impl Collector {
             let procs =
                 self.gomaxprocs.min(std::thread::available_parallelism().map_or(1, |n| n.get()))
                     as f64;
-            eprintln!(
+            trace_line(format!(
                 "gc {} @{:.3}s {}%: {}+{}+{} ms clock, {}+{}/{}/{}+{} ms cpu, {}->{}->{} MB, {} MB goal, {} MB stacks, {} MB globals, {} P{}",
                 num_gc,
                 cy.at.as_secs_f64(),
@@ -139,14 +148,14 @@ impl Collector {
                 cy.globals_scan >> 20,
                 self.gomaxprocs,
                 if cy.forced { " (forced)" } else { "" }
-            );
+            ));
         }
     }
 
     /// The first `gcpacertrace` line, at mark start (Go's in `startCycle`): the assist ratio,
     /// the scannable heap, `heap_live` at the trigger, the goal and the worker counts.
     pub(crate) fn print_pacer_start(&self, pacer: &Pacer, heap_live: u64) {
-        eprintln!(
+        trace_line(format!(
             "pacer: assist ratio={} (scan {} MB in {}->{} MB) workers={}+{}",
             pacer.assist_work_per_byte(),
             pacer.heap_scan() >> 20,
@@ -154,7 +163,7 @@ impl Collector {
             pacer.heap_goal() >> 20,
             pacer.dedicated_workers(),
             pacer.fractional_goal()
-        );
+        ));
     }
 
     /// The second `gcpacertrace` line, at the end of mark (Go's in `endCycle`; call it after
@@ -165,7 +174,7 @@ impl Collector {
     /// the cons/mark measured, which Go's line leaves out.
     pub(crate) fn print_pacer_end(&self, pacer: &Pacer, ended: &EndCycle, cy: &Cycle, heap: u64) {
         let live = pacer.heap_live();
-        eprintln!(
+        trace_line(format!(
             "pacer: {}% CPU ({} exp.) for {}+{}+{} B work ({} B exp.) in {} B -> {} B (∆goal {}, cons/mark {}) idle {}% measured cons/mark {}",
             (ended.utilization * 100.0) as i64,
             (GC_BACKGROUND_UTILIZATION * 100.0) as i64,
@@ -179,6 +188,6 @@ impl Collector {
             ended.old_cons_mark,
             (ended.idle_utilization * 100.0) as i64,
             ended.measured_cons_mark.map_or_else(|| "-".to_string(), |c| c.to_string()),
-        );
+        ));
     }
 }
