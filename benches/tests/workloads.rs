@@ -125,6 +125,125 @@ fn gcbench_prints_the_classic_lines_and_counts_the_long_lived_data() {
     }
 }
 
+/// Bytes the collector marks for a gcbench run's long-lived data at `scale`: the tree's 24-byte
+/// nodes (Go's class 24, as `struct{ left, right *Node; i, j int32 }`) and the array of doubles
+/// in its size class, or in whole 8 KiB pages when it is a large object (pointer-free, so no
+/// header word either way).
+fn gcbench_long_lived_bytes(z: &gcbench::Sizes) -> u64 {
+    use gomem::allocator::sizeclass::SizeClass;
+    let array = (z.array_size * 8) as usize;
+    let array = SizeClass::for_size(array).map_or(array.next_multiple_of(8192), |c| c.size());
+    assert_eq!(core::mem::size_of::<gcbench::Node>(), 24);
+    gcbench::tree_size(z.long_lived_depth) * 24 + array as u64
+}
+
+#[test]
+fn gcbench_marks_what_it_keeps_live_and_nothing_else() {
+    // Issue 14: gomem's heap marked per cycle on gcbench must be what the program keeps live,
+    // as Go's is. Each forced cycle below runs while no goroutine allocates, so nothing is
+    // allocated black and the bytes marked are exactly the reachable objects: the long-lived
+    // tree and array, plus the one tree a goroutine holds at the time. A tree whose scope has
+    // ended, a root left on a stack, an object counted twice or a span counted whole would
+    // all show as a difference.
+    let rt = rt();
+    let z = gcbench::Params { scale: -6, goroutines: 1 }.sizes();
+    let marked = |rt: &Runtime| rt.collector().stats().heap_marked;
+    let stretch = z.stretch_depth;
+    rt.go(move |m| gcbench::make_tree(m, stretch).map(drop)).join().expect("stretch").unwrap();
+    let long = gcbench::long_lived(&rt, &z).expect("long-lived data");
+    let live = gcbench_long_lived_bytes(&z);
+    rt.gc();
+    assert_eq!(marked(&rt), live, "after the stretch tree: only the long-lived data");
+    for depth in [z.min_depth, z.max_depth] {
+        let node = 24 * gcbench::tree_size(depth);
+        let collector = rt.collector().clone();
+        let (top_down, bottom_up) = rt
+            .go(move |m| {
+                let top_down = m.scope(|m| {
+                    let temp = m.alloc::<gcbench::Node>().unwrap();
+                    gcbench::populate(m, depth, temp).unwrap();
+                    m.gc();
+                    collector.stats().heap_marked
+                });
+                let bottom_up = m.scope(|m| {
+                    let t = gcbench::make_tree(m, depth).unwrap();
+                    m.gc();
+                    let marked = collector.stats().heap_marked;
+                    assert_eq!(gcbench::count(m, t), gcbench::tree_size(depth));
+                    marked
+                });
+                (top_down, bottom_up)
+            })
+            .join()
+            .expect("phase goroutine");
+        assert_eq!(top_down, live + node, "depth {depth}, a top-down tree held");
+        assert_eq!(bottom_up, live + node, "depth {depth}, a bottom-up tree held");
+        rt.gc();
+        assert_eq!(marked(&rt), live, "depth {depth}: the trees are garbage once built");
+        // A timed phase's trees, as the workload builds them: each one finished is kept in
+        // `sink` (as the Go twin's package variable keeps it) until the next replaces it.
+        let sink = rt.global::<gcbench::Node>();
+        for top_down in [true, false] {
+            rt.go(move |m| {
+                for _ in 0..3 {
+                    gcbench::sink_tree(m, depth, top_down, sink).unwrap();
+                }
+            })
+            .join()
+            .expect("phase goroutine");
+            rt.gc();
+            assert_eq!(marked(&rt), live + node, "depth {depth}: the last tree is in the sink");
+        }
+        rt.go(move |m| m.set_global(sink, None)).join().expect("clear the sink");
+        rt.gc();
+        assert_eq!(marked(&rt), live, "depth {depth}: the sink cleared");
+    }
+    // The long-lived data are still whole.
+    let nodes = rt.go(move |m| m.global(long.tree).map_or(0, |t| gcbench::count(m, t))).join();
+    assert_eq!(nodes.expect("check"), gcbench::tree_size(z.long_lived_depth));
+}
+
+#[test]
+fn gcpacertrace_prints_go_s_two_pacer_lines_per_cycle() {
+    // GODEBUG=gcpacertrace=1 prints, for each cycle, Go's `pacer: assist ratio=` line at mark
+    // start and its `pacer: N% CPU` line at the end of mark, before the cycle's gctrace line;
+    // the heap at the end of mark is the one gctrace shows as its second figure.
+    let args = ["run", "gcbench", "--scale", "-3", "--json", "--no-progress"];
+    let out = gomem(&args, &[("GODEBUG", "gcpacertrace=1,gctrace=1")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let cycles = report(&out).num_gc as usize;
+    assert!(cycles > 1, "{err}");
+    let gc: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("gc ")).collect();
+    // The last cycle's lines may be missing: the program can end while the collector prints
+    // them (each line is written whole or not at all).
+    assert!(gc.len() == cycles || gc.len() == cycles - 1, "{cycles} cycles:\n{err}");
+    let field = |line: &str, before: &str, after: &str| -> u64 {
+        let missing = |what: &str| -> usize { panic!("no {what:?} in {line:?} of\n{err}") };
+        let rest = &line[line.find(before).unwrap_or_else(|| missing(before)) + before.len()..];
+        rest[..rest.find(after).unwrap_or_else(|| missing(after))].parse().unwrap()
+    };
+    for &i in &gc {
+        let (start, end) = (lines[i - 2], lines[i - 1]);
+        assert!(
+            start.starts_with("pacer: assist ratio=") && start.contains(" workers="),
+            "{start}"
+        );
+        assert!(end.starts_with("pacer: ") && end.contains("% CPU (25 exp.) for "), "{end}");
+        assert!(end.contains(" B work (") && end.contains(", cons/mark "), "{end}");
+        // "in T B -> L B": the heap at the trigger and at the end of mark, against gctrace's
+        // "H0->H1->M MB".
+        let (t, l) = (field(end, " in ", " B -> "), field(end, " B -> ", " B (∆goal"));
+        assert!(t <= l, "{end}");
+        let h1 = field(lines[i], "->", "->");
+        assert_eq!(l >> 20, h1, "{end}\n{}", lines[i]);
+    }
+    // Off by default.
+    let out = gomem(&args, &[("GODEBUG", "gctrace=1")]);
+    assert!(!text(&out.stderr).contains("pacer:"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn gcbench_classic_constants() {
     let z = gcbench::Params::classic().sizes();

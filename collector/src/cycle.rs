@@ -102,6 +102,9 @@ pub struct DebugModes {
     pub stoptheworld: u8,
     /// `scavtrace=1`: one scavenger summary line per cycle on stderr.
     pub scavtrace: bool,
+    /// `gcpacertrace=1`: the pacer's state on stderr at the start and the end of each mark
+    /// phase, in the words of Go's two `pacer:` lines.
+    pub pacertrace: bool,
 }
 
 /// How to configure a collector.

@@ -58,6 +58,17 @@
 //! four: with a noisy program, starting a little early costs some memory headroom, while
 //! starting late costs mutator time in assists, and Go prefers the former.
 //!
+//! Go assumes its dedicated and fractional workers used exactly `u`, and its idle-priority
+//! workers (marking on Ps the program left idle) are `u_idle`. gomem's mark workers are threads
+//! outside the Ps that drain for the whole mark phase, so on a program with fewer busy
+//! goroutines than cores they take more than `u` without slowing the program: the same CPU
+//! Go's idle workers take. [`idle_mark_time`] turns their time beyond `u` into `u_idle`, so
+//! that cons/mark divides by the GC CPU really spent. Without it the scan rate looked two to
+//! four times faster than it was (a whole core against the assumed quarter), cons/mark and the
+//! runway came out that much smaller, and cycles triggered late in the band: on gcbench at
+//! 0.73–0.81 of the way from the live heap to the goal, where Go's trigger at 0.70–0.71 (and
+//! gomem's now do too).
+//!
 //! **Assists.** Because the prediction can be wrong, mutators that allocate during mark pay
 //! for it in scan work: [`Pacer::revise`] keeps `assist_work_per_byte = remaining work /
 //! remaining heap distance`, so that if the runway is consumed faster than planned the
@@ -120,6 +131,33 @@ const MAX_OVERSHOOT: f64 = 1.1;
 
 /// `revise` treats GOGC=off as this GOGC when a forced cycle runs (Go does the same).
 const GC_PERCENT_WHEN_OFF: i32 = 100_000;
+
+/// The mark workers' time beyond their share, to be given to [`Pacer::end_cycle`] as Go's
+/// `idleMarkTime` (see "Measuring cons/mark" in the module docs).
+///
+/// `worker_ns` is the time the mark workers spent draining during a mark phase of
+/// `mark_wall_ns` wall nanoseconds on `gomaxprocs` Ps; the result is what exceeds
+/// [`GC_BACKGROUND_UTILIZATION`] of `gomaxprocs × mark_wall_ns`, which `end_cycle` already
+/// counts as background marking. A worker that used no more than its share gives 0.
+#[doc(alias = "idleMarkTime")]
+pub fn idle_mark_time(worker_ns: u64, mark_wall_ns: u64, gomaxprocs: usize) -> u64 {
+    let share = mark_wall_ns as f64 * gomaxprocs.max(1) as f64 * GC_BACKGROUND_UTILIZATION;
+    (worker_ns as f64 - share).max(0.0) as u64
+}
+
+/// What [`Pacer::end_cycle`] measured (the figures of Go's `gcpacertrace` line).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EndCycle {
+    /// GC CPU utilization: the background 25 % plus assists (Go's `utilization`).
+    pub utilization: f64,
+    /// Idle marking as a fraction of GOMAXPROCS × the mark phase (Go's `idleUtilization`).
+    pub idle_utilization: f64,
+    /// This cycle's cons/mark, `None` when nothing was measured (Go's `currentConsMark`).
+    pub measured_cons_mark: Option<f64>,
+    /// The estimate in force during this cycle, before the update (Go prints it as
+    /// `oldConsMark`).
+    pub old_cons_mark: f64,
+}
 
 /// How the pacer is set up ([`Pacer::new`]); the values of GOGC, GOMEMLIMIT and GOMAXPROCS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -429,7 +467,8 @@ impl Pacer {
     ///   markStartTime`). If 0, `now_ns` minus the `now_ns` given to `start_cycle` is used.
     ///
     /// Like Go, nothing is measured if the heap did not grow since the trigger; gomem also
-    /// skips a cycle that did no scan work (Go would divide by zero).
+    /// skips a cycle that did no scan work (Go would divide by zero). The result says what was
+    /// measured, for the `gcpacertrace` line.
     #[doc(alias = "endCycle")]
     pub fn end_cycle(
         &mut self,
@@ -439,7 +478,7 @@ impl Pacer {
         mark_assist_time_ns: u64,
         idle_mark_time_ns: u64,
         mark_wall_ns: u64,
-    ) {
+    ) -> EndCycle {
         let _ = user_forced;
         self.heap_live = heap_live_at_end;
         // Remember the goal this mark phase aimed at, before commit moves it.
@@ -452,10 +491,16 @@ impl Pacer {
         if duration > 0 {
             utilization += mark_assist_time_ns as f64 / cpu;
         }
-        if self.triggered == u64::MAX || self.heap_live <= self.triggered || self.scan_work == 0 {
-            return;
-        }
         let idle_utilization = if duration > 0 { idle_mark_time_ns as f64 / cpu } else { 0.0 };
+        let mut ended = EndCycle {
+            utilization,
+            idle_utilization,
+            measured_cons_mark: None,
+            old_cons_mark: self.cons_mark,
+        };
+        if self.triggered == u64::MAX || self.heap_live <= self.triggered || self.scan_work == 0 {
+            return ended;
+        }
 
         // Bytes allocated per mutator CPU-second over bytes scanned per GC CPU-second. Idle
         // marking counts as GC time for scanning, but not as time taken from the mutator.
@@ -466,6 +511,19 @@ impl Pacer {
         self.cons_mark = self.last_cons_mark.iter().copied().fold(measured, f64::max);
         self.last_cons_mark.rotate_left(1);
         self.last_cons_mark[3] = measured;
+        ended.measured_cons_mark = Some(measured);
+        ended
+    }
+
+    /// The scannable heap the running cycle may have to scan (Go's `heapScan`).
+    pub fn heap_scan(&self) -> u64 {
+        self.heap_scan
+    }
+
+    /// Heap scan work done in the running cycle, as last given to [`revise`](Pacer::revise)
+    /// (Go's `heapScanWork + stackScanWork + globalsScanWork`).
+    pub fn scan_work(&self) -> u64 {
+        self.scan_work
     }
 
     /// Commits the results of mark termination (Go's `resetLive` then `commit`).

@@ -4,9 +4,12 @@
 //! [`GcStats`] is what [`Collector::stats`] copies out for `MemStats`; each cycle adds to it in
 //! `record_cycle`, after its last stop-the-world pause, and prints the gctrace line when
 //! `GODEBUG=gctrace=1` asks for it. The line's format is Go's (see `extern.go` in Go's runtime
-//! and `docs/collector.md`); [`fmt_ms`] is its number format.
+//! and `docs/collector.md`); [`fmt_ms`] is its number format. `GODEBUG=gcpacertrace=1` adds
+//! Go's two `pacer:` lines per cycle, so that gomem's pacer and Go's can be compared figure by
+//! figure.
 
 use crate::cycle::{Collector, Cycle};
+use crate::pacer::{EndCycle, Pacer, GC_BACKGROUND_UTILIZATION};
 use crate::sync::{lock, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -72,6 +75,15 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// Write one trace line to stderr in a single write, so that a line is never cut in two by
+/// the process exiting while the controller prints (`eprintln!` writes each piece of its
+/// format separately).
+fn trace_line(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 impl Collector {
     /// Add the cycle `cy` to the statistics and the CPU limiter, and print its gctrace line
     /// if asked (the end of Go's `gcMarkTermination`). `mark_wall` is the concurrent mark's
@@ -115,7 +127,7 @@ impl Collector {
             let procs =
                 self.gomaxprocs.min(std::thread::available_parallelism().map_or(1, |n| n.get()))
                     as f64;
-            eprintln!(
+            trace_line(format!(
                 "gc {} @{:.3}s {}%: {}+{}+{} ms clock, {}+{}/{}/{}+{} ms cpu, {}->{}->{} MB, {} MB goal, {} MB stacks, {} MB globals, {} P{}",
                 num_gc,
                 cy.at.as_secs_f64(),
@@ -136,7 +148,46 @@ impl Collector {
                 cy.globals_scan >> 20,
                 self.gomaxprocs,
                 if cy.forced { " (forced)" } else { "" }
-            );
+            ));
         }
+    }
+
+    /// The first `gcpacertrace` line, at mark start (Go's in `startCycle`): the assist ratio,
+    /// the scannable heap, `heap_live` at the trigger, the goal and the worker counts.
+    pub(crate) fn print_pacer_start(&self, pacer: &Pacer, heap_live: u64) {
+        trace_line(format!(
+            "pacer: assist ratio={} (scan {} MB in {}->{} MB) workers={}+{}",
+            pacer.assist_work_per_byte(),
+            pacer.heap_scan() >> 20,
+            heap_live >> 20,
+            pacer.heap_goal() >> 20,
+            pacer.dedicated_workers(),
+            pacer.fractional_goal()
+        ));
+    }
+
+    /// The second `gcpacertrace` line, at the end of mark (Go's in `endCycle`; call it after
+    /// [`Pacer::end_cycle`] and before [`Pacer::commit`]): the GC CPU utilization against the
+    /// 25 % goal, the scan work done (heap + stacks + globals) against the expected, `heap_live`
+    /// at the trigger and now, how far that is from the goal, and the cons/mark estimate the
+    /// cycle was paced with. gomem adds the idle utilization (the worker time beyond 25 %) and
+    /// the cons/mark measured, which Go's line leaves out.
+    pub(crate) fn print_pacer_end(&self, pacer: &Pacer, ended: &EndCycle, cy: &Cycle, heap: u64) {
+        let live = pacer.heap_live();
+        trace_line(format!(
+            "pacer: {}% CPU ({} exp.) for {}+{}+{} B work ({} B exp.) in {} B -> {} B (∆goal {}, cons/mark {}) idle {}% measured cons/mark {}",
+            (ended.utilization * 100.0) as i64,
+            (GC_BACKGROUND_UTILIZATION * 100.0) as i64,
+            heap,
+            cy.stack_scan,
+            cy.globals_scan,
+            pacer.expected_scan_work(),
+            pacer.triggered().unwrap_or(0),
+            live,
+            live as i64 - pacer.last_heap_goal() as i64,
+            ended.old_cons_mark,
+            (ended.idle_utilization * 100.0) as i64,
+            ended.measured_cons_mark.map_or_else(|| "-".to_string(), |c| c.to_string()),
+        ));
     }
 }

@@ -10,9 +10,10 @@
 //! lines logged by Go 1.27.3's own `TestGcPacer`, which this simulation reproduces exactly.
 
 use gomem_collector::pacer::{
-    Pacer, PacerConfig, DEFAULT_HEAP_MINIMUM, GC_BACKGROUND_UTILIZATION, MAX_TRIGGER_RATIO_NUM,
-    MEMORY_LIMIT_HEAP_GOAL_HEADROOM_PERCENT, MEMORY_LIMIT_MIN_HEAP_GOAL_HEADROOM, MIN_RUNWAY,
-    MIN_TRIGGER_RATIO_NUM, SWEEP_MIN_HEAP_DISTANCE, TRIGGER_RATIO_DEN,
+    idle_mark_time, EndCycle, Pacer, PacerConfig, DEFAULT_HEAP_MINIMUM, GC_BACKGROUND_UTILIZATION,
+    MAX_TRIGGER_RATIO_NUM, MEMORY_LIMIT_HEAP_GOAL_HEADROOM_PERCENT,
+    MEMORY_LIMIT_MIN_HEAP_GOAL_HEADROOM, MIN_RUNWAY, MIN_TRIGGER_RATIO_NUM,
+    SWEEP_MIN_HEAP_DISTANCE, TRIGGER_RATIO_DEN,
 };
 
 const MIB: u64 = 1 << 20;
@@ -621,6 +622,86 @@ fn end_cycle_skips_cycles_that_measured_nothing() {
     p.revise(t + MIB, 10 * MIB);
     p.end_cycle(1_000, t + MIB, false, 0, 0, 0);
     assert!(p.cons_mark() >= cm);
+}
+
+#[test]
+fn end_cycle_reports_what_it_measured() {
+    let mut p = pacer(100, NO_LIMIT, 2);
+    cycle_with_cons_mark(&mut p, 100 * MIB, 12 * MIB, 100 * MIB);
+    let before = p.cons_mark();
+    let t = p.trigger();
+    p.start_cycle(0, t, 0, 0);
+    p.revise(t + 2 * MIB, 10 * MIB);
+    // 10 ms on 2 Ps: 2 ms of assists (10 %) and 5 ms of idle marking (25 %).
+    let e = p.end_cycle(10_000_000, t + 2 * MIB, false, 2_000_000, 5_000_000, 10_000_000);
+    let measured = (2 * MIB) as f64 * (0.35 + 0.25) / ((10 * MIB) as f64 * 0.65);
+    assert_eq!(
+        e,
+        EndCycle {
+            utilization: 0.35,
+            idle_utilization: 0.25,
+            measured_cons_mark: Some(measured),
+            old_cons_mark: before,
+        }
+    );
+    assert_eq!(p.scan_work(), 10 * MIB);
+    p.commit(100 * MIB, 100 * MIB, 0, 0);
+    // Nothing measured: the estimate stays and the report says so.
+    let t = p.trigger();
+    p.start_cycle(0, t, 0, 0);
+    let e = p.end_cycle(0, t, false, 0, 0, 1_000);
+    assert_eq!(e.measured_cons_mark, None);
+    assert_eq!(e.old_cons_mark, p.cons_mark());
+}
+
+#[test]
+fn worker_time_beyond_the_background_share_is_idle_marking() {
+    // 10 ms of mark on 2 Ps: the background share is 25 % of 20 ms = 5 ms.
+    let ms = 1_000_000;
+    assert_eq!(idle_mark_time(3 * ms, 10 * ms, 2), 0, "under the share: nothing extra");
+    assert_eq!(idle_mark_time(5 * ms, 10 * ms, 2), 0, "exactly the share");
+    // One worker thread busy for the whole phase takes one core of two: 5 ms beyond.
+    assert_eq!(idle_mark_time(10 * ms, 10 * ms, 2), 5 * ms);
+    // On one P the same thread is four times the share (it runs beside the P, on another core).
+    assert_eq!(idle_mark_time(10 * ms, 10 * ms, 1), 15 * ms / 2);
+    // GOMAXPROCS 0 is treated as 1, as the pacer treats it.
+    assert_eq!(idle_mark_time(10 * ms, 10 * ms, 0), 15 * ms / 2);
+}
+
+/// One cycle after `commit_marked(9 MiB)` at GOGC=200 on 2 Ps, the figures gcpacertrace showed
+/// for gcbench (issue 14): the mark scanned 2.1 MiB, the program allocated 3 MiB meanwhile, and
+/// the mark lasted 10 ms with gomem's worker thread busy for `worker_ns` of it. Returns the
+/// pacer after the commit.
+fn gcbench_cycle(worker_ns: u64) -> Pacer {
+    let mut p = pacer(200, NO_LIMIT, 2);
+    commit_marked(&mut p, 9 * MIB);
+    assert_eq!(p.heap_goal(), 27 * MIB);
+    let (t, scan, wall) = (p.trigger(), 21 * MIB / 10, 10_000_000);
+    p.start_cycle(0, t, 0, 0);
+    p.revise(t + 3 * MIB, scan);
+    p.end_cycle(wall, t + 3 * MIB, false, 0, idle_mark_time(worker_ns, wall, 2), wall);
+    p.commit(9 * MIB, scan, 0, 0);
+    p
+}
+
+#[test]
+fn a_worker_busy_through_the_mark_moves_the_trigger_where_go_puts_it() {
+    // Go assumes its background workers used exactly 25 % and adds idle workers' time to the
+    // scanning side. gomem's worker thread used 50 % (one core of two): taking it for 25 %
+    // halves cons/mark and the runway, and the trigger lands high in the band, where Go's
+    // (which is at the band's floor on the same program) is not.
+    let (lo, hi) = band(9 * MIB, 27 * MIB);
+    let share = gcbench_cycle(5_000_000);
+    let busy = gcbench_cycle(10_000_000);
+    let cm = |idle: f64| (3 * MIB) as f64 * (0.25 + idle) / ((21 * MIB / 10) as f64 * 0.75);
+    assert_eq!(share.cons_mark(), cm(0.0));
+    assert_eq!(busy.cons_mark(), cm(0.25));
+    // runway = cons/mark * 3 * 2.1 MiB: 3 MiB for the share, 6 MiB for the busy worker.
+    assert_eq!(share.runway(), (cm(0.0) * 3.0 * (21 * MIB / 10) as f64) as u64);
+    assert_eq!(busy.runway(), (cm(0.25) * 3.0 * (21 * MIB / 10) as f64) as u64);
+    assert_eq!(share.trigger(), 27 * MIB - share.runway());
+    assert!(share.trigger() > lo && share.trigger() < hi, "{} in ({lo}, {hi})", share.trigger());
+    assert_eq!(busy.trigger(), lo, "the busy worker's cycle triggers at the floor of the band");
 }
 
 // ---------------------------------------------------------------------------------------------

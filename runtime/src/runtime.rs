@@ -160,6 +160,7 @@ impl Runtime {
                     checkmark: config.debug.gccheckmark,
                     stoptheworld: config.debug.gcstoptheworld,
                     scavtrace: config.debug.scavtrace,
+                    pacertrace: config.debug.gcpacertrace,
                 },
             },
         );

@@ -14,9 +14,16 @@
 //! value does not: the number of nodes of the long-lived tree, walked at the end, plus the
 //! number of filled array entries that still hold `1.0 / i`. With `goroutines > 1` the trees of
 //! each timed phase are shared among that many goroutines.
+//!
+//! What stays live is the Go twin's (`benches/go/gcbench/main.go`), object for object: the
+//! long-lived tree and array from their creation to the check, and in a timed phase the tree
+//! being built plus the last one finished, which the twin keeps in its package variable `sink`
+//! and this program in a global of the same name (cleared at the end of each phase, as there).
+//! Before issue 14 the finished tree was dropped at once, so gomem's phases held one tree fewer
+//! than Go's (up to 3 MiB at depth 16).
 
 use super::{share, validate_goroutines, Outcome, Param, Progress, WorkloadError};
-use gomem::{gc_object, AllocError, Bytes, Gc, Local, Mutator, Runtime};
+use gomem::{gc_object, AllocError, Bytes, Gc, Global, Local, Mutator, Runtime};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -235,15 +242,38 @@ fn check_array(m: &mut Mutator<'_>, a: Local<'_, Bytes>, n: u64) -> u64 {
     good
 }
 
+/// One tree of a timed phase: built top-down (`Populate` below a new node) or bottom-up
+/// (`MakeTree`), then stored into `sink`, as the Go twin stores each tree into its package
+/// variable `sink` (which keeps it heap-allocated there). The tree before it stays reachable
+/// from `sink` until this one is complete, in both programs.
+pub fn sink_tree(
+    m: &mut Mutator<'_>,
+    depth: u32,
+    top_down: bool,
+    sink: Global<Node>,
+) -> Result<(), AllocError> {
+    m.scope(|m| {
+        let t = if top_down {
+            let temp = m.alloc::<Node>()?;
+            populate(m, depth, temp)?;
+            temp
+        } else {
+            make_tree(m, depth)?
+        };
+        m.set_global(sink, Some(t));
+        Ok(())
+    })
+}
+
 /// One timed phase of `TimeConstruction`: `iters` trees of `depth`, shared among the
-/// goroutines; returns the elapsed milliseconds.
+/// goroutines, each stored into `sink`, which is cleared at the end (the twin's `phase`);
+/// returns the elapsed milliseconds.
 fn timed_phase(
     rt: &Runtime,
     p: &Params,
     progress: &Arc<Progress>,
-    depth: u32,
-    iters: u64,
-    top_down: bool,
+    sink: Global<Node>,
+    (depth, iters, top_down): (u32, u64, bool),
 ) -> Result<u128, AllocError> {
     let t = Instant::now();
     let k = p.goroutines.max(1);
@@ -254,14 +284,7 @@ fn timed_phase(
             rt.go(move |m| -> Result<(), AllocError> {
                 let mut tally = progress.tally();
                 for _ in 0..n {
-                    m.scope(|m| -> Result<(), AllocError> {
-                        if top_down {
-                            let temp = m.alloc::<Node>()?;
-                            populate(m, depth, temp)
-                        } else {
-                            make_tree(m, depth).map(drop)
-                        }
-                    })?;
+                    sink_tree(m, depth, top_down, sink)?;
                     tally.add(tree_size(depth));
                 }
                 Ok(())
@@ -273,7 +296,40 @@ fn timed_phase(
         let r = h.join().expect("gcbench goroutine");
         result = result.and(r);
     }
+    rt.go(move |m| m.set_global(sink, None)).join().expect("gcbench goroutine");
     result.map(|()| t.elapsed().as_millis())
+}
+
+/// The benchmark's long-lived data, each in a global root: what stays live from its creation
+/// to the final check.
+#[derive(Clone, Copy, Debug)]
+pub struct LongLived {
+    /// The long-lived tree of `long_lived_depth`, built top-down.
+    pub tree: Global<Node>,
+    /// The long-lived array of `array_size` doubles, the first half holding `1.0 / i`.
+    pub array: Global<Bytes>,
+}
+
+/// Build the long-lived tree and array, half filled, both in global roots (the C program and
+/// the Go twin keep them in locals of main that stay live to the end; here main's work is
+/// spread over goroutines, so globals hold them). Nothing else the goroutine allocated stays
+/// reachable.
+pub fn long_lived(rt: &Runtime, z: &Sizes) -> Result<LongLived, AllocError> {
+    let z = *z;
+    let tree_root = rt.global::<Node>();
+    let array_root = rt.global::<Bytes>();
+    rt.go(move |m| -> Result<(), AllocError> {
+        let tree = m.alloc::<Node>()?;
+        m.set_global(tree_root, Some(tree));
+        populate(m, z.long_lived_depth, tree)?;
+        let array = m.alloc_bytes((z.array_size * 8) as usize)?;
+        m.set_global(array_root, Some(array));
+        fill_array(m, array, z.array_size / 2);
+        Ok(())
+    })
+    .join()
+    .expect("long-lived goroutine")?;
+    Ok(LongLived { tree: tree_root, array: array_root })
 }
 
 /// Run GCBench with `p` on `rt`. Progress is counted in nodes.
@@ -301,31 +357,18 @@ pub fn run(rt: &Runtime, p: &Params, progress: &Arc<Progress>) -> Result<Outcome
     rt.go(move |m| make_tree(m, stretch).map(drop)).join().expect("stretch goroutine")?;
     progress.advance(tree_size(stretch));
 
-    // A long-lived tree and a long-lived array of doubles, half filled, both in global roots
-    // (the C program keeps them in locals of main; here main's work is spread over goroutines).
     let _ = writeln!(out, " Creating a long-lived binary tree of depth {}", z.long_lived_depth);
     let _ = writeln!(out, " Creating a long-lived array of {} doubles", z.array_size);
-    let tree_root = rt.global::<Node>();
-    let array_root = rt.global::<Bytes>();
-    rt.go(move |m| -> Result<(), AllocError> {
-        let tree = m.alloc::<Node>()?;
-        m.set_global(tree_root, Some(tree));
-        populate(m, z.long_lived_depth, tree)?;
-        let array = m.alloc_bytes((z.array_size * 8) as usize)?;
-        m.set_global(array_root, Some(array));
-        fill_array(m, array, z.array_size / 2);
-        Ok(())
-    })
-    .join()
-    .expect("long-lived goroutine")?;
+    let LongLived { tree: tree_root, array: array_root } = long_lived(rt, &z)?;
     progress.advance(tree_size(z.long_lived_depth));
 
+    let sink = rt.global::<Node>();
     for &d in &depths {
         let iters = z.num_iters(d);
         let _ = writeln!(out, "Creating {iters} trees of depth {d}");
-        let ms = timed_phase(rt, p, progress, d, iters, true)?;
+        let ms = timed_phase(rt, p, progress, sink, (d, iters, true))?;
         let _ = writeln!(out, "\tTop down construction took {ms} msec");
-        let ms = timed_phase(rt, p, progress, d, iters, false)?;
+        let ms = timed_phase(rt, p, progress, sink, (d, iters, false))?;
         let _ = writeln!(out, "\tBottom up construction took {ms} msec");
     }
 

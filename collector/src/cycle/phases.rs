@@ -16,6 +16,7 @@ use super::{Collector, Phase};
 use crate::checkmark;
 use crate::events::GcEventKind;
 use crate::mark::{drain, shade};
+use crate::pacer::idle_mark_time;
 use crate::sync::{lock, Mutex, Ordering};
 use crate::work::{try_room, GcWork};
 use crate::world::{Stopped, World};
@@ -133,6 +134,9 @@ impl Collector {
                     globals_scan_prev,
                 );
                 self.gc_controller.publish_assist_ratios(&pacer);
+                if self.debug.pacertrace {
+                    self.print_pacer_start(&pacer, cy.heap_live_mark_start);
+                }
             }
             self.gc_controller.bg_credit.store(0, Ordering::Relaxed);
             // The barrier goes on while the world is stopped, so every P sees it before any
@@ -331,17 +335,25 @@ impl Collector {
         self.gc_sweep(w);
         let mut pacer = lock(&self.gc_controller.pacer);
         let now = self.start.elapsed().as_nanos() as u64;
-        pacer.end_cycle(
+        let mark_wall_ns = cy.t_mark.elapsed().as_nanos() as u64;
+        let worker_ns = self.gc_controller.worker_ns.load(Ordering::Relaxed) - cy.worker0;
+        // cons/mark is measured on the cycle's final scan work (heap, stacks and globals, as
+        // Go's endCycle reads them), not on the last revision's.
+        pacer.revise(cy.heap1, heap_scan + cy.stack_scan + cy.globals_scan);
+        let ended = pacer.end_cycle(
             now,
             cy.heap1,
             cy.forced,
             self.gc_controller.assist_ns.load(Ordering::Relaxed) - cy.assist0,
-            // Go's endCycle takes idle-priority mark time here (it assumes dedicated
-            // and fractional workers used exactly their 25%); gomem has no idle-priority
-            // workers.
-            0,
-            cy.t_mark.elapsed().as_nanos() as u64,
+            // Go's endCycle takes idle-priority mark time here and assumes the dedicated and
+            // fractional workers used exactly their 25 %. gomem's worker threads drain the
+            // whole phase, off the Ps: their time beyond the 25 % is that idle time.
+            idle_mark_time(worker_ns, mark_wall_ns, self.gomaxprocs),
+            mark_wall_ns,
         );
+        if self.debug.pacertrace {
+            self.print_pacer_end(&pacer, &ended, cy, heap_scan);
+        }
         pacer.commit(cy.marked_total, heap_scan, cy.stack_scan, cy.globals_scan);
         self.publish_trigger(&pacer);
     }
