@@ -193,9 +193,10 @@ impl Runtime {
         // The goroutine owns a reference to the global slots: they outlive it even if the
         // Runtime is dropped first (see `crate::globals`).
         let globals = self.globals.clone();
+        let heap = self.heap.clone();
         self.sched.spawn(GState::new(), move |cx| {
             let _run = log.map(|(log, spawned)| log.begin(cx.g_id(), spawned));
-            let mut m = Mutator::new(cx, &globals);
+            let mut m = Mutator::new(cx, &globals, &heap);
             f(&mut m)
         })
     }
