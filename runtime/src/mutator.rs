@@ -59,13 +59,15 @@ use crate::barrier::{read_pointer, write_pointer};
 use crate::globals::{Global, Globals};
 use crate::object::{Bytes, Field, Gc, GcType, PtrArray, Scalar};
 use crate::state::{GState, PState};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use crate::view::{Ref, View};
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 use gomem_allocator::sizeclass::{classify, SizeKind};
 use gomem_allocator::typedesc::POINTER;
 use gomem_allocator::AllocError;
-use gomem_allocator::MHeap;
+use gomem_allocator::{MCache, MHeap};
+use gomem_collector::barrier::WriteBarrier;
 use gomem_collector::cycle::AssistOutcome;
 use gomem_sched::GCtx;
 
@@ -124,6 +126,9 @@ pub struct Mutator<'s> {
     /// The runtime's heap (the one every P's cache allocates from), for object lookups that
     /// need no P.
     heap: &'s MHeap,
+    /// The collector's barrier switch (the one every P's `PState::wb` shares), so that a
+    /// pointer store outside mark needs no lookup of the P.
+    wb: &'s WriteBarrier,
     // Invariant in 's: a Mutator<'long> must not pass for a Mutator<'short> or vice versa.
     _brand: PhantomData<fn(&'s ()) -> &'s ()>,
 }
@@ -133,8 +138,31 @@ impl<'s> Mutator<'s> {
         cx: &'s mut GCtx<PState, GState>,
         globals: &'s Globals,
         heap: &'s MHeap,
+        wb: &'s WriteBarrier,
     ) -> Mutator<'s> {
-        Mutator { cx, globals, heap, _brand: PhantomData }
+        Mutator { cx, globals, heap, wb, _brand: PhantomData }
+    }
+
+    /// Store `new` into the pointer slot `slot` (Go's `writePointer` with the compiler's
+    /// inlined `writeBarrier.enabled` test in front): outside mark, one load of the switch and
+    /// the release store; while marking, the whole barrier with this P's buffer.
+    ///
+    /// # Safety
+    /// - As for [`write_pointer`]'s `slot` and `new`.
+    #[inline(always)]
+    unsafe fn store_pointer(&mut self, slot: usize, new: usize) {
+        if self.wb.enabled() {
+            // SAFETY: the caller's slot and value; our own P's state, whose barrier is this
+            // collector's, on only while it marks.
+            unsafe { write_pointer(self.cx.p(), slot, new) };
+        } else {
+            // SAFETY: the caller guarantees a live, aligned pointer slot, only ever accessed
+            // atomically.
+            let cell = unsafe { &*(slot as *const AtomicUsize) };
+            // ORDERING: Release; pairs with the Acquire in `read_pointer` (as in
+            // `write_pointer`, whose store this is when the barrier is off).
+            cell.store(new, Ordering::Release);
+        }
     }
 
     /// Push `addr` onto this goroutine's root stack and make its handle. `&self` is enough:
@@ -164,19 +192,44 @@ impl<'s> Mutator<'s> {
         self.push_root(r.addr())
     }
 
-    /// After an allocation of `size` bytes: root the result; while the collector marks, pay
-    /// for the allocation with assist work; if the allocation took the slow path, test the GC
-    /// trigger and poll a safepoint (the new object is rooted before the world can stop).
+    /// Allocate with `alloc` from this P's cache (`size` bytes, for the assist), then root the
+    /// result; while the collector marks, pay for the allocation with assist work; if the
+    /// allocation refilled the cache, test the GC trigger and poll a safepoint (the new object
+    /// is rooted before the world can stop).
+    ///
+    /// The common case is Go's `mallocgc` fast path: one lookup of the P for the allocation and
+    /// both tests, the root push, and one branch on "refilled or marking" (Go tests
+    /// `gcBlackenEnabled` and `shouldhelpgc`); everything else is out of line in
+    /// [`alloc_slow`](Self::alloc_slow).
     #[inline(always)]
-    fn rooted_alloc<T>(&mut self, addr: usize, size: usize) -> Local<'s, T> {
+    fn rooted_alloc<T>(
+        &mut self,
+        size: usize,
+        alloc: impl FnOnce(&mut MCache) -> Result<NonNull<u8>, AllocError>,
+    ) -> Result<Local<'s, T>, AllocError> {
+        let p = self.cx.p();
+        let addr = alloc(&mut p.cache)?.as_ptr() as usize;
+        let refilled = p.cache.take_refilled();
+        let marking = self.wb.enabled();
         let l = self.push_root(addr);
+        if refilled | marking {
+            self.alloc_slow(size, refilled, marking);
+        }
+        Ok(l)
+    }
+
+    /// The rest of [`rooted_alloc`](Self::rooted_alloc) when the allocation refilled the cache
+    /// or the collector marks: the trigger test (`on_refill`), the assist, the safepoint poll.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&mut self, size: usize, refilled: bool, marking: bool) {
         let (p, preempt) = self.cx.p_and_preempt();
         let mut poll = false;
-        if p.cache.take_refilled() {
+        if refilled {
             p.collector.on_refill();
             poll = true;
         }
-        if p.wb.enabled() {
+        if marking {
             let PState { gc, collector, .. } = p;
             // SAFETY: `gc` is the state of the P this goroutine holds, one of the runtime
             // world's Ps.
@@ -192,7 +245,6 @@ impl<'s> Mutator<'s> {
         if poll {
             self.cx.safepoint();
         }
-        l
     }
 
     /// In debt with no mark work in sight: wait without the P for background credit, retrying
@@ -206,7 +258,7 @@ impl<'s> Mutator<'s> {
             self.cx.without_p(|| collector.park_assist());
             let (p, preempt) = self.cx.p_and_preempt();
             let PState { gc, collector, .. } = p;
-            // SAFETY: as in `rooted_alloc`: the state of the P this goroutine holds.
+            // SAFETY: as in `alloc_slow`: the state of the P this goroutine holds.
             match unsafe { collector.assist_alloc(gc, 0, &|| preempt.requested()) } {
                 AssistOutcome::Park => continue,
                 AssistOutcome::Paid | AssistOutcome::Preempted => return,
@@ -217,8 +269,7 @@ impl<'s> Mutator<'s> {
     /// Allocate a zeroed `T`.
     #[inline]
     pub fn alloc<T: GcType>(&mut self) -> Result<Local<'s, T>, AllocError> {
-        let p = self.cx.p().cache.alloc(T::DESC)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize, T::DESC.size))
+        self.rooted_alloc(T::DESC.size, |c| c.alloc(T::DESC))
     }
 
     /// Allocate a zeroed, pointer-free buffer of `len` bytes. Its
@@ -228,24 +279,25 @@ impl<'s> Mutator<'s> {
     /// reported length reaches the end of its own slot, which a neighbour in the same 16-byte
     /// block would occupy (see `docs/allocator.md`, "Byte buffers are not tiny").
     pub fn alloc_bytes(&mut self, len: usize) -> Result<Local<'s, Bytes>, AllocError> {
-        let p = self.cx.p().cache.alloc_noscan_untiny(len)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize, len))
+        self.rooted_alloc(len, |c| c.alloc_noscan_untiny(len))
     }
 
     /// Allocate a pointer-free buffer holding a copy of `data` (what Go does for `[]byte(s)`:
     /// `rawbyteslice`, then the copy). The slot is not cleared first, only its part past `data`
     /// is (as in Go), so each byte is written once instead of cleared and then written.
     pub fn alloc_bytes_from(&mut self, data: &[u8]) -> Result<Local<'s, Bytes>, AllocError> {
-        let p = self.cx.p().cache.alloc_noscan_untiny_uninit(data.len())?;
-        let addr = p.as_ptr() as usize;
-        let cap = self.capacity(addr);
-        // SAFETY: `p` is a fresh pointer-free object of `cap >= data.len()` bytes that nothing
-        // else references yet (a zero-length request gives `zerobase` and `cap == 0`).
-        unsafe {
-            core::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len());
-            core::ptr::write_bytes(p.as_ptr().add(data.len()), 0, cap - data.len());
-        }
-        Ok(self.rooted_alloc(addr, data.len()))
+        let heap = self.heap;
+        self.rooted_alloc(data.len(), |c| {
+            let p = c.alloc_noscan_untiny_uninit(data.len())?;
+            let cap = capacity(heap, p.as_ptr() as usize);
+            // SAFETY: `p` is a fresh pointer-free object of `cap >= data.len()` bytes that
+            // nothing else references yet (a zero-length request gives `zerobase`, `cap == 0`).
+            unsafe {
+                core::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len());
+                core::ptr::write_bytes(p.as_ptr().add(data.len()), 0, cap - data.len());
+            }
+            Ok(p)
+        })
     }
 
     /// Allocate an array of `len` nil pointers to `T`. Its [`array_len`](Self::array_len) is at
@@ -257,8 +309,8 @@ impl<'s> Mutator<'s> {
     /// whole slot, or the requested size, which is what `array_len` reports.
     pub fn alloc_array<T>(&mut self, len: usize) -> Result<Local<'s, PtrArray<T>>, AllocError> {
         let len = array_capacity(len);
-        let p = self.cx.p().cache.alloc_array(&POINTER, len)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize, len * 8))
+        // Wrapping: the size matters only when the allocation succeeds, and then it fits.
+        self.rooted_alloc(len.wrapping_mul(8), |c| c.alloc_array(&POINTER, len))
     }
 
     /// Load the pointer in field `f` of `obj`, rooted in this scope; `None` for nil.
@@ -275,7 +327,7 @@ impl<'s> Mutator<'s> {
     pub fn set<O, T>(&mut self, obj: Local<'_, O>, f: Field<O, Gc<T>>, v: Option<Local<'_, T>>) {
         let new = v.map_or(0, |l| l.addr);
         // SAFETY: as in `get`; `new` is nil or a live (rooted) object.
-        unsafe { write_pointer(self.cx.p(), obj.addr + f.offset(), new) };
+        unsafe { self.store_pointer(obj.addr + f.offset(), new) };
     }
 
     /// Read scalar field `f` of `obj`.
@@ -317,7 +369,7 @@ impl<'s> Mutator<'s> {
         assert!(i < self.array_len(a), "index {i} out of bounds");
         let new = v.map_or(0, |l| l.addr);
         // SAFETY: in bounds of a live pointer array; `new` is nil or live.
-        unsafe { write_pointer(self.cx.p(), a.addr + 8 * i, new) };
+        unsafe { self.store_pointer(a.addr + 8 * i, new) };
     }
 
     /// Length of a byte buffer (at least what was asked for).
@@ -359,7 +411,7 @@ impl<'s> Mutator<'s> {
         let slot = g.slot_in(self.globals);
         let new = v.map_or(0, |l| l.addr);
         // SAFETY: as in `global`; `new` is nil or live.
-        unsafe { write_pointer(self.cx.p(), slot, new) };
+        unsafe { self.store_pointer(slot, new) };
     }
 
     /// Run `f` in a nested scope: the handles it makes are dropped as roots when it returns.
@@ -375,6 +427,7 @@ impl<'s> Mutator<'s> {
                 cx: &mut *self.cx,
                 globals: self.globals,
                 heap: self.heap,
+                wb: self.wb,
                 _brand: PhantomData,
             };
             f(&mut inner)
@@ -398,6 +451,7 @@ impl<'s> Mutator<'s> {
                 cx: &mut *self.cx,
                 globals: self.globals,
                 heap: self.heap,
+                wb: self.wb,
                 _brand: PhantomData,
             };
             f(&mut inner).map(|l| l.addr)
