@@ -62,11 +62,10 @@ use crate::state::{GState, PState};
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use crate::view::{Ref, View};
 use core::marker::PhantomData;
-use core::ptr::NonNull;
 use gomem_allocator::sizeclass::{classify, SizeKind};
 use gomem_allocator::typedesc::POINTER;
 use gomem_allocator::AllocError;
-use gomem_allocator::{MCache, MHeap};
+use gomem_allocator::MHeap;
 use gomem_collector::barrier::WriteBarrier;
 use gomem_collector::cycle::AssistOutcome;
 use gomem_sched::GCtx;
@@ -192,30 +191,23 @@ impl<'s> Mutator<'s> {
         self.push_root(r.addr())
     }
 
-    /// Allocate with `alloc` from this P's cache (`size` bytes, for the assist), then root the
-    /// result; while the collector marks, pay for the allocation with assist work; if the
-    /// allocation refilled the cache, test the GC trigger and poll a safepoint (the new object
-    /// is rooted before the world can stop).
+    /// After an allocation of `size` bytes at `addr` from this P's cache (`refilled`: the
+    /// cache's [`take_refilled`](gomem_allocator::MCache::take_refilled), read with the same
+    /// lookup of the P as the allocation): root the result; while the collector marks, pay for
+    /// the allocation with assist work; if the allocation refilled the cache, test the GC
+    /// trigger and poll a safepoint (the new object is rooted before the world can stop).
     ///
-    /// The common case is Go's `mallocgc` fast path: one lookup of the P for the allocation and
-    /// both tests, the root push, and one branch on "refilled or marking" (Go tests
-    /// `gcBlackenEnabled` and `shouldhelpgc`); everything else is out of line in
-    /// [`alloc_slow`](Self::alloc_slow).
+    /// The common case is Go's `mallocgc` fast path: one lookup of the P (the caller's), the
+    /// root push, and one branch on "refilled or marking" (Go tests `gcBlackenEnabled` and
+    /// `shouldhelpgc`); everything else is out of line in [`alloc_slow`](Self::alloc_slow).
     #[inline(always)]
-    fn rooted_alloc<T>(
-        &mut self,
-        size: usize,
-        alloc: impl FnOnce(&mut MCache) -> Result<NonNull<u8>, AllocError>,
-    ) -> Result<Local<'s, T>, AllocError> {
-        let p = self.cx.p();
-        let addr = alloc(&mut p.cache)?.as_ptr() as usize;
-        let refilled = p.cache.take_refilled();
+    fn rooted_alloc<T>(&mut self, addr: usize, size: usize, refilled: bool) -> Local<'s, T> {
         let marking = self.wb.enabled();
         let l = self.push_root(addr);
         if refilled | marking {
             self.alloc_slow(size, refilled, marking);
         }
-        Ok(l)
+        l
     }
 
     /// The rest of [`rooted_alloc`](Self::rooted_alloc) when the allocation refilled the cache
@@ -269,7 +261,10 @@ impl<'s> Mutator<'s> {
     /// Allocate a zeroed `T`.
     #[inline]
     pub fn alloc<T: GcType>(&mut self) -> Result<Local<'s, T>, AllocError> {
-        self.rooted_alloc(T::DESC.size, |c| c.alloc(T::DESC))
+        let c = &mut self.cx.p().cache;
+        let addr = c.alloc(T::DESC)?.as_ptr() as usize;
+        let refilled = c.take_refilled();
+        Ok(self.rooted_alloc(addr, T::DESC.size, refilled))
     }
 
     /// Allocate a zeroed, pointer-free buffer of `len` bytes. Its
@@ -279,25 +274,28 @@ impl<'s> Mutator<'s> {
     /// reported length reaches the end of its own slot, which a neighbour in the same 16-byte
     /// block would occupy (see `docs/allocator.md`, "Byte buffers are not tiny").
     pub fn alloc_bytes(&mut self, len: usize) -> Result<Local<'s, Bytes>, AllocError> {
-        self.rooted_alloc(len, |c| c.alloc_noscan_untiny(len))
+        let c = &mut self.cx.p().cache;
+        let addr = c.alloc_noscan_untiny(len)?.as_ptr() as usize;
+        let refilled = c.take_refilled();
+        Ok(self.rooted_alloc(addr, len, refilled))
     }
 
     /// Allocate a pointer-free buffer holding a copy of `data` (what Go does for `[]byte(s)`:
     /// `rawbyteslice`, then the copy). The slot is not cleared first, only its part past `data`
     /// is (as in Go), so each byte is written once instead of cleared and then written.
     pub fn alloc_bytes_from(&mut self, data: &[u8]) -> Result<Local<'s, Bytes>, AllocError> {
-        let heap = self.heap;
-        self.rooted_alloc(data.len(), |c| {
-            let p = c.alloc_noscan_untiny_uninit(data.len())?;
-            let cap = capacity(heap, p.as_ptr() as usize);
-            // SAFETY: `p` is a fresh pointer-free object of `cap >= data.len()` bytes that
-            // nothing else references yet (a zero-length request gives `zerobase`, `cap == 0`).
-            unsafe {
-                core::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len());
-                core::ptr::write_bytes(p.as_ptr().add(data.len()), 0, cap - data.len());
-            }
-            Ok(p)
-        })
+        let c = &mut self.cx.p().cache;
+        let p = c.alloc_noscan_untiny_uninit(data.len())?;
+        let refilled = c.take_refilled();
+        let addr = p.as_ptr() as usize;
+        let cap = self.capacity(addr);
+        // SAFETY: `p` is a fresh pointer-free object of `cap >= data.len()` bytes that nothing
+        // else references yet (a zero-length request gives `zerobase` and `cap == 0`).
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len());
+            core::ptr::write_bytes(p.as_ptr().add(data.len()), 0, cap - data.len());
+        }
+        Ok(self.rooted_alloc(addr, data.len(), refilled))
     }
 
     /// Allocate an array of `len` nil pointers to `T`. Its [`array_len`](Self::array_len) is at
@@ -309,8 +307,10 @@ impl<'s> Mutator<'s> {
     /// whole slot, or the requested size, which is what `array_len` reports.
     pub fn alloc_array<T>(&mut self, len: usize) -> Result<Local<'s, PtrArray<T>>, AllocError> {
         let len = array_capacity(len);
-        // Wrapping: the size matters only when the allocation succeeds, and then it fits.
-        self.rooted_alloc(len.wrapping_mul(8), |c| c.alloc_array(&POINTER, len))
+        let c = &mut self.cx.p().cache;
+        let addr = c.alloc_array(&POINTER, len)?.as_ptr() as usize;
+        let refilled = c.take_refilled();
+        Ok(self.rooted_alloc(addr, len * 8, refilled))
     }
 
     /// Load the pointer in field `f` of `obj`, rooted in this scope; `None` for nil.

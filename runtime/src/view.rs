@@ -4,12 +4,13 @@
 //! that the object survives the safepoints that follow. Code that only reads a structure and
 //! cannot reach a safepoint meanwhile (binary-trees' `check`, a map lookup) does not need that:
 //! Go's compiled code holds such pointers in registers and stack slots that no one looks at
-//! between two safepoints. [`Mutator::view`](crate::Mutator::view) gives the same thing safely: a [`View<'v>`] that
-//! borrows the [`Mutator`](crate::Mutator) *shared* for `'v`, and [`Ref<'v, T>`] handles that cost no root
-//! push and live no longer than that borrow. While any `Ref` lives, the borrow checker refuses
-//! every `&mut self` method of the mutator (allocation, `set`, `write`, `safepoint`,
-//! `without_p`, `scope`, `escape`, `gc`), and those are all the ways this goroutine can reach a
-//! safepoint. A `Ref` that must outlive the view is rooted explicitly with [`Mutator::root`](crate::Mutator::root).
+//! between two safepoints. [`Mutator::view`](crate::Mutator::view) gives the same thing
+//! safely: a [`View<'v>`] that borrows the [`Mutator`](crate::Mutator) *shared* for `'v`, and
+//! [`Ref<'v, T>`] handles that cost no root push and live no longer than that borrow. While any
+//! `Ref` lives, the borrow checker refuses every `&mut self` method of the mutator (allocation,
+//! `set`, `write`, `safepoint`, `without_p`, `scope`, `escape`, `gc`), and those are all the
+//! ways this goroutine can reach a safepoint. A `Ref` that must outlive the view is rooted
+//! explicitly with [`Mutator::root`](crate::Mutator::root).
 //!
 //! # Why an unrooted pointer stays valid until this goroutine's next safepoint
 //!
@@ -61,11 +62,12 @@
 //! **Another goroutine overwrites the slot a `Ref` was loaded from.** Not a problem for the
 //! view: reachability at the load is what 1 needs, and the old target is kept by the sweep of
 //! the current generation whatever happens to the slot afterwards. It matters when the `Ref` is
-//! then *rooted* ([`Mutator::root`](crate::Mutator::root)) during mark and this goroutine's roots were already
-//! scanned in this cycle: the overwrite happens through the deletion half of the hybrid barrier
-//! (`collector/src/barrier.rs`), which shades the old target, so the marker sees it although no
-//! scanned slot leads to it. This is exactly the case of `Mutator::get` pushing a loaded pointer
-//! onto an already scanned root stack, and the same proof (Go's proposal 17503) covers both.
+//! then *rooted* ([`Mutator::root`](crate::Mutator::root)) during mark and this goroutine's
+//! roots were already scanned in this cycle: the overwrite happens through the deletion half of
+//! the hybrid barrier (`collector/src/barrier.rs`), which shades the old target, so the marker
+//! sees it although no scanned slot leads to it. This is exactly the case of `Mutator::get`
+//! pushing a loaded pointer onto an already scanned root stack, and the same proof (Go's
+//! proposal 17503) covers both.
 //!
 //! **A cycle is requested while the view lives.** Its stop-the-world (sweep termination) waits
 //! for this goroutine's next safepoint, after the view; so does the root scan of a cycle already
@@ -85,9 +87,9 @@
 //! A view is a critical section in one respect: the world cannot stop until it ends, so a
 //! stop-the-world (and every goroutine that parks for it) waits for the whole view. A long walk
 //! should check [`View::preempt_requested`] (one relaxed load, as `scope`'s safepoint poll),
-//! root what it still has to visit with [`Mutator::root`](crate::Mutator::root), end the view and call
-//! [`Mutator::safepoint`](crate::Mutator::safepoint) (binary-trees' `check` in `benches/src/workloads/binary_trees.rs`
-//! does this).
+//! root what it still has to visit with [`Mutator::root`](crate::Mutator::root), end the view
+//! and call [`Mutator::safepoint`](crate::Mutator::safepoint) (binary-trees' `check` in
+//! `benches/src/workloads/binary_trees.rs` does this).
 
 use crate::barrier::read_pointer;
 use crate::globals::{Global, Globals};
@@ -102,7 +104,7 @@ use gomem_sched::Preempt;
 /// One word, `Copy`, and free to make: no root push. It is neither `Send` nor `Sync`, and it
 /// cannot outlive the shared borrow of the [`Mutator`](crate::Mutator) its [`View`] holds, so
 /// no safepoint of this goroutine happens while it exists (see the module docs). Root it with
-/// [`Mutator::root`](crate::Mutator::root)(crate::Mutator::root) to keep the object beyond the view.
+/// [`Mutator::root`](crate::Mutator::root) to keep the object beyond the view.
 pub struct Ref<'v, T> {
     addr: usize,
     _p: PhantomData<(&'v (), *const T)>,
@@ -111,7 +113,7 @@ pub struct Ref<'v, T> {
 crate::mutator::handle_impls!(Ref);
 
 /// A read-only view of the heap for as long as it borrows the goroutine's
-/// [`Mutator`](crate::Mutator) (from [`Mutator::view`](crate::Mutator::view)(crate::Mutator::view)): pointer loads
+/// [`Mutator`](crate::Mutator) (from [`Mutator::view`](crate::Mutator::view)): pointer loads
 /// give [`Ref`]s and push no roots.
 ///
 /// `Copy` (three words); neither `Send` nor `Sync`.
@@ -197,8 +199,8 @@ impl<'v> View<'v> {
 
     /// True when a stop-the-world or a root scan is waiting for this goroutine (one relaxed
     /// load, Go's `gp.preempt`): a long walk should then root what it still needs
-    /// ([`Mutator::root`](crate::Mutator::root)(crate::Mutator::root)), end the view and call
-    /// [`Mutator::safepoint`](crate::Mutator::safepoint)(crate::Mutator::safepoint). A stale answer only delays the stop.
+    /// ([`Mutator::root`](crate::Mutator::root)), end the view and call
+    /// [`Mutator::safepoint`](crate::Mutator::safepoint). A stale answer only delays the stop.
     #[inline(always)]
     pub fn preempt_requested(&self) -> bool {
         self.preempt.requested()
