@@ -41,6 +41,14 @@
 //!   (the small sizes above and one large object, 40 000 bytes): the same loop at one size per
 //!   benchmark, so every size class has its alloc+free cost beside a malloc+free pair.
 //!   Pointer-free objects, so gomem's 8 is a tiny-allocator object.
+//! - `mutator/{alloc,bottom_up,check}/...`: the typed API of a whole runtime (`gomem::Mutator`,
+//!   one goroutine, GOMAXPROCS=1, GOGC=off so no cycle marks inside the timed region; an
+//!   untimed `Mutator::gc` between batches frees the batch). `alloc/tree_node` is
+//!   `Mutator::alloc` of binary-trees' 16-byte node, in scopes of 1000 (rooting, the assist
+//!   check and the refill test included: Go's `mallocgc` fast path); `bottom_up/10` builds
+//!   binary-trees' depth-10 trees (alloc, escape, two barriered stores per node);
+//!   `check/16` counts the nodes of a prebuilt depth-16 tree with binary-trees' `check`. Each
+//!   is per node.
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use gomem_allocator::mcache::MCache;
@@ -48,6 +56,7 @@ use gomem_allocator::mheap::{HeapConfig, MHeap};
 use gomem_allocator::sizeclass::{classify, SizeKind, SpanClass};
 use gomem_allocator::sync::Arc;
 use gomem_allocator::typedesc::POINTER;
+use gomem_benches::workloads::binary_trees::{bottom_up, check, Tree};
 use std::alloc::{handle_alloc_error, GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::{mpsc, Barrier};
@@ -271,6 +280,117 @@ fn system_pair(iters: u64, zeroed: bool, layout_at: impl Fn(usize) -> Layout) ->
         }
     }
     t.elapsed()
+}
+
+// ---------------------------------------------------------------------- mutator side
+
+/// A one-P runtime with GOGC=off, so that only the benchmark's own `Mutator::gc` collects.
+fn mutator_runtime() -> gomem::Runtime {
+    let config = gomem::Config::default().gomaxprocs(1).gogc(gomem::GcPercent::Off);
+    gomem::Runtime::new(config).expect("runtime")
+}
+
+/// Nodes `Mutator` benchmarks allocate between two untimed collections.
+const MUTATOR_BATCH: u64 = 100_000;
+
+/// Time `iters` allocations of a tree node, in scopes of 1000, with an untimed collection
+/// after every [`MUTATOR_BATCH`].
+fn mutator_alloc(rt: &gomem::Runtime, iters: u64) -> Duration {
+    rt.go(move |m| {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(MUTATOR_BATCH);
+            let t = Instant::now();
+            let mut done = 0;
+            while done < n {
+                let k = (n - done).min(1000);
+                m.scope(|m| {
+                    for _ in 0..k {
+                        black_box(m.alloc::<Tree>().expect("alloc"));
+                    }
+                });
+                done += k;
+            }
+            total += t.elapsed();
+            m.gc();
+            left -= n;
+        }
+        total
+    })
+    .join()
+    .expect("bench goroutine")
+}
+
+/// Time building depth-`depth` trees with binary-trees' `bottom_up` until `iters` nodes are
+/// made, with an untimed collection after about every [`MUTATOR_BATCH`] nodes.
+fn mutator_bottom_up(rt: &gomem::Runtime, depth: u32, iters: u64) -> Duration {
+    let per_tree = (1u64 << (depth + 1)) - 1;
+    rt.go(move |m| {
+        let mut total = Duration::ZERO;
+        let (mut made, mut since_gc) = (0, 0);
+        while made < iters {
+            let t = Instant::now();
+            m.scope(|m| black_box(bottom_up(m, depth).expect("alloc")).addr());
+            total += t.elapsed();
+            made += per_tree;
+            since_gc += per_tree;
+            if since_gc >= MUTATOR_BATCH {
+                m.gc();
+                since_gc = 0;
+            }
+        }
+        total * u32::try_from(iters).unwrap_or(u32::MAX) / u32::try_from(made).unwrap_or(1)
+    })
+    .join()
+    .expect("bench goroutine")
+}
+
+/// Time binary-trees' `check` over the tree in `tree` (of `nodes` nodes) until `iters` nodes
+/// are counted.
+fn mutator_check(
+    rt: &gomem::Runtime,
+    tree: gomem::Global<Tree>,
+    nodes: u64,
+    iters: u64,
+) -> Duration {
+    rt.go(move |m| {
+        let t = m.global(tree).expect("tree");
+        let rounds = iters.div_ceil(nodes);
+        let start = Instant::now();
+        for _ in 0..rounds {
+            assert_eq!(u64::from(black_box(check(m, t))), nodes);
+        }
+        start.elapsed() * u32::try_from(iters).unwrap_or(u32::MAX)
+            / u32::try_from(rounds * nodes).unwrap_or(1)
+    })
+    .join()
+    .expect("bench goroutine")
+}
+
+fn bench_mutator(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mutator");
+    g.throughput(Throughput::Elements(1));
+    let rt = mutator_runtime();
+    g.bench_function(BenchmarkId::new("alloc", "tree_node"), |b| {
+        b.iter_custom(|iters| mutator_alloc(&rt, iters))
+    });
+    g.bench_function(BenchmarkId::new("bottom_up", 10), |b| {
+        b.iter_custom(|iters| mutator_bottom_up(&rt, 10, iters))
+    });
+    let depth = 16;
+    let tree = rt.global::<Tree>();
+    rt.go(move |m| {
+        let t = bottom_up(m, depth).expect("alloc");
+        m.set_global(tree, Some(t));
+    })
+    .join()
+    .expect("build goroutine");
+    let nodes = (1u64 << (depth + 1)) - 1;
+    g.bench_function(BenchmarkId::new("check", depth), |b| {
+        b.iter_custom(|iters| mutator_check(&rt, tree, nodes, iters))
+    });
+    g.finish();
 }
 
 // ---------------------------------------------------------------------- groups
@@ -667,6 +787,7 @@ fn alloc_benches() {
     bench_large(&mut c);
     bench_two_threads(&mut c);
     bench_alloc_free_loop(&mut c);
+    bench_mutator(&mut c);
 }
 
 criterion_main!(alloc_benches);

@@ -14,8 +14,9 @@
 //!    runs. It receives a [`Mutator`], through which it allocates, links and reads objects.
 //! 3. Heap types are `#[repr(C)]` structs declared with [`gc_object!`], which derives their
 //!    pointer layout at compile time; pointer fields are [`Gc<T>`](Gc).
-//! 4. Every handle the mutator holds is a [`Local`], rooted on the goroutine's root stack for the
-//!    scope that made it; every pointer store goes through the write barrier.
+//! 4. Every handle the mutator keeps is a [`Local`], rooted on the goroutine's root stack for the
+//!    scope that made it; reads that reach no safepoint can go through a [`View`] instead, whose
+//!    [`Ref`]s push no roots; every pointer store goes through the write barrier.
 //!
 //! ```
 //! use gomem::{gc_object, Config, Gc, Runtime};
@@ -60,7 +61,8 @@
 //!
 //! ## Where to read next
 //!
-//! [`mutator`] (handles, scopes, the barrier contract), [`object`] (typed objects), [`config`]
+//! [`mutator`] (handles, scopes, the barrier contract), [`view`] (unrooted reads and why they
+//! are sound), [`object`] (typed objects), [`config`]
 //! (the environment), [`timeline`] (recording goroutines, GC phases, pauses and the heap over
 //! time, for traces and charts), `docs/embedding.md` in the repository (a guide for runtime
 //! implementers) and `docs/architecture.md` (how the crates fit together). The `gomem` command,
@@ -78,6 +80,7 @@ mod runtime;
 pub mod state;
 pub mod sync;
 pub mod timeline;
+pub mod view;
 
 pub use config::{Config, ConfigError, GcPercent};
 pub use globals::Global;
@@ -89,3 +92,4 @@ pub use memstats::MemStats;
 pub use mutator::{Local, Mutator};
 pub use object::{Bytes, Field, Gc, GcType, PtrArray, Scalar};
 pub use runtime::{JoinHandle, Runtime, RuntimeError, StoppedWorld, MAX_GOMAXPROCS};
+pub use view::{Ref, View};

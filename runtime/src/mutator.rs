@@ -11,6 +11,14 @@
 //! carrying it can escape). To return one object out of a scope, use [`Mutator::escape`], which
 //! re-roots the result in the outer scope, as V8's escapable handle scopes do.
 //!
+//! # Reads that cannot reach a safepoint need no roots
+//!
+//! [`Mutator::view`] borrows the mutator shared and gives a [`View`], whose pointer loads make
+//! unrooted [`Ref`]s: no root push, valid until the view ends, which must happen before this
+//! goroutine can reach a safepoint (the borrow checker sees to it). Why that is sound, and how
+//! to keep long walks from holding up a stop-the-world, is in [`crate::view`].
+//! [`Mutator::root`] turns a `Ref` into a `Local` when the object must outlive the view.
+//!
 //! # Stores go through the barrier
 //!
 //! [`Mutator::set`] and [`Mutator::set_global`] are the only ways to store a pointer, and both
@@ -51,11 +59,14 @@ use crate::barrier::{read_pointer, write_pointer};
 use crate::globals::{Global, Globals};
 use crate::object::{Bytes, Field, Gc, GcType, PtrArray, Scalar};
 use crate::state::{GState, PState};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::view::{Ref, View};
 use core::marker::PhantomData;
 use gomem_allocator::sizeclass::{classify, SizeKind};
 use gomem_allocator::typedesc::POINTER;
 use gomem_allocator::AllocError;
+use gomem_allocator::MHeap;
+use gomem_collector::barrier::WriteBarrier;
 use gomem_collector::cycle::AssistOutcome;
 use gomem_sched::GCtx;
 
@@ -68,32 +79,42 @@ pub struct Local<'s, T> {
     _p: PhantomData<(&'s (), *const T)>,
 }
 
-impl<T> Clone for Local<'_, T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Local<'_, T> {}
+/// The traits and `addr` of a one-word handle type `$h<'_, T>` (a field `addr`): `Copy`,
+/// `Debug` as `$h(0x...)`, equality by address whatever `T` is (no bounds on `T`, which the
+/// derives would add). Shared by [`Local`] and [`Ref`].
+macro_rules! handle_impls {
+    ($h:ident) => {
+        impl<T> Clone for $h<'_, T> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<T> Copy for $h<'_, T> {}
 
-impl<T> core::fmt::Debug for Local<'_, T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Local({:#x})", self.addr)
-    }
-}
+        impl<T> core::fmt::Debug for $h<'_, T> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, concat!(stringify!($h), "({:#x})"), self.addr)
+            }
+        }
 
-impl<T> PartialEq for Local<'_, T> {
-    fn eq(&self, o: &Self) -> bool {
-        self.addr == o.addr
-    }
-}
-impl<T> Eq for Local<'_, T> {}
+        impl<T> PartialEq for $h<'_, T> {
+            fn eq(&self, o: &Self) -> bool {
+                self.addr == o.addr
+            }
+        }
+        impl<T> Eq for $h<'_, T> {}
 
-impl<'s, T> Local<'s, T> {
-    /// The object's address (for diagnostics and identity; not a way to access it).
-    pub fn addr(self) -> usize {
-        self.addr
-    }
+        impl<T> $h<'_, T> {
+            /// The object's address (for diagnostics and identity; not a way to access it).
+            pub fn addr(self) -> usize {
+                self.addr
+            }
+        }
+    };
 }
+pub(crate) use handle_impls;
+
+handle_impls!(Local);
 
 /// A goroutine's view of the heap while it holds a P, for the scope `'s`.
 pub struct Mutator<'s> {
@@ -101,35 +122,106 @@ pub struct Mutator<'s> {
     /// The runtime's global slots, kept alive by the goroutine's closure (see
     /// [`crate::globals`]): a [`Global`] is used only after its owner id matches this.
     globals: &'s Globals,
+    /// The runtime's heap (the one every P's cache allocates from), for object lookups that
+    /// need no P.
+    heap: &'s MHeap,
+    /// The collector's barrier switch (the one every P's `PState::wb` shares), so that a
+    /// pointer store outside mark needs no lookup of the P.
+    wb: &'s WriteBarrier,
     // Invariant in 's: a Mutator<'long> must not pass for a Mutator<'short> or vice versa.
     _brand: PhantomData<fn(&'s ()) -> &'s ()>,
 }
 
 impl<'s> Mutator<'s> {
-    pub(crate) fn new(cx: &'s mut GCtx<PState, GState>, globals: &'s Globals) -> Mutator<'s> {
-        Mutator { cx, globals, _brand: PhantomData }
+    pub(crate) fn new(
+        cx: &'s mut GCtx<PState, GState>,
+        globals: &'s Globals,
+        heap: &'s MHeap,
+        wb: &'s WriteBarrier,
+    ) -> Mutator<'s> {
+        Mutator { cx, globals, heap, wb, _brand: PhantomData }
     }
 
+    /// Store `new` into the pointer slot `slot` (Go's `writePointer` with the compiler's
+    /// inlined `writeBarrier.enabled` test in front): outside mark, one load of the switch and
+    /// the release store; while marking, the whole barrier with this P's buffer.
+    ///
+    /// # Safety
+    /// - As for [`write_pointer`]'s `slot` and `new`.
     #[inline(always)]
-    fn root<T>(&mut self, addr: usize) -> Local<'s, T> {
-        // SAFETY: we are the G's own thread, running with a P.
+    unsafe fn store_pointer(&mut self, slot: usize, new: usize) {
+        if self.wb.enabled() {
+            // SAFETY: the caller's slot and value; our own P's state, whose barrier is this
+            // collector's, on only while it marks.
+            unsafe { write_pointer(self.cx.p(), slot, new) };
+        } else {
+            // SAFETY: the caller guarantees a live, aligned pointer slot, only ever accessed
+            // atomically.
+            let cell = unsafe { &*(slot as *const AtomicUsize) };
+            // ORDERING: Release; pairs with the Acquire in `read_pointer` (as in
+            // `write_pointer`, whose store this is when the barrier is off).
+            cell.store(new, Ordering::Release);
+        }
+    }
+
+    /// Push `addr` onto this goroutine's root stack and make its handle. `&self` is enough:
+    /// the root stack is this goroutine's alone while it runs (the `&mut` methods that give up
+    /// the P, and `scope`'s truncation, cannot run while this borrow lives).
+    #[inline(always)]
+    fn push_root<T>(&self, addr: usize) -> Local<'s, T> {
+        // SAFETY: we are the G's own thread, running with a P (a `Mutator` exists only there,
+        // and is neither `Send` nor `Sync`).
         unsafe { self.cx.g().push(addr) };
         Local { addr, _p: PhantomData }
     }
 
-    /// After an allocation of `size` bytes: root the result; while the collector marks, pay
-    /// for the allocation with assist work; if the allocation took the slow path, test the GC
-    /// trigger and poll a safepoint (the new object is rooted before the world can stop).
+    /// A read-only, unrooted view of the heap for as long as it borrows this mutator (see
+    /// [`crate::view`]): loads through it push no roots, and while it or any of its [`Ref`]s
+    /// lives no `&mut self` method (nothing that allocates, stores or reaches a safepoint) can
+    /// be called.
     #[inline(always)]
-    fn rooted_alloc<T>(&mut self, addr: usize, size: usize) -> Local<'s, T> {
-        let l = self.root(addr);
+    pub fn view(&self) -> View<'_> {
+        View::new(self.heap, self.globals, self.cx.preempt())
+    }
+
+    /// Root the object a [`Ref`] names in this scope: the `Local` outlives the view. No
+    /// safepoint comes between the view's load and this push, so the object is still live.
+    #[inline(always)]
+    pub fn root<T>(&self, r: Ref<'_, T>) -> Local<'s, T> {
+        self.push_root(r.addr())
+    }
+
+    /// After an allocation of `size` bytes at `addr` from this P's cache (`refilled`: the
+    /// cache's [`take_refilled`](gomem_allocator::MCache::take_refilled), read with the same
+    /// lookup of the P as the allocation): root the result; while the collector marks, pay for
+    /// the allocation with assist work; if the allocation refilled the cache, test the GC
+    /// trigger and poll a safepoint (the new object is rooted before the world can stop).
+    ///
+    /// The common case is Go's `mallocgc` fast path: one lookup of the P (the caller's), the
+    /// root push, and one branch on "refilled or marking" (Go tests `gcBlackenEnabled` and
+    /// `shouldhelpgc`); everything else is out of line in [`alloc_slow`](Self::alloc_slow).
+    #[inline(always)]
+    fn rooted_alloc<T>(&mut self, addr: usize, size: usize, refilled: bool) -> Local<'s, T> {
+        let marking = self.wb.enabled();
+        let l = self.push_root(addr);
+        if refilled | marking {
+            self.alloc_slow(size, refilled, marking);
+        }
+        l
+    }
+
+    /// The rest of [`rooted_alloc`](Self::rooted_alloc) when the allocation refilled the cache
+    /// or the collector marks: the trigger test (`on_refill`), the assist, the safepoint poll.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&mut self, size: usize, refilled: bool, marking: bool) {
         let (p, preempt) = self.cx.p_and_preempt();
         let mut poll = false;
-        if p.cache.take_refilled() {
+        if refilled {
             p.collector.on_refill();
             poll = true;
         }
-        if p.wb.enabled() {
+        if marking {
             let PState { gc, collector, .. } = p;
             // SAFETY: `gc` is the state of the P this goroutine holds, one of the runtime
             // world's Ps.
@@ -145,7 +237,6 @@ impl<'s> Mutator<'s> {
         if poll {
             self.cx.safepoint();
         }
-        l
     }
 
     /// In debt with no mark work in sight: wait without the P for background credit, retrying
@@ -159,7 +250,7 @@ impl<'s> Mutator<'s> {
             self.cx.without_p(|| collector.park_assist());
             let (p, preempt) = self.cx.p_and_preempt();
             let PState { gc, collector, .. } = p;
-            // SAFETY: as in `rooted_alloc`: the state of the P this goroutine holds.
+            // SAFETY: as in `alloc_slow`: the state of the P this goroutine holds.
             match unsafe { collector.assist_alloc(gc, 0, &|| preempt.requested()) } {
                 AssistOutcome::Park => continue,
                 AssistOutcome::Paid | AssistOutcome::Preempted => return,
@@ -170,8 +261,10 @@ impl<'s> Mutator<'s> {
     /// Allocate a zeroed `T`.
     #[inline]
     pub fn alloc<T: GcType>(&mut self) -> Result<Local<'s, T>, AllocError> {
-        let p = self.cx.p().cache.alloc(T::DESC)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize, T::DESC.size))
+        let c = &mut self.cx.p().cache;
+        let addr = c.alloc(T::DESC)?.as_ptr() as usize;
+        let refilled = c.take_refilled();
+        Ok(self.rooted_alloc(addr, T::DESC.size, refilled))
     }
 
     /// Allocate a zeroed, pointer-free buffer of `len` bytes. Its
@@ -181,15 +274,19 @@ impl<'s> Mutator<'s> {
     /// reported length reaches the end of its own slot, which a neighbour in the same 16-byte
     /// block would occupy (see `docs/allocator.md`, "Byte buffers are not tiny").
     pub fn alloc_bytes(&mut self, len: usize) -> Result<Local<'s, Bytes>, AllocError> {
-        let p = self.cx.p().cache.alloc_noscan_untiny(len)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize, len))
+        let c = &mut self.cx.p().cache;
+        let addr = c.alloc_noscan_untiny(len)?.as_ptr() as usize;
+        let refilled = c.take_refilled();
+        Ok(self.rooted_alloc(addr, len, refilled))
     }
 
     /// Allocate a pointer-free buffer holding a copy of `data` (what Go does for `[]byte(s)`:
     /// `rawbyteslice`, then the copy). The slot is not cleared first, only its part past `data`
     /// is (as in Go), so each byte is written once instead of cleared and then written.
     pub fn alloc_bytes_from(&mut self, data: &[u8]) -> Result<Local<'s, Bytes>, AllocError> {
-        let p = self.cx.p().cache.alloc_noscan_untiny_uninit(data.len())?;
+        let c = &mut self.cx.p().cache;
+        let p = c.alloc_noscan_untiny_uninit(data.len())?;
+        let refilled = c.take_refilled();
         let addr = p.as_ptr() as usize;
         let cap = self.capacity(addr);
         // SAFETY: `p` is a fresh pointer-free object of `cap >= data.len()` bytes that nothing
@@ -198,7 +295,7 @@ impl<'s> Mutator<'s> {
             core::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len());
             core::ptr::write_bytes(p.as_ptr().add(data.len()), 0, cap - data.len());
         }
-        Ok(self.rooted_alloc(addr, data.len()))
+        Ok(self.rooted_alloc(addr, data.len(), refilled))
     }
 
     /// Allocate an array of `len` nil pointers to `T`. Its [`array_len`](Self::array_len) is at
@@ -210,8 +307,10 @@ impl<'s> Mutator<'s> {
     /// whole slot, or the requested size, which is what `array_len` reports.
     pub fn alloc_array<T>(&mut self, len: usize) -> Result<Local<'s, PtrArray<T>>, AllocError> {
         let len = array_capacity(len);
-        let p = self.cx.p().cache.alloc_array(&POINTER, len)?;
-        Ok(self.rooted_alloc(p.as_ptr() as usize, len * 8))
+        let c = &mut self.cx.p().cache;
+        let addr = c.alloc_array(&POINTER, len)?.as_ptr() as usize;
+        let refilled = c.take_refilled();
+        Ok(self.rooted_alloc(addr, len * 8, refilled))
     }
 
     /// Load the pointer in field `f` of `obj`, rooted in this scope; `None` for nil.
@@ -220,7 +319,7 @@ impl<'s> Mutator<'s> {
         // SAFETY: `obj` is a live object of type O (rooted), and `f` is one of O's pointer
         // fields (Field<O, Gc<T>> is only made by gc_object! for such a field).
         let v = unsafe { read_pointer(obj.addr + f.offset()) };
-        (v != 0).then(|| self.root(v))
+        (v != 0).then(|| self.push_root(v))
     }
 
     /// Store `v` (or nil) into pointer field `f` of `obj`, through the write barrier.
@@ -228,7 +327,7 @@ impl<'s> Mutator<'s> {
     pub fn set<O, T>(&mut self, obj: Local<'_, O>, f: Field<O, Gc<T>>, v: Option<Local<'_, T>>) {
         let new = v.map_or(0, |l| l.addr);
         // SAFETY: as in `get`; `new` is nil or a live (rooted) object.
-        unsafe { write_pointer(self.cx.p(), obj.addr + f.offset(), new) };
+        unsafe { self.store_pointer(obj.addr + f.offset(), new) };
     }
 
     /// Read scalar field `f` of `obj`.
@@ -248,16 +347,12 @@ impl<'s> Mutator<'s> {
     }
 
     /// Usable capacity of a heap object that starts at `addr`, in bytes.
-    fn capacity(&mut self, addr: usize) -> usize {
-        match self.cx.p().cache.heap().find_object(addr) {
-            Some((s, _, base)) if s.is_large() => s.limit() - base,
-            Some((s, _, base)) => s.elemsize() - (addr - base),
-            None => 0, // zero-length objects alias `zerobase`, outside the heap
-        }
+    fn capacity(&self, addr: usize) -> usize {
+        capacity(self.heap, addr)
     }
 
     /// Number of elements of a pointer array.
-    pub fn array_len<T>(&mut self, a: Local<'_, PtrArray<T>>) -> usize {
+    pub fn array_len<T>(&self, a: Local<'_, PtrArray<T>>) -> usize {
         self.capacity(a.addr) / 8
     }
 
@@ -266,7 +361,7 @@ impl<'s> Mutator<'s> {
         assert!(i < self.array_len(a), "index {i} out of bounds");
         // SAFETY: in bounds of a live pointer array.
         let v = unsafe { read_pointer(a.addr + 8 * i) };
-        (v != 0).then(|| self.root(v))
+        (v != 0).then(|| self.push_root(v))
     }
 
     /// Store element `i` of a pointer array through the barrier; panics when out of bounds.
@@ -274,16 +369,16 @@ impl<'s> Mutator<'s> {
         assert!(i < self.array_len(a), "index {i} out of bounds");
         let new = v.map_or(0, |l| l.addr);
         // SAFETY: in bounds of a live pointer array; `new` is nil or live.
-        unsafe { write_pointer(self.cx.p(), a.addr + 8 * i, new) };
+        unsafe { self.store_pointer(a.addr + 8 * i, new) };
     }
 
     /// Length of a byte buffer (at least what was asked for).
-    pub fn bytes_len(&mut self, b: Local<'_, Bytes>) -> usize {
+    pub fn bytes_len(&self, b: Local<'_, Bytes>) -> usize {
         self.capacity(b.addr)
     }
 
     /// Copy bytes out of a buffer at `offset`; panics when out of bounds.
-    pub fn read_bytes(&mut self, b: Local<'_, Bytes>, offset: usize, out: &mut [u8]) {
+    pub fn read_bytes(&self, b: Local<'_, Bytes>, offset: usize, out: &mut [u8]) {
         let len = self.bytes_len(b);
         assert!(offset.checked_add(out.len()).is_some_and(|e| e <= len), "range out of bounds");
         // SAFETY: the range lies inside the live buffer, which covers whole aligned words.
@@ -306,7 +401,7 @@ impl<'s> Mutator<'s> {
         // SAFETY: `slot` is a slot of this runtime's globals (checked), which live at least as
         // long as this goroutine (`self.globals` borrows them).
         let v = unsafe { read_pointer(slot) };
-        (v != 0).then(|| self.root(v))
+        (v != 0).then(|| self.push_root(v))
     }
 
     /// Store into a global root through the write barrier.
@@ -316,7 +411,7 @@ impl<'s> Mutator<'s> {
         let slot = g.slot_in(self.globals);
         let new = v.map_or(0, |l| l.addr);
         // SAFETY: as in `global`; `new` is nil or live.
-        unsafe { write_pointer(self.cx.p(), slot, new) };
+        unsafe { self.store_pointer(slot, new) };
     }
 
     /// Run `f` in a nested scope: the handles it makes are dropped as roots when it returns.
@@ -328,8 +423,13 @@ impl<'s> Mutator<'s> {
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {
-            let mut inner =
-                Mutator { cx: &mut *self.cx, globals: self.globals, _brand: PhantomData };
+            let mut inner = Mutator {
+                cx: &mut *self.cx,
+                globals: self.globals,
+                heap: self.heap,
+                wb: self.wb,
+                _brand: PhantomData,
+            };
             f(&mut inner)
         };
         // SAFETY: as above.
@@ -347,14 +447,19 @@ impl<'s> Mutator<'s> {
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {
-            let mut inner =
-                Mutator { cx: &mut *self.cx, globals: self.globals, _brand: PhantomData };
+            let mut inner = Mutator {
+                cx: &mut *self.cx,
+                globals: self.globals,
+                heap: self.heap,
+                wb: self.wb,
+                _brand: PhantomData,
+            };
             f(&mut inner).map(|l| l.addr)
         };
         // Truncate and re-root with no safepoint in between, so the object stays reachable.
         // SAFETY: as above.
         unsafe { self.cx.g().truncate(mark) };
-        r.map(|a| self.root(a))
+        r.map(|a| self.push_root(a))
     }
 
     /// Run a full garbage collection and wait for it, sweeping included (Go's `runtime.GC`).
@@ -415,6 +520,15 @@ fn array_capacity(len: usize) -> usize {
     }
 }
 
+/// Usable capacity of the object of `heap` that starts at `addr`, in bytes.
+pub(crate) fn capacity(heap: &MHeap, addr: usize) -> usize {
+    match heap.find_object(addr) {
+        Some((s, _, base)) if s.is_large() => s.limit() - base,
+        Some((s, _, base)) => s.elemsize() - (addr - base),
+        None => 0, // zero-length objects alias `zerobase`, outside the heap
+    }
+}
+
 /// The aligned word holding heap address `a`, as an atomic.
 ///
 /// # Safety
@@ -431,7 +545,7 @@ unsafe fn heap_word<'a>(a: usize) -> &'a AtomicU64 {
 /// # Safety
 /// - `[src & !7, (src + out.len()).next_multiple_of(8))` lies inside one live pointer-free heap
 ///   object, whose memory is accessed only through whole-word atomics.
-unsafe fn copy_from_heap(src: usize, out: &mut [u8]) {
+pub(crate) unsafe fn copy_from_heap(src: usize, out: &mut [u8]) {
     let mut done = 0;
     while done < out.len() {
         let a = src + done;

@@ -194,9 +194,11 @@ impl Runtime {
         // The goroutine owns a reference to the global slots: they outlive it even if the
         // Runtime is dropped first (see `crate::globals`).
         let globals = self.globals.clone();
+        let heap = self.heap.clone();
+        let wb = self.collector.write_barrier().clone();
         self.sched.spawn(GState::new(), move |cx| {
             let _run = log.map(|(log, spawned)| log.begin(cx.g_id(), spawned));
-            let mut m = Mutator::new(cx, &globals);
+            let mut m = Mutator::new(cx, &globals, &heap, &wb);
             f(&mut m)
         })
     }

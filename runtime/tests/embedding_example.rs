@@ -35,17 +35,31 @@ fn insert(m: &mut Mutator<'_>, map: Local<'_, Map>, key: u64, value: i64) {
     })
 }
 
-fn lookup(m: &mut Mutator<'_>, map: Local<'_, Map>, key: u64) -> Option<i64> {
-    m.scope(|m| {
-        let mut cur = m.get(map, Map::head);
-        while let Some(e) = cur {
-            if m.read(e, Entry::key) == key {
-                return Some(m.read(e, Entry::value));
-            }
-            cur = m.get(e, Entry::next);
+fn lookup(m: &Mutator<'_>, map: Local<'_, Map>, key: u64) -> Option<i64> {
+    // Reading allocates nothing, so a view will do: its loads push no roots, and while it
+    // lives nothing can allocate or reach a safepoint (the borrow checker sees to it).
+    let v = m.view();
+    let mut cur = v.get(v.of(map), Map::head);
+    while let Some(e) = cur {
+        if v.read(e, Entry::key) == key {
+            return Some(v.read(e, Entry::value));
         }
-        None
-    })
+        cur = v.get(e, Entry::next);
+    }
+    None
+}
+
+fn find<'s>(m: &Mutator<'s>, map: Local<'_, Map>, key: u64) -> Option<Local<'s, Entry>> {
+    // The same walk, but the entry found must outlive the view: root just that one.
+    let v = m.view();
+    let mut cur = v.get(v.of(map), Map::head);
+    while let Some(e) = cur {
+        if v.read(e, Entry::key) == key {
+            return Some(m.root(e));
+        }
+        cur = v.get(e, Entry::next);
+    }
+    None
 }
 
 #[test]
@@ -74,8 +88,13 @@ fn embedding_guide_example_runs() -> Result<(), Box<dyn std::error::Error>> {
                         m.safepoint(); // long loops should offer safepoints
                     }
                 }
+                if let Some(e) = find(m, mine, 7) {
+                    m.write(e, Entry::value, -7); // a rooted Local: writes, allocation are fine
+                }
                 let shared = m.global(table).expect("set above");
-                lookup(m, shared, 1).is_none() && lookup(m, mine, 999) == Some(999 * w as i64)
+                lookup(m, shared, 1).is_none()
+                    && lookup(m, mine, 999) == Some(999 * w as i64)
+                    && lookup(m, mine, 7) == Some(-7)
             })
         })
         .collect();

@@ -114,6 +114,14 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
         (payload, Preempt { poll: &sched.poll })
     }
 
+    /// The [`Preempt`] probe alone, through `&self`: for code that cannot reach a safepoint
+    /// (it holds only a shared borrow of this context) but wants to know that one is awaited,
+    /// so that it can finish early and let its caller poll.
+    #[inline]
+    pub fn preempt(&self) -> Preempt<'_> {
+        Preempt { poll: &self.sched.poll }
+    }
+
     /// The index of the held P, in `0..gomaxprocs()`.
     pub fn p_id(&self) -> usize {
         self.p.expect("gomem-sched: goroutine without a P")

@@ -11,7 +11,7 @@
 //! The check value of a run is the sum of every check the output prints.
 
 use super::{share, validate_goroutines, Outcome, Param, Progress};
-use gomem::{gc_object, AllocError, Gc, Local, Mutator, Runtime};
+use gomem::{gc_object, AllocError, Gc, Local, Mutator, Ref, Runtime, View};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -100,15 +100,50 @@ pub fn bottom_up<'s>(m: &mut Mutator<'s>, depth: u32) -> Result<Local<'s, Tree>,
     })
 }
 
-/// Count the nodes of a tree.
+/// Count the nodes of a tree (Go's `itemCheck`).
+///
+/// It allocates nothing, so it reads through a [`View`]: no root pushes. A view holds up every
+/// stop-the-world until it ends, so the walk polls [`View::preempt_requested`] at each node;
+/// once a stop or a root scan waits for this goroutine, each subtree still to count is rooted
+/// (at most one per level of the current path), the view ends, the goroutine passes a
+/// safepoint and counts them in new views.
 pub fn check(m: &mut Mutator<'_>, t: Local<'_, Tree>) -> u32 {
     m.scope(|m| {
-        let (l, r) = (m.get(t, Tree::left), m.get(t, Tree::right));
-        match (l, r) {
-            (Some(l), Some(r)) => 1 + check(m, l) + check(m, r),
+        let mut todo = Vec::new();
+        let mut n = count_from(m, t, &mut todo);
+        while let Some(t) = todo.pop() {
+            m.safepoint();
+            n += count_from(m, t, &mut todo);
+        }
+        n
+    })
+}
+
+/// Count the tree under `t` in one view of `m`, rooting into `todo` the subtrees left when a
+/// safepoint is requested.
+fn count_from<'s>(m: &Mutator<'s>, t: Local<'_, Tree>, todo: &mut Vec<Local<'s, Tree>>) -> u32 {
+    let v = m.view();
+    Walk { m, v, todo }.count(v.of(t))
+}
+
+/// One view's walk (see [`check`]).
+struct Walk<'v, 's, 't> {
+    m: &'v Mutator<'s>,
+    v: View<'v>,
+    todo: &'t mut Vec<Local<'s, Tree>>,
+}
+
+impl<'v> Walk<'v, '_, '_> {
+    fn count(&mut self, t: Ref<'v, Tree>) -> u32 {
+        if self.v.preempt_requested() {
+            self.todo.push(self.m.root(t));
+            return 0;
+        }
+        match (self.v.get(t, Tree::left), self.v.get(t, Tree::right)) {
+            (Some(l), Some(r)) => 1 + self.count(l) + self.count(r),
             _ => 1,
         }
-    })
+    }
 }
 
 /// Run the benchmark for `n` on `rt` and return its output text.
@@ -196,4 +231,39 @@ pub fn run_with(rt: &Runtime, p: &Params, progress: &Arc<Progress>) -> Result<Ou
     let _ = writeln!(out, "long lived tree of depth {max_depth}\t check: {c}");
     check_sum += u64::from(c);
     Ok(Outcome { output: out, check: check_sum, metrics: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gomem::sync::{AtomicBool, Ordering};
+    use gomem::Config;
+
+    /// `check` counts every node although stop-the-worlds keep interrupting its views (another
+    /// goroutine forcing cycles back to back), so it often roots what is left, passes a
+    /// safepoint and resumes.
+    #[test]
+    fn check_counts_every_node_when_interrupted() {
+        let rt = Runtime::new(Config::default().gomaxprocs(2)).expect("runtime");
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        let collector = rt.go(move |m| {
+            while !d.load(Ordering::Relaxed) {
+                m.gc();
+            }
+        });
+        let depth = 14;
+        let counts = rt
+            .go(move |m| {
+                let t = bottom_up(m, depth).expect("alloc");
+                let counts: Vec<u32> = (0..200).map(|_| check(m, t)).collect();
+                done.store(true, Ordering::Relaxed);
+                counts
+            })
+            .join()
+            .expect("checker");
+        collector.join().expect("collector");
+        let want = (1u32 << (depth + 1)) - 1;
+        assert!(counts.iter().all(|&c| c == want), "counts {counts:?}, want {want}");
+    }
 }
