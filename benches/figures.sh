@@ -28,6 +28,8 @@ readme="--readme README.md"
 if [ -n "$quick" ]; then dir=target/figures-quick; readme=""; mkdir -p "$dir"; fi
 echo "== gomem figures $quick ($dir/figures.md)" >&2
 ./target/release/gomem figures $quick --runs "$runs" --markdown "$dir/figures.md" $readme
+echo "== gomem figures --suite targets $quick ($dir/figures-targets.md)" >&2
+./target/release/gomem figures --suite targets $quick --runs "$runs" --markdown "$dir/figures-targets.md"
 
 out=$dir/figures-benches.md
 commit=$(git rev-parse --short HEAD)

@@ -39,8 +39,10 @@ pub struct Entry {
 }
 
 /// The common figures of every table: report key and label.
-pub const ROWS: [(&str, &str); 6] = [
+pub const ROWS: [(&str, &str); 8] = [
     ("wall_s", "wall"),
+    ("cpu_s", "process CPU"),
+    ("num_gc", "GC cycles"),
     ("gc_cpu_fraction", "GC CPU"),
     ("pause_max_ns", "pause max"),
     ("pause_p99_ns", "pause p99"),
@@ -156,6 +158,86 @@ pub fn suite(quick: bool, gomaxprocs: usize) -> Vec<Entry> {
                 go_marker,
             });
         }
+    }
+    v
+}
+
+/// Which comparisons a run of `gomem figures` makes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Suite {
+    /// Everything the README and `docs/performance.md` quote ([`suite`]), into
+    /// `docs/figures.md`.
+    #[default]
+    Main,
+    /// Issue 14's targets ([`targets`]), into `docs/figures-targets.md`.
+    Targets,
+}
+
+impl Suite {
+    /// The entries of this suite.
+    pub fn entries(self, quick: bool, gomaxprocs: usize) -> Vec<Entry> {
+        match self {
+            Suite::Main => suite(quick, gomaxprocs),
+            Suite::Targets => targets(quick),
+        }
+    }
+}
+
+/// The GC-bound programs issue 14 sets targets for (wall at most 0.8× Go's, process CPU and
+/// peak RSS at most Go's, pauses at p99 no longer): binary-trees at depths 18 and 21, gcbench
+/// and churn of 64 MiB live over 1 GiB, each at GOMAXPROCS 1 and 2 against Go's default
+/// (Green Tea) marker, and the three shorter ones at GOMAXPROCS 2 against Go built with its
+/// classic marker too (`GOEXPERIMENT=nogreenteagc`).
+pub fn targets(quick: bool) -> Vec<Entry> {
+    let q = |full: u64, tiny: u64| if quick { tiny } else { full };
+    let programs = |gomaxprocs: usize| {
+        let settings = Settings { gogc: GcPercent::Percent(100), memory_limit: None, gomaxprocs };
+        let bt = |depth: u32| Entry {
+            title: format!("binary-trees --depth {depth}, GOMAXPROCS={gomaxprocs}"),
+            spec: Spec::BinaryTrees(binary_trees::Params {
+                depth: if quick { depth - 14 } else { depth },
+                goroutines: 1,
+            }),
+            settings,
+            metrics: &[],
+            go_marker: Default::default(),
+        };
+        vec![
+            bt(18),
+            bt(21),
+            Entry {
+                title: format!("gcbench, GOMAXPROCS={gomaxprocs}"),
+                spec: Spec::GcBench(gcbench::Params {
+                    scale: if quick { -8 } else { 0 },
+                    goroutines: 1,
+                }),
+                settings,
+                metrics: &[],
+                go_marker: Default::default(),
+            },
+            Entry {
+                title: format!("churn --live 64MiB --total 1GiB, GOMAXPROCS={gomaxprocs}"),
+                spec: Spec::Churn(churn::Params {
+                    live: q(64 << 20, 64 << 10),
+                    total: q(1 << 30, 2 << 20),
+                    goroutines: 1,
+                    seed: 1,
+                }),
+                settings,
+                metrics: &[],
+                go_marker: Default::default(),
+            },
+        ]
+    };
+    let mut v = programs(2);
+    v.extend(programs(1));
+    for mut e in programs(2) {
+        if e.title.starts_with("binary-trees --depth 21") {
+            continue;
+        }
+        e.title = format!("{}, Go's classic marker", e.title);
+        e.go_marker = compare::GoMarker::Classic;
+        v.push(e);
     }
     v
 }
@@ -329,8 +411,10 @@ pub struct Options {
     pub gomem_exe: PathBuf,
     /// The directory of the Go twins.
     pub twins: PathBuf,
-    /// GOMAXPROCS for both sides.
+    /// GOMAXPROCS for both sides (entries that set their own keep it).
     pub gomaxprocs: usize,
+    /// Which comparisons to make.
+    pub suite: Suite,
 }
 
 /// What a run of the suite produced.
@@ -348,8 +432,16 @@ pub struct Outcome {
 pub fn run(go: &GoToolchain, o: &Options) -> Result<Outcome, compare::CompareError> {
     let header = Header::detect(go, o.runs, o.quick);
     let mut doc = header.markdown();
+    if o.suite == Suite::Targets {
+        let _ = writeln!(
+            doc,
+            "\nIssue 14's targets, against Go's default marker and (where the title says so) its \
+             classic one: wall at most 0.8× Go's, process CPU and peak RSS at most 1.0×, pause \
+             p99 no longer than Go's."
+        );
+    }
     let _ = writeln!(doc);
-    let entries = suite(o.quick, o.gomaxprocs);
+    let entries = o.suite.entries(o.quick, o.gomaxprocs);
     let mut disagreements = Vec::new();
     let mut tables = Vec::new();
     let start = std::time::Instant::now();
@@ -456,11 +548,16 @@ mod tests {
     #[test]
     fn every_entry_of_both_suites_is_a_valid_workload() {
         for quick in [false, true] {
-            let s = suite(quick, 2);
-            assert_eq!(s.len(), 18);
-            for e in &s {
-                assert_eq!(e.spec.validate(), Ok(()), "{} (quick: {quick})", e.title);
+            for (which, len) in [(Suite::Main, 18), (Suite::Targets, 11)] {
+                let s = which.entries(quick, 2);
+                assert_eq!(s.len(), len, "{which:?}");
+                for e in &s {
+                    assert_eq!(e.spec.validate(), Ok(()), "{} (quick: {quick})", e.title);
+                }
             }
+            let t = Suite::Targets.entries(quick, 2);
+            let p1 = t.iter().filter(|e| e.settings.gomaxprocs == 1).count();
+            assert_eq!(p1, 4, "every target program at GOMAXPROCS=1");
         }
     }
 

@@ -119,6 +119,10 @@ struct FiguresOpts {
     /// Also rewrite the generated block of this README with a summary of the figures.
     #[arg(long, value_name = "README.md")]
     readme: Option<PathBuf>,
+    /// Which comparisons: `main` (what the README and docs/performance.md quote) or `targets`
+    /// (issue 14's GC-bound programs at GOMAXPROCS 1 and 2, against both of Go's markers).
+    #[arg(long, default_value = "main", value_parser = ["main", "targets"])]
+    suite: String,
 }
 
 /// Run the figures suite and write its Markdown file.
@@ -133,6 +137,7 @@ fn figures(o: FiguresOpts) -> Result<(), Failure> {
         gomem_exe: std::env::current_exe().map_err(|e| Failure::run(e.to_string()))?,
         twins: o.go_twins.unwrap_or_else(compare::default_twins_dir),
         gomaxprocs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        suite: if o.suite == "targets" { figures::Suite::Targets } else { figures::Suite::Main },
     };
     let out = figures::run(&go, &opts).map_err(|e| Failure::run(e.to_string()))?;
     write_output("--markdown", &path, file, out.markdown.as_bytes())?;

@@ -388,8 +388,9 @@ impl Unit {
 
 /// The figures compared, in table order (keys of [`Report`]), each with its unit. Workload
 /// metrics (the `metrics` object) follow them, and the check value ends the table.
-pub const FIGURES: [(&str, Unit); 13] = [
+pub const FIGURES: [(&str, Unit); 14] = [
     ("wall_s", Unit::Seconds),
+    ("cpu_s", Unit::Seconds),
     ("user_s", Unit::Seconds),
     ("sys_s", Unit::Seconds),
     ("num_gc", Unit::Count),
@@ -430,8 +431,12 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// A figure of a report by key (`metrics.NAME` for a workload metric).
+/// A figure of a report by key (`metrics.NAME` for a workload metric; `cpu_s` for the
+/// process's CPU time, user plus system).
 pub(crate) fn figure(r: &Report, key: &str) -> Option<f64> {
+    if key == "cpu_s" {
+        return Some(r.user_s + r.sys_s);
+    }
     if let Some(m) = key.strip_prefix("metrics.") {
         return r.metrics.get(m).map(|&v| v as f64);
     }
