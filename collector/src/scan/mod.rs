@@ -53,14 +53,17 @@
 //!
 //! What the hardware promises is less than that argument needs, and we say so: the Intel SDM
 //! (Vol. 3A, "Guaranteed Atomic Operations") guarantees that an 8-byte access aligned on 8
-//! bytes is atomic, and on CPUs with AVX that certain 16-byte aligned vector moves are; it also
-//! says that an instruction accessing more than a quadword may be carried out as several
-//! memory accesses, and promises nothing about how a 64-byte load splits. AMD's APM gives the
-//! same quadword guarantee. We rely, as Go's runtime does (its kernel issues the same
-//! instruction on the same memory), on real implementations reading each naturally aligned
-//! 8-byte element of an aligned vector load once and whole; the frames are 64-byte aligned, so
-//! no load crosses a cache line. Nothing needs an order among the eight words of a frame: each
-//! is an independent pointer slot.
+//! bytes is atomic, and on CPUs with AVX that certain 16-byte aligned vector moves are; it says
+//! that x87 and SSE instructions accessing more than a quadword may be carried out as several
+//! memory accesses, and promises nothing about how a 64-byte AVX-512 load is carried out.
+//! AMD's APM guarantees accesses up to a quadword (and `CMPXCHG16B`). We rely, as Go's
+//! runtime does (its kernel issues the same instruction on the same memory), on real
+//! implementations reading each naturally aligned 8-byte element of an aligned vector load
+//! once and whole; the frames are 64-byte aligned, so no load crosses a cache line. Nothing
+//! needs an order among the eight words of a frame (each is an independent pointer slot); that
+//! each word's read is an `Acquire` one, as `load_word`'s is (later loads, of the objects the
+//! words point to, do not pass it), is x86's ordinary load ordering, relied on in the same way
+//! for the elements of a vector load.
 //!
 //! # Invariants (the callers' side)
 //!
