@@ -20,6 +20,8 @@
 //! - [`barrier`]: the write barrier and its per-P buffers (Go's `mbarrier.go`, `mwbbuf.go`);
 //! - [`checkmark`]: `GODEBUG=gccheckmark=1` (Go's `mcheckmark.go`);
 //! - [`pacer`]: heap goal, trigger, assist ratio (Go's `mgcpacer.go`);
+//! - [`scan`]: the dense-span scan kernel, scalar and AVX-512, that Green Tea's span scan calls
+//!   (Go's `internal/runtime/gc/scan`);
 //! - [`world`]: the traits the runtime implements;
 //! - [`cycle`]: the collector, its threads and one cycle's phases (Go's `mgc.go`;
 //!   `cycle/phases.rs`), on which the rest build as methods of [`cycle::Collector`]:
@@ -42,6 +44,7 @@ pub mod limiter;
 pub mod mark;
 pub mod memlimit;
 pub mod pacer;
+pub mod scan;
 pub mod scavenger;
 pub mod stats;
 pub mod sweep;
