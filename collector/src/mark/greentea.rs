@@ -25,7 +25,7 @@
 //!   `marks & !scans` into the scans ([`SpanInlineMarkBits::set_scans`]) and scan those objects
 //!   in address order: a sparse span object by object, gathering slot addresses with prefetch
 //!   first (Go's `scanObjectsSmall`), a dense one (an eighth of its objects or more) through
-//!   `scan_span_packed_fallback`, the scalar stand-in for the vector kernel of Go's
+//!   [`scan::scan_span_packed`](crate::scan::scan_span_packed), the AVX-512 or scalar kernel of Go's
 //!   `internal/runtime/gc/scan`, which collects every non-nil pointer of the selected objects.
 //!   Every value found is shaded.
 //! - **Accounting** as Go's: a noscan object's bytes count when it is marked, a scan object's
@@ -50,6 +50,7 @@
 //!   `MSpan::is_marked`, which sees inline marks.
 
 use super::prefetch;
+use crate::scan;
 use crate::sync::load_word;
 use crate::work::{GcWork, WorkPool, WORKBUF_ENTRIES};
 use gomem_allocator::consts::{PAGE_MASK, PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
@@ -361,36 +362,6 @@ fn for_each_bit(mut bits: u64, mut f: impl FnMut(usize)) {
     }
 }
 
-/// The scalar dense-span scan (the fallback of Go's `scan.ScanSpanPacked`): write the non-nil
-/// values of the pointer words of the objects selected by `objs` (bit i = object i) in the
-/// one-page span at `mem` into `buf`, in address order; return how many. `ptrs` is the span's
-/// heap bitmap (bit w = word w of the page holds a pointer).
-///
-/// # Safety
-/// - `mem` is the base of an InUse one-page scan span of objects of `elemsize` bytes (a
-///   multiple of 8, at most 512), and every selected object is allocated and lies in the page:
-///   its pointer words are read, atomically, as a scan does.
-unsafe fn scan_span_packed_fallback(
-    mem: *const u64,
-    buf: &mut [usize; 1024],
-    objs: &[u64; 8],
-    elemsize: usize,
-    ptrs: &[u64; 16],
-) -> usize {
-    let mut n = 0;
-    for_each_selected(objs, elemsize / PTR_SIZE, ptrs, |first, bits| {
-        for_each_bit(bits, |k| {
-            // SAFETY: word `first + k` of an allocated object of the span (our contract).
-            let v = unsafe { load_word(mem as usize + (first + k) * PTR_SIZE) };
-            if v != 0 {
-                buf[n] = v;
-                n += 1;
-            }
-        })
-    });
-    n
-}
-
 /// The first pass of Go's `scanObjectsSmall`: gather the addresses of the pointer slots of the
 /// objects selected by `objs` into `buf`, with a prefetch each; returns how many. Adds each
 /// object's pointer prefix to `scan_work`. The caller then loads and shades them.
@@ -449,8 +420,11 @@ pub unsafe fn scan_span(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, entry: 
         n
     } else {
         gcw.heap_scan_work += (nmarked * elemsize) as u64;
-        // SAFETY: as above.
-        unsafe { scan_span_packed_fallback(base as *const u64, &mut buf, &objs, elemsize, &ptrs) }
+        // SAFETY: `base` is the page of an InUse one-page scan span of `elemsize`-byte objects
+        // (16 to 512 bytes: it has a block); the words both masks select are pointer slots of
+        // marked, so allocated, objects, which mutators write only with atomic stores; `objs`
+        // holds no bit past the span's objects (`take_grey` masks them).
+        unsafe { scan::scan_span_packed(base as *const u64, &mut buf, &objs, elemsize, &ptrs) }
     };
     for &v in buf.iter().take(n) {
         if v != 0 {
@@ -548,7 +522,7 @@ mod tests {
                 objs[j / 64] |= 1 << (j % 64);
                 // SAFETY: `mem` is 1024 words of our own; the objects lie inside it.
                 let n = unsafe {
-                    scan_span_packed_fallback(mem.as_ptr(), &mut buf, &objs, size, &ptrs)
+                    crate::scan::scan_span_packed(mem.as_ptr(), &mut buf, &objs, size, &ptrs)
                 };
                 assert_eq!(
                     &buf[..n],
