@@ -664,9 +664,6 @@ impl MHeap {
             // SAFETY: allocate-black is on only while the collector marks; the new object holds
             // no pointers yet, so it is black at once and needs no queueing.
             unsafe { span.try_mark(0) };
-            if let Some(ar) = self.arena_of(span.base()) {
-                ar.set_page_marked(span.base());
-            }
         }
         stats::add64(&self.stats.large_allocs, 1);
         stats::add64(&self.stats.heap_live, (npages * PAGE_SIZE) as u64);
@@ -697,19 +694,6 @@ impl MHeap {
         let inuse = stats::get(&self.stats.heap_inuse);
         self.stats.last_heap_inuse.store(inuse, Ordering::Relaxed);
         lock(&self.locked).pages.next_gen();
-    }
-
-    /// Clear every arena's page-marks bits (at the start of a cycle, world stopped).
-    ///
-    /// # Safety
-    /// - As for [`HeapArena::clear_page_marks`].
-    pub unsafe fn clear_page_marks(&self) {
-        let h = lock(&self.locked);
-        for &m in &h.metas {
-            // SAFETY: arena metadata lives as long as the heap; the caller's contract is the
-            // arena's.
-            unsafe { (*m).clear_page_marks() };
-        }
     }
 
     /// Bytes the pacer considers live (Go's `heapLive`, see [`HeapStats::heap_live`]).

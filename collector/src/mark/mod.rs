@@ -7,9 +7,8 @@
 //!
 //! - [`shade`] takes any word (nil, a pointer into another mapping, an interior pointer) and,
 //!   if it points into an object of an `InUse` span, sets the object's mark bit with an atomic
-//!   test-and-set ([`MSpan::try_mark`]). The winner of that race alone records the span in its
-//!   arena's page-marks bitmap, counts the object's bytes and, unless the span is noscan, queues
-//!   the object. So every object is counted and scanned exactly once however many Ps find it.
+//!   test-and-set ([`MSpan::try_mark`]). The winner of that race alone counts the object's bytes
+//!   and, unless the span is noscan, queues the object. So every object is counted and scanned exactly once however many Ps find it.
 //! - [`scan_object`] reads an object's pointer slots from the allocator's metadata
 //!   ([`MSpan::for_each_ptr_slot`]; nothing is guessed) and shades what they hold.
 //! - [`drain`] alternates the two until the P and the pool run dry, a scan-work budget is spent
@@ -79,9 +78,9 @@ const DRAIN_CHECK_WORK: u64 = OBLET_BYTES as u64;
 ///
 /// `ptr` may be any word: nil, an address outside the heap (another mapping, a stack, another
 /// heap), a span's unused tail, or a pointer to anywhere inside an object. If it points into
-/// the object area of an `InUse` span of `heap` and that object is unmarked, mark it, set its
-/// span's page-marks bit, add its slot size to `gcw.bytes_marked` and, unless its span is
-/// noscan (which makes it black at once), queue its base on `gcw` for [`scan_object`].
+/// the object area of an `InUse` span of `heap` and that object is unmarked, mark it, add its
+/// slot size to `gcw.bytes_marked` and, unless its span is noscan (which makes it black at
+/// once), queue its base on `gcw` for [`scan_object`].
 ///
 /// Returns whether this call greyed (or blackened) an object; `false` for non-heap words and
 /// for objects already marked, by this P or another.
@@ -113,7 +112,7 @@ pub unsafe fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize)
 /// - As for [`shade`].
 #[inline]
 unsafe fn grey_object(
-    heap: &MHeap,
+    _heap: &MHeap,
     gcw: &mut GcWork,
     pool: &WorkPool,
     span: &MSpan,
@@ -124,10 +123,6 @@ unsafe fn grey_object(
     // a `gcw` whose work reaches the collector (or it is noscan, black at once).
     if !unsafe { span.try_mark(index) } {
         return false;
-    }
-    let span_base = span.base();
-    if let Some(arena) = heap.arena_of(span_base) {
-        arena.set_page_marked(span_base);
     }
     gcw.bytes_marked += span.elemsize() as u64;
     if !span.spanclass().noscan() {
