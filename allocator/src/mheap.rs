@@ -30,7 +30,7 @@ use crate::fixalloc::SpanSlab;
 use crate::mcache::MCache;
 use crate::mcentral::MCentral;
 use crate::mcentral::SpanSource;
-use crate::mspan::{MSpan, SpanInit, SpanState};
+use crate::mspan::{MSpan, SpanGeom, SpanInit, SpanState};
 use crate::os::{Os, ReleaseMode};
 use crate::pagealloc::{PageAlloc, PageCache};
 use crate::scavenge::{ScavengeState, NO_GOAL};
@@ -76,6 +76,20 @@ pub(crate) struct HeapLocked {
 
 // SAFETY: the raw pointers are to heap-owned metadata; access is serialized by the heap lock.
 unsafe impl Send for HeapLocked {}
+
+/// An object found by [`MHeap::find_heap_object`]: what Go's `findObject` returns (span, slot
+/// index, slot base) and the span's geometry, read once, which `greyobject` goes on to use.
+#[derive(Clone, Copy, Debug)]
+pub struct HeapObject<'a> {
+    /// The object's span, `InUse` when it was looked up.
+    pub span: &'a MSpan,
+    /// The object's slot index (0 in a large span).
+    pub index: usize,
+    /// The slot's base address (for objects over 512 bytes, the base of the header).
+    pub base: usize,
+    /// The span's geometry as read by the lookup.
+    pub geom: SpanGeom,
+}
 
 /// The heap (Go's `mheap`).
 #[doc(alias = "mheap")]
@@ -329,11 +343,35 @@ impl MHeap {
     }
 
     /// The object holding `addr` (Go's `findObject`): its span, slot index and slot base.
+    /// [`MHeap::find_heap_object`] also gives the span's geometry.
     #[inline]
     pub fn find_object(&self, addr: usize) -> Option<(&MSpan, usize, usize)> {
-        let s = self.span_of_heap(addr)?;
-        let i = s.obj_index(addr);
-        Some((s, i, s.obj_base(i)))
+        self.find_heap_object(addr).map(|o| (o.span, o.index, o.base))
+    }
+
+    /// The InUse span whose object area holds `addr`, as [`MHeap::span_of_heap`], with its
+    /// geometry read once after its state (the marker's lookup: see [`SpanGeom`]).
+    #[inline(always)]
+    pub fn span_geom_of_heap(&self, addr: usize) -> Option<(&MSpan, SpanGeom)> {
+        let s = self.span_of(addr)?;
+        if s.state() != SpanState::InUse {
+            return None;
+        }
+        let g = s.geom();
+        if addr < g.base || addr >= g.limit {
+            return None;
+        }
+        Some((s, g))
+    }
+
+    /// The object holding `addr` (Go's `findObject`) with everything the marker needs to grey
+    /// it, from one read of its span's geometry; `None` for foreign addresses, free or manual
+    /// spans and span tails.
+    #[inline(always)]
+    pub fn find_heap_object(&self, addr: usize) -> Option<HeapObject<'_>> {
+        let (span, geom) = self.span_geom_of_heap(addr)?;
+        let index = geom.obj_index(addr);
+        Some(HeapObject { span, index, base: geom.obj_base(index), geom })
     }
 
     // ---------------------------------------------------------------- growth

@@ -40,7 +40,7 @@
 //! | `sg + 1`      | cached by a P before this sweep began; needs sweeping |
 //! | `sg + 3`      | swept, then cached by a P                             |
 
-use crate::consts::{PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
+use crate::consts::{MIN_SIZE_FOR_MALLOC_HEADER, PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
 use crate::sizeclass::SpanClass;
 use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering, UnsafeCell};
 use crate::typedesc::TypeDesc;
@@ -144,6 +144,66 @@ const _: () = assert!(
 unsafe impl Sync for MSpan {}
 // SAFETY: as above; a span carries no thread-bound state.
 unsafe impl Send for MSpan {}
+
+/// A span's geometry as the marker uses it: each field of the span's first line loaded once.
+///
+/// The geometry lives in relaxed atomics (module docs, "Ownership"), and the compiler merges
+/// no atomic loads, so asking the span one accessor at a time loads `start_addr` once per
+/// accessor: finding an object and greying it that way loaded it four times and the span class
+/// twice, through `SpanClass::from_index(..).unwrap_or(..)`. A `SpanGeom` is the same fields
+/// read once, as plain values, by [`MSpan::geom`] (Go's `findObject` and `greyobject` read the
+/// plain fields of an `mspan` once each, for the same reason).
+///
+/// It describes the span for as long as the span stays `InUse`: the geometry is written only
+/// while the span is `Dead`. So read it after seeing `InUse` ([`MHeap::span_geom_of_heap`]
+/// does both), and keep it no longer than the span is known to stay `InUse` (during marking,
+/// every span the marker saw `InUse` stays so until the next sweep).
+///
+/// [`MHeap::span_geom_of_heap`]: crate::mheap::MHeap::span_geom_of_heap
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanGeom {
+    /// The span's first byte (Go's `base()`).
+    pub base: usize,
+    /// End of the object area (Go's `limit`).
+    pub limit: usize,
+    /// Slot size (Go's `elemsize`); for a large span, its whole length in bytes.
+    pub elemsize: usize,
+    /// The magic for exact object-index division (Go's `divMul`); 0 for a large span.
+    pub div_mul: u32,
+    /// The span class's index (Go's `spanclass`, a `uint8` too).
+    spanclass: u8,
+}
+
+impl SpanGeom {
+    /// Whether the span's objects hold no pointers (Go's `spanclass.noscan()`).
+    #[inline(always)]
+    pub fn noscan(&self) -> bool {
+        self.spanclass & 1 != 0
+    }
+    /// Whether this is a large-object span (size class 0).
+    #[inline(always)]
+    pub fn is_large(&self) -> bool {
+        self.spanclass >> 1 == 0
+    }
+    /// Whether this is a scan span whose pointer bitmap sits at the end of its one page
+    /// (small objects of at most 512 bytes; Go's `heapBitsInSpan`).
+    #[inline(always)]
+    pub fn has_span_heap_bits(&self) -> bool {
+        !self.noscan() && !self.is_large() && self.elemsize <= MIN_SIZE_FOR_MALLOC_HEADER
+    }
+    /// Index of the slot holding `addr`, which lies in `[base, limit)` (Go's `objIndex`). A
+    /// large span's `div_mul` is 0, so its one object is index 0 with no test.
+    #[inline(always)]
+    pub fn obj_index(&self, addr: usize) -> usize {
+        debug_assert!(self.div_mul != 0 || self.is_large());
+        (((addr - self.base) as u64 * self.div_mul as u64) >> 32) as usize
+    }
+    /// Base address of slot `i`.
+    #[inline(always)]
+    pub fn obj_base(&self, i: usize) -> usize {
+        self.base + i * self.elemsize
+    }
+}
 
 /// What sweeping one span found (the mechanism's report; the heap acts on it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -445,6 +505,18 @@ impl MSpan {
     #[inline(always)]
     pub fn contains(&self, addr: usize) -> bool {
         addr >= self.base() && addr < self.limit()
+    }
+
+    /// The geometry a marker needs, each field loaded once (see [`SpanGeom`]).
+    #[inline(always)]
+    pub fn geom(&self) -> SpanGeom {
+        SpanGeom {
+            base: self.base(),
+            limit: self.limit(),
+            elemsize: self.elemsize(),
+            div_mul: self.div_mul(),
+            spanclass: self.spanclass.load(Ordering::Relaxed),
+        }
     }
 
     // ---- mark bits (the collector's side) ----

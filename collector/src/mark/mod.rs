@@ -7,10 +7,10 @@
 //!
 //! - [`shade`] takes any word (nil, a pointer into another mapping, an interior pointer) and,
 //!   if it points into an object of an `InUse` span, sets the object's mark bit with an atomic
-//!   test-and-set ([`MSpan::try_mark`]). The winner of that race alone counts the object's bytes
+//!   test-and-set ([`MSpan::try_mark`](gomem_allocator::mspan::MSpan::try_mark)). The winner of that race alone counts the object's bytes
 //!   and, unless the span is noscan, queues the object. So every object is counted and scanned exactly once however many Ps find it.
 //! - [`scan_object`] reads an object's pointer slots from the allocator's metadata
-//!   ([`MSpan::for_each_ptr_slot`]; nothing is guessed) and shades what they hold.
+//!   ([`MSpan::for_each_ptr_slot`](gomem_allocator::mspan::MSpan::for_each_ptr_slot); nothing is guessed) and shades what they hold.
 //! - [`drain`] alternates the two until the P and the pool run dry, a scan-work budget is spent
 //!   (mark assists) or the caller asks it to stop (preemption).
 //!
@@ -57,8 +57,8 @@ pub use assist::AssistOutcome;
 use crate::sync::load_word;
 use crate::work::{GcWork, WorkPool};
 use gomem_allocator::consts::{MIN_LEGAL_POINTER, PTR_SIZE};
-use gomem_allocator::mheap::MHeap;
-use gomem_allocator::mspan::{MSpan, CLOBBER_PATTERN};
+use gomem_allocator::mheap::{HeapObject, MHeap};
+use gomem_allocator::mspan::CLOBBER_PATTERN;
 
 /// Large objects are scanned in pieces of at most this many bytes (Go's `maxObletBytes`, which
 /// is 128 KiB). gomem uses a sixteenth of Go's size: a piece cannot be interrupted, so it bounds
@@ -99,34 +99,27 @@ pub unsafe fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize)
         return false;
     }
     // None for foreign addresses, free or manual spans, and span tails past `limit`.
-    let Some((span, index, base)) = heap.find_object(ptr) else {
+    let Some(obj) = heap.find_heap_object(ptr) else {
         return false;
     };
     // SAFETY: the caller's contract (heap being marked, gcw's work reaches the collector).
-    unsafe { grey_object(heap, gcw, pool, span, index, base) }
+    unsafe { grey_object(gcw, pool, &obj) }
 }
 
-/// Mark slot `index` (base `base`) of `span` and queue it (Go's `greyobject`).
+/// Mark `obj` and queue it (Go's `greyobject`), with the geometry its lookup read.
 ///
 /// # Safety
-/// - As for [`shade`].
-#[inline]
-unsafe fn grey_object(
-    _heap: &MHeap,
-    gcw: &mut GcWork,
-    pool: &WorkPool,
-    span: &MSpan,
-    index: usize,
-    base: usize,
-) -> bool {
+/// - As for [`shade`]; `obj` was found in `heap` by this marking.
+#[inline(always)]
+unsafe fn grey_object(gcw: &mut GcWork, pool: &WorkPool, obj: &HeapObject<'_>) -> bool {
     // SAFETY: the caller's contract: `heap` is being marked and the object is queued below on
     // a `gcw` whose work reaches the collector (or it is noscan, black at once).
-    if !unsafe { span.try_mark(index) } {
+    if !unsafe { obj.span.try_mark(obj.index) } {
         return false;
     }
-    gcw.bytes_marked += span.elemsize() as u64;
-    if !span.spanclass().noscan() {
-        gcw.put(pool, base);
+    gcw.bytes_marked += obj.geom.elemsize as u64;
+    if !obj.geom.noscan() {
+        gcw.put(pool, obj.base);
     }
     true
 }
