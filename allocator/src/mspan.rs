@@ -806,11 +806,41 @@ impl MSpan {
     /// Address of this one-page scan span's pointer bitmap (the last 128 bytes of the page).
     #[inline(always)]
     pub(crate) fn heap_bits_addr(&self) -> usize {
+        self.heap_bits_addr_at(self.base())
+    }
+
+    /// [`MSpan::heap_bits_addr`] for a span whose base the caller has already loaded.
+    #[inline(always)]
+    fn heap_bits_addr_at(&self, base: usize) -> usize {
         #[cfg(not(loom))]
-        return self.base() + PAGE_SIZE - SPAN_HEAP_BITS_SIZE;
+        return base + PAGE_SIZE - SPAN_HEAP_BITS_SIZE;
         // Under loom: the bitmap in the span struct (see `loom_heap_bits`).
         #[cfg(loom)]
-        return self.loom_heap_bits.as_ptr() as usize;
+        return {
+            let _ = base;
+            self.loom_heap_bits.as_ptr() as usize
+        };
+    }
+
+    /// The pointer mask of the object whose slot starts at `obj` in this one-page scan span
+    /// with in-span heap bits (Go's `heapBitsSmallForAddr`): bit `i` is set when word `i` of
+    /// the slot holds a pointer; `g` is this span's geometry. One or two bitmap loads, and no
+    /// span field is read: the marker loops over the mask itself, as Go's `scanobject` does,
+    /// instead of calling back per slot ([`MSpan::for_each_ptr_slot`]).
+    ///
+    /// # Safety
+    /// - `g` is this span's [`SpanGeom`], read while it is `InUse`, and
+    ///   `g.has_span_heap_bits()`.
+    /// - `obj` is the base of an allocated slot of the span, whose pointer bits were written
+    ///   by an allocation that happened-before this call (as for `for_each_ptr_slot`).
+    #[inline(always)]
+    pub unsafe fn heap_bits_small(&self, g: &SpanGeom, obj: usize) -> u64 {
+        debug_assert!(g.has_span_heap_bits() && obj >= g.base && obj < g.limit);
+        read_span_bits(
+            self.heap_bits_addr_at(g.base),
+            (obj - g.base) / PTR_SIZE,
+            g.elemsize / PTR_SIZE,
+        )
     }
 
     /// Call `f` with the address of every pointer slot of the object whose slot starts at

@@ -7,12 +7,18 @@
 //!
 //! - [`shade`] takes any word (nil, a pointer into another mapping, an interior pointer) and,
 //!   if it points into an object of an `InUse` span, sets the object's mark bit with an atomic
-//!   test-and-set ([`MSpan::try_mark`](gomem_allocator::mspan::MSpan::try_mark)). The winner of that race alone counts the object's bytes
-//!   and, unless the span is noscan, queues the object. So every object is counted and scanned exactly once however many Ps find it.
-//! - [`scan_object`] reads an object's pointer slots from the allocator's metadata
-//!   ([`MSpan::for_each_ptr_slot`](gomem_allocator::mspan::MSpan::for_each_ptr_slot); nothing is guessed) and shades what they hold.
+//!   test-and-set ([`MSpan::try_mark`]). The winner of that race alone counts the object's
+//!   bytes and, unless the span is noscan, queues the object. So every object is counted and
+//!   scanned exactly once however many Ps find it.
+//! - [`scan_object`] reads an object's pointer slots from the allocator's metadata (the span's
+//!   heap bits, [`MSpan::heap_bits_small`], for objects of at most 512 bytes, otherwise
+//!   [`MSpan::for_each_ptr_slot`]; nothing is guessed) and shades what they hold.
 //! - [`drain`] alternates the two until the P and the pool run dry, a scan-work budget is spent
 //!   (mark assists) or the caller asks it to stop (preemption).
+//!
+//! [`MSpan::try_mark`]: gomem_allocator::mspan::MSpan::try_mark
+//! [`MSpan::heap_bits_small`]: gomem_allocator::mspan::MSpan::heap_bits_small
+//! [`MSpan::for_each_ptr_slot`]: gomem_allocator::mspan::MSpan::for_each_ptr_slot
 //!
 //! There is no recursion anywhere: depth lives in the work buffers, so a million-node list
 //! needs no more stack than a single node.
@@ -138,8 +144,9 @@ unsafe fn grey_object(gcw: &mut GcWork, pool: &WorkPool, obj: &HeapObject<'_>) -
 /// when there is none), as Go does: scalar tails cost nothing. `bytes_marked` was counted when
 /// the object was greyed.
 ///
-/// An address that is neither an object base nor an oblet start of an `InUse` scan span is
-/// ignored (and asserts in debug builds): the queue only ever holds those. For a header object
+/// An address outside `InUse` scan spans, or one inside a large or header object that is
+/// neither its base nor an oblet start, is ignored (and asserts in debug builds): the queue
+/// only ever holds those. For objects of at most 512 bytes the slot-base check is debug-only. For a header object
 /// whose header holds the `clobberfree` pattern (a freed slot reached through a dangling
 /// pointer) the scan is skipped; the sweeper reports the slot as a zombie.
 ///
@@ -149,26 +156,45 @@ unsafe fn grey_object(gcw: &mut GcWork, pool: &WorkPool, obj: &HeapObject<'_>) -
 ///   scan reads the object's pointer slots, and reading a slot that mutators write without
 ///   atomics, or one of freed memory, would be a data race.
 pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
-    let Some(span) = heap.span_of_heap(b) else {
+    let Some((span, g)) = heap.span_geom_of_heap(b) else {
         // Loom models have no heap (its metadata is mapped memory, which loom cannot track):
         // they queue foreign words as grey objects, so this is expected there.
         #[cfg(not(loom))]
         debug_assert!(false, "scan_object({b:#x}): not in an InUse span");
         return;
     };
-    let spc = span.spanclass();
-    if spc.noscan() {
+    if g.noscan() {
         debug_assert!(false, "scan_object({b:#x}): noscan span");
         return;
     }
-    let base = span.base();
-    let elemsize = span.elemsize();
+    // The span was InUse when looked up and stays so while marking (module docs, "The
+    // collector's contract"); the slot was greyed from a pointer the mutator holds, so it is
+    // allocated, and its metadata (header, heap bits, large type) was written before that
+    // pointer was published. Our Acquire load of the pointer (or the root hand-over)
+    // synchronised with that publication, so the metadata is visible here.
+    if g.has_span_heap_bits() {
+        // Objects of at most 512 bytes (Go's `heapBitsInSpan` case of `typePointersOfUnchecked`):
+        // the queue holds only slot bases (shade queues `obj_base(obj_index(p))`), so the
+        // re-derivation is a debug check.
+        debug_assert!(g.obj_base(g.obj_index(b)) == b, "scan_object({b:#x}): not a slot base");
+        // SAFETY: as above; `g` was read after the span was seen InUse.
+        let mask = unsafe { span.heap_bits_small(&g, b) };
+        // Scan work: up to just past the last pointer word, as the general path below counts
+        // it (Go's `scanobject` adds `i + PtrSize` for the last pointer word `i`; for a mask
+        // that is `Len64(mask) * 8`).
+        gcw.heap_scan_work += ((u64::BITS - mask.leading_zeros()) as usize * PTR_SIZE) as u64;
+        // SAFETY: the mask's words are pointer slots of this allocated object; the caller's
+        // contract is shade's.
+        unsafe { scan_slots(heap, gcw, pool, b, g.elemsize, mask) };
+        return;
+    }
     // The range to scan, as `[from, from + n)` of the data of the object at `obj`.
-    let (obj, from, n) = if span.is_large() {
+    let (obj, from, n) = if g.is_large() {
+        let (base, elemsize) = (g.base, g.elemsize);
         if elemsize > OBLET_BYTES {
             if b == base {
                 let mut oblet = base + OBLET_BYTES;
-                while oblet < span.limit() {
+                while oblet < g.limit {
                     gcw.put(pool, oblet);
                     oblet += OBLET_BYTES;
                 }
@@ -180,20 +206,20 @@ pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: us
             (base, 0, elemsize)
         }
     } else {
-        let slot = span.obj_base(span.obj_index(b));
-        if slot != b {
+        // A header object (over 512 bytes). The slot check stays in release builds here: a
+        // wrong base would read a non-header word as a type pointer, and its multiply is
+        // nothing beside scanning 512 bytes or more.
+        if g.obj_base(g.obj_index(b)) != b {
             debug_assert!(false, "scan_object({b:#x}): not a slot base");
             return;
         }
-        if !spc.size_class().has_span_heap_bits() {
-            // SAFETY: a header span's slot starts with its aligned header word, inside the
-            // mapped pages of this InUse span.
-            let header = unsafe { load_word(b) };
-            if header as u64 == CLOBBER_PATTERN {
-                return;
-            }
+        // SAFETY: a header span's slot starts with its aligned header word, inside the
+        // mapped pages of this InUse span.
+        let header = unsafe { load_word(b) };
+        if header as u64 == CLOBBER_PATTERN {
+            return;
         }
-        (b, 0, elemsize)
+        (b, 0, g.elemsize)
     };
     // For a header object the offsets are of its data (slot + 8); `from` is 0 then, and the
     // whole slot including the header is the self-pointer range.
@@ -208,15 +234,40 @@ pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: us
             unsafe { shade(heap, gcw, pool, v) };
         }
     };
-    // The span was InUse when looked up and stays so while marking (module docs, "The
-    // collector's contract"); the slot was greyed from a pointer the mutator holds, so it is
-    // allocated, and its metadata (header, heap bits, large type) was written before that
-    // pointer was published.
-    // SAFETY: as above; our Acquire load of the pointer (or the root hand-over) synchronised
-    // with that publication, so the metadata is visible here.
+    // SAFETY: as above (the span is InUse, the object allocated, its metadata visible).
     unsafe { span.for_each_ptr_slot(obj, from, from + n, &mut visit) };
     if let Some(s) = last_slot {
         gcw.heap_scan_work += (s + PTR_SIZE - b) as u64;
+    }
+}
+
+/// Shade what the words of the object at `b` selected by `mask` hold (bit `i`: the word at
+/// `b + 8 * i`), skipping nil and pointers back into `[b, b + n)`: the inner loop of Go's
+/// `scanobject` for an object whose pointer mask was read in one go.
+///
+/// # Safety
+/// - As for [`scan_object`]; every word `mask` selects is a pointer slot of the allocated
+///   object at `b`.
+#[inline(always)]
+unsafe fn scan_slots(
+    heap: &MHeap,
+    gcw: &mut GcWork,
+    pool: &WorkPool,
+    b: usize,
+    n: usize,
+    mask: u64,
+) {
+    let mut m = mask;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        // SAFETY: a pointer slot of an allocated object of an InUse span (the caller's
+        // contract): aligned, mapped, accessed by mutators only as whole words.
+        let v = unsafe { load_word(b + i * PTR_SIZE) };
+        if v != 0 && v.wrapping_sub(b) >= n {
+            // SAFETY: the caller's contract, which is shade's.
+            unsafe { shade(heap, gcw, pool, v) };
+        }
     }
 }
 
