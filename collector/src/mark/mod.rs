@@ -62,8 +62,9 @@ pub use assist::AssistOutcome;
 
 use crate::sync::load_word;
 use crate::work::{GcWork, WorkPool};
-use gomem_allocator::consts::{MIN_LEGAL_POINTER, PTR_SIZE};
+use gomem_allocator::consts::{MIN_LEGAL_POINTER, PAGE_SHIFT, PTR_SIZE};
 use gomem_allocator::mheap::{HeapObject, MHeap};
+use gomem_allocator::mspan::SpanGeom;
 use gomem_allocator::mspan::{MSpan, CLOBBER_PATTERN};
 
 /// Large objects are scanned in pieces of at most this many bytes (Go's `maxObletBytes`, which
@@ -100,16 +101,89 @@ const DRAIN_CHECK_WORK: u64 = OBLET_BYTES as u64;
 ///   before mark termination: a marked object whose queue entry is dropped is never scanned.
 #[inline]
 pub unsafe fn shade(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, ptr: usize) -> bool {
+    // An empty cache: inlined, its test folds away (no address is on page `usize::MAX`).
+    // SAFETY: the caller's contract; the cache lives only for this call.
+    unsafe { shade_with(heap, gcw, pool, ptr, &mut SpanCache::new()) }
+}
+
+/// [`shade`] with a span cache: the one body of `shade` and of the scan loop's shading.
+///
+/// # Safety
+/// - As for [`shade`]; `cache` holds only spans of `heap` found `InUse` during this marking
+///   (see [`SpanCache`]).
+#[inline(always)]
+unsafe fn shade_with<'h>(
+    heap: &'h MHeap,
+    gcw: &mut GcWork,
+    pool: &WorkPool,
+    ptr: usize,
+    cache: &mut SpanCache<'h>,
+) -> bool {
     // Nil and the first page are never heap pointers (Go's `minLegalPointer`).
     if ptr < MIN_LEGAL_POINTER {
         return false;
     }
     // None for foreign addresses, free or manual spans, and span tails past `limit`.
-    let Some(obj) = heap.find_heap_object(ptr) else {
+    let Some(obj) = cache.find_object(heap, ptr) else {
         return false;
     };
     // SAFETY: the caller's contract (heap being marked, gcw's work reaches the collector).
     unsafe { grey_object(gcw, pool, &obj) }
+}
+
+/// The span of the last lookup that found one, keyed by page: a one-entry page → span cache
+/// for one [`drain`] call (or one [`shade`] or [`scan_object`] call). Objects allocated
+/// together share spans (binary-trees' nodes and their children, a list built in one go), so
+/// consecutive lookups often land on the same page; a hit skips the arena index, the
+/// `spans[]` entry, the span's state and its geometry.
+///
+/// Why a cached span stays right: a span seen `InUse` while marking stays `InUse`, with the
+/// same geometry, until the next sweep, which starts after the last [`drain`] of the cycle (the
+/// module's contract: spans change only while `Dead`, and only sweeping frees them). A cache
+/// lives inside one call of `drain`, `shade` or `scan_object`, which all run within one
+/// marking, so it never outlives that. It must not be kept across calls (say in [`GcWork`],
+/// which outlives cycles) without being cleared before every mark.
+struct SpanCache<'h> {
+    /// `addr >> PAGE_SHIFT` of the lookup that filled `hit`; `usize::MAX` when empty.
+    page: usize,
+    hit: Option<(&'h MSpan, SpanGeom)>,
+}
+
+impl<'h> SpanCache<'h> {
+    #[inline(always)]
+    fn new() -> Self {
+        SpanCache { page: usize::MAX, hit: None }
+    }
+
+    /// Whether `addr` is on the cached page.
+    #[inline(always)]
+    fn covers(&self, addr: usize) -> bool {
+        addr >> PAGE_SHIFT == self.page
+    }
+
+    /// [`MHeap::span_geom_of_heap`], from the cache when `addr` is on its page.
+    #[inline(always)]
+    fn span_geom_of_heap(&mut self, heap: &'h MHeap, addr: usize) -> Option<(&'h MSpan, SpanGeom)> {
+        if self.covers(addr) {
+            if let Some((s, g)) = self.hit {
+                // The page lies in the span (at or after its first page), so `addr >= base`;
+                // only the tail past `limit` is left to test.
+                return (addr < g.limit).then_some((s, g));
+            }
+        }
+        let found = heap.span_geom_of_heap(addr)?;
+        self.page = addr >> PAGE_SHIFT;
+        self.hit = Some(found);
+        Some(found)
+    }
+
+    /// [`MHeap::find_heap_object`], from the cache when `addr` is on its page.
+    #[inline(always)]
+    fn find_object(&mut self, heap: &'h MHeap, addr: usize) -> Option<HeapObject<'h>> {
+        let (span, geom) = self.span_geom_of_heap(heap, addr)?;
+        let index = geom.obj_index(addr);
+        Some(HeapObject { span, index, base: geom.obj_base(index), geom })
+    }
 }
 
 /// Mark `obj` and queue it (Go's `greyobject`), with the geometry its lookup read.
@@ -156,7 +230,23 @@ unsafe fn grey_object(gcw: &mut GcWork, pool: &WorkPool, obj: &HeapObject<'_>) -
 ///   scan reads the object's pointer slots, and reading a slot that mutators write without
 ///   atomics, or one of freed memory, would be a data race.
 pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: usize) {
-    let Some((span, g)) = heap.span_geom_of_heap(b) else {
+    // SAFETY: the caller's contract; the cache lives only for this call.
+    unsafe { scan_object_with(heap, gcw, pool, b, &mut SpanCache::new()) }
+}
+
+/// [`scan_object`] with a span cache, for `b`'s lookup and its pointers'.
+///
+/// # Safety
+/// - As for [`scan_object`]; `cache` as for [`shade_with`].
+#[inline(always)]
+unsafe fn scan_object_with<'h>(
+    heap: &'h MHeap,
+    gcw: &mut GcWork,
+    pool: &WorkPool,
+    b: usize,
+    cache: &mut SpanCache<'h>,
+) {
+    let Some((span, g)) = cache.span_geom_of_heap(heap, b) else {
         // Loom models have no heap (its metadata is mapped memory, which loom cannot track):
         // they queue foreign words as grey objects, so this is expected there.
         #[cfg(not(loom))]
@@ -185,7 +275,7 @@ pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: us
         gcw.heap_scan_work += ((u64::BITS - mask.leading_zeros()) as usize * PTR_SIZE) as u64;
         // SAFETY: the mask's words are pointer slots of this allocated object; the caller's
         // contract is shade's.
-        unsafe { scan_slots(heap, gcw, pool, b, g.elemsize, mask) };
+        unsafe { scan_slots(heap, gcw, pool, b, g.elemsize, mask, cache) };
         return;
     }
     // The range to scan, as `[from, from + n)` of the data of the object at `obj`.
@@ -232,13 +322,13 @@ pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: us
         let v = unsafe { load_word(slot) };
         if v != 0 && v.wrapping_sub(b) >= n {
             // SAFETY: this scan's own contract, which is shade's.
-            unsafe { batch.add(heap, gcw, pool, v) };
+            unsafe { batch.add(heap, gcw, pool, v, cache) };
         }
     };
     // SAFETY: as above (the span is InUse, the object allocated, its metadata visible).
     unsafe { span.for_each_ptr_slot(obj, from, from + n, &mut visit) };
     // SAFETY: as above.
-    unsafe { batch.flush(heap, gcw, pool) };
+    unsafe { batch.flush(heap, gcw, pool, cache) };
     if let Some(s) = last_slot {
         gcw.heap_scan_work += (s + PTR_SIZE - b) as u64;
     }
@@ -252,13 +342,14 @@ pub unsafe fn scan_object(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, b: us
 /// - As for [`scan_object`]; every word `mask` selects is a pointer slot of the allocated
 ///   object at `b`.
 #[inline(always)]
-unsafe fn scan_slots(
-    heap: &MHeap,
+unsafe fn scan_slots<'h>(
+    heap: &'h MHeap,
     gcw: &mut GcWork,
     pool: &WorkPool,
     b: usize,
     n: usize,
     mask: u64,
+    cache: &mut SpanCache<'h>,
 ) {
     let mut batch = ShadeBatch::new();
     let mut m = mask;
@@ -270,11 +361,11 @@ unsafe fn scan_slots(
         let v = unsafe { load_word(b + i * PTR_SIZE) };
         if v != 0 && v.wrapping_sub(b) >= n {
             // SAFETY: the caller's contract, which is shade's.
-            unsafe { batch.add(heap, gcw, pool, v) };
+            unsafe { batch.add(heap, gcw, pool, v, cache) };
         }
     }
     // SAFETY: as above.
-    unsafe { batch.flush(heap, gcw, pool) };
+    unsafe { batch.flush(heap, gcw, pool, cache) };
 }
 
 /// Pointers one scan found, held back so that their lookups' misses overlap.
@@ -303,13 +394,23 @@ impl ShadeBatch {
     /// # Safety
     /// - As for [`shade`], for `v` and for everything queued before.
     #[inline(always)]
-    unsafe fn add(&mut self, heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, v: usize) {
+    unsafe fn add<'h>(
+        &mut self,
+        heap: &'h MHeap,
+        gcw: &mut GcWork,
+        pool: &WorkPool,
+        v: usize,
+        cache: &mut SpanCache<'h>,
+    ) {
         if self.len == SHADE_BATCH {
             // SAFETY: the caller's contract.
-            unsafe { self.flush(heap, gcw, pool) };
+            unsafe { self.flush(heap, gcw, pool, cache) };
         }
-        if let Some(s) = heap.span_of(v) {
-            prefetch(s as *const MSpan as usize);
+        // A pointer into the cached span needs no lookup, so no prefetch.
+        if !cache.covers(v) {
+            if let Some(s) = heap.span_of(v) {
+                prefetch(s as *const MSpan as usize);
+            }
         }
         self.ptrs[self.len] = v;
         self.len += 1;
@@ -320,10 +421,16 @@ impl ShadeBatch {
     /// # Safety
     /// - As for [`shade`], for everything queued.
     #[inline(always)]
-    unsafe fn flush(&mut self, heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool) {
+    unsafe fn flush<'h>(
+        &mut self,
+        heap: &'h MHeap,
+        gcw: &mut GcWork,
+        pool: &WorkPool,
+        cache: &mut SpanCache<'h>,
+    ) {
         for &v in &self.ptrs[..self.len] {
             // SAFETY: the caller's contract.
-            unsafe { shade(heap, gcw, pool, v) };
+            unsafe { shade_with(heap, gcw, pool, v, cache) };
         }
         self.len = 0;
     }
@@ -357,6 +464,8 @@ pub unsafe fn drain(
     let mut items_since_check = DRAIN_CHECK_ITEMS;
     let mut work_at_check = 0;
     let mut ahead = PrefetchRing::new();
+    // One span cache for this call: it lies within one marking (see `SpanCache`).
+    let mut cache = SpanCache::new();
     loop {
         let work = done(gcw);
         if budget.is_some_and(|b| work >= b) {
@@ -390,7 +499,7 @@ pub unsafe fn drain(
         };
         // SAFETY: `b` came from `gcw` or `pool`, whose entries the caller guarantees were queued
         // by `shade` on `heap` in this cycle.
-        unsafe { scan_object(heap, gcw, pool, b) };
+        unsafe { scan_object_with(heap, gcw, pool, b, &mut cache) };
         items_since_check += 1;
     }
     // Stopped early: the entries still in the ring are grey; queue them again.
