@@ -77,17 +77,16 @@ pub(crate) struct HeapLocked {
 // SAFETY: the raw pointers are to heap-owned metadata; access is serialized by the heap lock.
 unsafe impl Send for HeapLocked {}
 
-/// An object found by [`MHeap::find_heap_object`]: what Go's `findObject` returns (span, slot
-/// index, slot base) and the span's geometry, read once, which `greyobject` goes on to use.
+/// What [`MHeap::find_heap_object`] finds: Go's `findObject` results and the span's geometry.
 #[derive(Clone, Copy, Debug)]
 pub struct HeapObject<'a> {
     /// The object's span, `InUse` when it was looked up.
     pub span: &'a MSpan,
-    /// The object's slot index (0 in a large span).
+    /// Slot index (0 in a large span).
     pub index: usize,
-    /// The slot's base address (for objects over 512 bytes, the base of the header).
+    /// Slot base (the header's, for objects over 512 bytes).
     pub base: usize,
-    /// The span's geometry as read by the lookup.
+    /// The span's geometry as the lookup read it.
     pub geom: SpanGeom,
 }
 
@@ -343,7 +342,6 @@ impl MHeap {
     }
 
     /// The object holding `addr` (Go's `findObject`): its span, slot index and slot base.
-    /// [`MHeap::find_heap_object`] also gives the span's geometry.
     #[inline]
     pub fn find_object(&self, addr: usize) -> Option<(&MSpan, usize, usize)> {
         self.find_heap_object(addr).map(|o| (o.span, o.index, o.base))
@@ -353,15 +351,9 @@ impl MHeap {
     /// geometry read once after its state (the marker's lookup: see [`SpanGeom`]).
     #[inline(always)]
     pub fn span_geom_of_heap(&self, addr: usize) -> Option<(&MSpan, SpanGeom)> {
-        let s = self.span_of(addr)?;
-        if s.state() != SpanState::InUse {
-            return None;
-        }
+        let s = self.span_of(addr).filter(|s| s.state() == SpanState::InUse)?;
         let g = s.geom();
-        if addr < g.base || addr >= g.limit {
-            return None;
-        }
-        Some((s, g))
+        (addr >= g.base && addr < g.limit).then_some((s, g))
     }
 
     /// The object holding `addr` (Go's `findObject`) with everything the marker needs to grey

@@ -40,11 +40,16 @@
 //! | `sg + 1`      | cached by a P before this sweep began; needs sweeping |
 //! | `sg + 3`      | swept, then cached by a P                             |
 
-use crate::consts::{MIN_SIZE_FOR_MALLOC_HEADER, PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
+#[cfg(loom)]
+use crate::consts::SPAN_HEAP_BITS_SIZE;
+use crate::consts::{PAGE_SIZE, PTR_SIZE};
 use crate::sizeclass::SpanClass;
 use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering, UnsafeCell};
 use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
+
+mod geom;
+pub use geom::SpanGeom;
 
 /// Words of alloc/mark bitmap kept per span: enough for the largest `nelems` (1024).
 pub const SPAN_BITMAP_WORDS: usize = crate::consts::MAX_OBJS_PER_SPAN / 64;
@@ -144,66 +149,6 @@ const _: () = assert!(
 unsafe impl Sync for MSpan {}
 // SAFETY: as above; a span carries no thread-bound state.
 unsafe impl Send for MSpan {}
-
-/// A span's geometry as the marker uses it: each field of the span's first line loaded once.
-///
-/// The geometry lives in relaxed atomics (module docs, "Ownership"), and the compiler merges
-/// no atomic loads, so asking the span one accessor at a time loads `start_addr` once per
-/// accessor: finding an object and greying it that way loaded it four times and the span class
-/// twice, through `SpanClass::from_index(..).unwrap_or(..)`. A `SpanGeom` is the same fields
-/// read once, as plain values, by [`MSpan::geom`] (Go's `findObject` and `greyobject` read the
-/// plain fields of an `mspan` once each, for the same reason).
-///
-/// It describes the span for as long as the span stays `InUse`: the geometry is written only
-/// while the span is `Dead`. So read it after seeing `InUse` ([`MHeap::span_geom_of_heap`]
-/// does both), and keep it no longer than the span is known to stay `InUse` (during marking,
-/// every span the marker saw `InUse` stays so until the next sweep).
-///
-/// [`MHeap::span_geom_of_heap`]: crate::mheap::MHeap::span_geom_of_heap
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpanGeom {
-    /// The span's first byte (Go's `base()`).
-    pub base: usize,
-    /// End of the object area (Go's `limit`).
-    pub limit: usize,
-    /// Slot size (Go's `elemsize`); for a large span, its whole length in bytes.
-    pub elemsize: usize,
-    /// The magic for exact object-index division (Go's `divMul`); 0 for a large span.
-    pub div_mul: u32,
-    /// The span class's index (Go's `spanclass`, a `uint8` too).
-    spanclass: u8,
-}
-
-impl SpanGeom {
-    /// Whether the span's objects hold no pointers (Go's `spanclass.noscan()`).
-    #[inline(always)]
-    pub fn noscan(&self) -> bool {
-        self.spanclass & 1 != 0
-    }
-    /// Whether this is a large-object span (size class 0).
-    #[inline(always)]
-    pub fn is_large(&self) -> bool {
-        self.spanclass >> 1 == 0
-    }
-    /// Whether this is a scan span whose pointer bitmap sits at the end of its one page
-    /// (small objects of at most 512 bytes; Go's `heapBitsInSpan`).
-    #[inline(always)]
-    pub fn has_span_heap_bits(&self) -> bool {
-        !self.noscan() && !self.is_large() && self.elemsize <= MIN_SIZE_FOR_MALLOC_HEADER
-    }
-    /// Index of the slot holding `addr`, which lies in `[base, limit)` (Go's `objIndex`). A
-    /// large span's `div_mul` is 0, so its one object is index 0 with no test.
-    #[inline(always)]
-    pub fn obj_index(&self, addr: usize) -> usize {
-        debug_assert!(self.div_mul != 0 || self.is_large());
-        (((addr - self.base) as u64 * self.div_mul as u64) >> 32) as usize
-    }
-    /// Base address of slot `i`.
-    #[inline(always)]
-    pub fn obj_base(&self, i: usize) -> usize {
-        self.base + i * self.elemsize
-    }
-}
 
 /// What sweeping one span found (the mechanism's report; the heap acts on it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -507,18 +452,6 @@ impl MSpan {
         addr >= self.base() && addr < self.limit()
     }
 
-    /// The geometry a marker needs, each field loaded once (see [`SpanGeom`]).
-    #[inline(always)]
-    pub fn geom(&self) -> SpanGeom {
-        SpanGeom {
-            base: self.base(),
-            limit: self.limit(),
-            elemsize: self.elemsize(),
-            div_mul: self.div_mul(),
-            spanclass: self.spanclass.load(Ordering::Relaxed),
-        }
-    }
-
     // ---- mark bits (the collector's side) ----
 
     /// Set the mark bit of slot `i`; true if it was clear (this caller greyed the object).
@@ -809,40 +742,6 @@ impl MSpan {
         self.heap_bits_addr_at(self.base())
     }
 
-    /// [`MSpan::heap_bits_addr`] for a span whose base the caller has already loaded.
-    #[inline(always)]
-    fn heap_bits_addr_at(&self, base: usize) -> usize {
-        #[cfg(not(loom))]
-        return base + PAGE_SIZE - SPAN_HEAP_BITS_SIZE;
-        // Under loom: the bitmap in the span struct (see `loom_heap_bits`).
-        #[cfg(loom)]
-        return {
-            let _ = base;
-            self.loom_heap_bits.as_ptr() as usize
-        };
-    }
-
-    /// The pointer mask of the object whose slot starts at `obj` in this one-page scan span
-    /// with in-span heap bits (Go's `heapBitsSmallForAddr`): bit `i` is set when word `i` of
-    /// the slot holds a pointer; `g` is this span's geometry. One or two bitmap loads, and no
-    /// span field is read: the marker loops over the mask itself, as Go's `scanobject` does,
-    /// instead of calling back per slot ([`MSpan::for_each_ptr_slot`]).
-    ///
-    /// # Safety
-    /// - `g` is this span's [`SpanGeom`], read while it is `InUse`, and
-    ///   `g.has_span_heap_bits()`.
-    /// - `obj` is the base of an allocated slot of the span, whose pointer bits were written
-    ///   by an allocation that happened-before this call (as for `for_each_ptr_slot`).
-    #[inline(always)]
-    pub unsafe fn heap_bits_small(&self, g: &SpanGeom, obj: usize) -> u64 {
-        debug_assert!(g.has_span_heap_bits() && obj >= g.base && obj < g.limit);
-        read_span_bits(
-            self.heap_bits_addr_at(g.base),
-            (obj - g.base) / PTR_SIZE,
-            g.elemsize / PTR_SIZE,
-        )
-    }
-
     /// Call `f` with the address of every pointer slot of the object whose slot starts at
     /// `obj`, restricted to byte offsets `[from, to)` of the object's data (for oblets; pass
     /// `0..usize::MAX` for the whole object). This is what the collector scans: it never guesses.
@@ -864,12 +763,11 @@ impl MSpan {
         if spc.noscan() {
             return;
         }
-        let sc = spc.size_class();
-        if sc.has_span_heap_bits() {
-            let elem = self.elemsize();
-            let words = elem / PTR_SIZE;
-            let first = (obj - self.base()) / PTR_SIZE;
-            let mut mask = read_span_bits(self.heap_bits_addr(), first, words);
+        if spc.size_class().has_span_heap_bits() {
+            let g = self.geom();
+            let elem = g.elemsize;
+            // SAFETY: the caller's guarantee (InUse span with heap bits, allocated slot).
+            let mut mask = unsafe { self.heap_bits_small(&g, obj) };
             let lo = from.min(elem) / PTR_SIZE;
             let hi = to.min(elem).div_ceil(PTR_SIZE);
             if hi < 64 {
