@@ -1,10 +1,16 @@
 //! Heap arenas and the arena index (Go's `heapArena` and `mheap.arenas` in `mheap.go`).
 //!
 //! Address space is reserved in 64 MiB arenas. Each arena has off-heap metadata, a
-//! [`HeapArena`]: the span that owns each of its 8192 pages, one "in use" and one "has marks" bit
-//! per page (only a span's first page matters), one "has an inline mark block" bit per page
-//! (Green Tea's spans, [`crate::spaninline`]), and `zeroed_base`, the high-water mark of memory
-//! ever handed out (everything above it is fresh from the OS and reads as zero).
+//! [`HeapArena`]: the span that owns each of its 8192 pages, an "in use" bit per page (only a
+//! span's first page matters), one "has an inline mark block" bit per page (Green Tea's spans,
+//! [`crate::spaninline`]), and `zeroed_base`, the high-water mark of memory ever handed out
+//! (everything above it is fresh from the OS and reads as zero).
+//!
+//! Go's `heapArena` also has `pageMarks`, a bit per span that holds a marked object, which its
+//! page reclaimer (`mheap.reclaim`) reads to free whole unmarked spans without sweeping them.
+//! gomem has no such reclaimer (every span is swept, and the sweep reads the mark bits), so it
+//! keeps no page marks: they would be one more arena line written per greyed object, read by
+//! no one.
 //!
 //! The index maps any address to its arena in O(1): a flat array of `2^47 / 64 MiB = 2^21`
 //! pointers (16 MiB of address space, of which only the pages holding live entries are ever
@@ -32,9 +38,6 @@ pub struct HeapArena {
     spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
     /// Bit per page: set on a span's first page while the span is InUse (`pageInUse`).
     page_in_use: [AtomicU8; PAGES_PER_ARENA / 8],
-    /// Bit per page: set on a span's first page when any of its objects is marked this cycle
-    /// (`pageMarks`); read by the sweeper and the page reclaimer.
-    page_marks: [AtomicU8; PAGES_PER_ARENA / 8],
     /// Offset in the arena below which memory has been used (`zeroedBase`).
     zeroed_base: AtomicUsize,
     /// Bit per page: set on the page of an InUse one-page span that keeps Green Tea's inline
@@ -97,35 +100,6 @@ impl HeapArena {
     pub fn page_in_use(&self, addr: usize) -> bool {
         let (b, m) = Self::bit(&self.page_in_use, addr);
         b.load(Ordering::Relaxed) & m != 0
-    }
-
-    /// Record that the span starting at `span_base` has a marked object (collector side).
-    pub fn set_page_marked(&self, span_base: usize) {
-        let (b, m) = Self::bit(&self.page_marks, span_base);
-        if b.load(Ordering::Relaxed) & m == 0 {
-            b.fetch_or(m, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether the span starting at `span_base` has a marked object.
-    pub fn page_marked(&self, span_base: usize) -> bool {
-        let (b, m) = Self::bit(&self.page_marks, span_base);
-        b.load(Ordering::Relaxed) & m != 0
-    }
-
-    /// Clear every page-marks bit (at the start of a cycle; world stopped).
-    ///
-    /// # Safety
-    /// - No mark phase runs on this heap (the collector clears them at sweep termination,
-    ///   before marking starts). Page marks say which spans hold a marked object (Go's
-    ///   `pageMarks`, which Go's reclaimer trusts to free whole spans without looking at their
-    ///   mark bits); clearing them mid-mark would tell such a reader that spans with live
-    ///   objects hold none. gomem has no such reader yet (only tests read them), and the
-    ///   contract is kept so that one can be added.
-    pub unsafe fn clear_page_marks(&self) {
-        for b in self.page_marks.iter() {
-            b.store(0, Ordering::Relaxed);
-        }
     }
 
     /// Raise the zeroed watermark to cover `[addr, addr+len)` and report whether any of it was

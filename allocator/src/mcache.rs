@@ -425,9 +425,6 @@ impl MCache {
             // SAFETY: allocate-black is on only while the collector marks; a new object holds
             // no pointers yet, so it is black at once and needs no queueing.
             unsafe { span.mark_allocated(span.obj_index(x)) };
-            if let Some(ar) = self.heap.arena_of(span.base()) {
-                ar.set_page_marked(span.base());
-            }
         }
     }
 

@@ -30,7 +30,7 @@ use crate::fixalloc::SpanSlab;
 use crate::mcache::MCache;
 use crate::mcentral::MCentral;
 use crate::mcentral::SpanSource;
-use crate::mspan::{MSpan, SpanInit, SpanState};
+use crate::mspan::{MSpan, SpanGeom, SpanInit, SpanState};
 use crate::os::{Os, ReleaseMode};
 use crate::pagealloc::{PageAlloc, PageCache};
 use crate::scavenge::{ScavengeState, NO_GOAL};
@@ -75,6 +75,19 @@ pub(crate) struct HeapLocked {
 
 // SAFETY: the raw pointers are to heap-owned metadata; access is serialized by the heap lock.
 unsafe impl Send for HeapLocked {}
+
+/// What [`MHeap::find_heap_object`] finds: Go's `findObject` results and the span's geometry.
+#[derive(Clone, Copy, Debug)]
+pub struct HeapObject<'a> {
+    /// The object's span, `InUse` when it was looked up.
+    pub span: &'a MSpan,
+    /// Slot index (0 in a large span).
+    pub index: usize,
+    /// Slot base (the header's, for objects over 512 bytes).
+    pub base: usize,
+    /// The span's geometry as the lookup read it.
+    pub geom: SpanGeom,
+}
 
 /// The heap (Go's `mheap`).
 #[doc(alias = "mheap")]
@@ -333,9 +346,26 @@ impl MHeap {
     /// The object holding `addr` (Go's `findObject`): its span, slot index and slot base.
     #[inline]
     pub fn find_object(&self, addr: usize) -> Option<(&MSpan, usize, usize)> {
-        let s = self.span_of_heap(addr)?;
-        let i = s.obj_index(addr);
-        Some((s, i, s.obj_base(i)))
+        self.find_heap_object(addr).map(|o| (o.span, o.index, o.base))
+    }
+
+    /// The InUse span whose object area holds `addr`, as [`MHeap::span_of_heap`], with its
+    /// geometry read once after its state (the marker's lookup: see [`SpanGeom`]).
+    #[inline(always)]
+    pub fn span_geom_of_heap(&self, addr: usize) -> Option<(&MSpan, SpanGeom)> {
+        let s = self.span_of(addr).filter(|s| s.state() == SpanState::InUse)?;
+        let g = s.geom();
+        (addr >= g.base && addr < g.limit).then_some((s, g))
+    }
+
+    /// The object holding `addr` (Go's `findObject`) with everything the marker needs to grey
+    /// it, from one read of its span's geometry; `None` for foreign addresses, free or manual
+    /// spans and span tails.
+    #[inline(always)]
+    pub fn find_heap_object(&self, addr: usize) -> Option<HeapObject<'_>> {
+        let (span, geom) = self.span_geom_of_heap(addr)?;
+        let index = geom.obj_index(addr);
+        Some(HeapObject { span, index, base: geom.obj_base(index), geom })
     }
 
     // ---------------------------------------------------------------- growth
@@ -674,9 +704,6 @@ impl MHeap {
             // SAFETY: allocate-black is on only while the collector marks; the new object holds
             // no pointers yet, so it is black at once and needs no queueing.
             unsafe { span.try_mark(0) };
-            if let Some(ar) = self.arena_of(span.base()) {
-                ar.set_page_marked(span.base());
-            }
         }
         stats::add64(&self.stats.large_allocs, 1);
         stats::add64(&self.stats.heap_live, (npages * PAGE_SIZE) as u64);
@@ -707,19 +734,6 @@ impl MHeap {
         let inuse = stats::get(&self.stats.heap_inuse);
         self.stats.last_heap_inuse.store(inuse, Ordering::Relaxed);
         lock(&self.locked).pages.next_gen();
-    }
-
-    /// Clear every arena's page-marks bits (at the start of a cycle, world stopped).
-    ///
-    /// # Safety
-    /// - As for [`HeapArena::clear_page_marks`].
-    pub unsafe fn clear_page_marks(&self) {
-        let h = lock(&self.locked);
-        for &m in &h.metas {
-            // SAFETY: arena metadata lives as long as the heap; the caller's contract is the
-            // arena's.
-            unsafe { (*m).clear_page_marks() };
-        }
     }
 
     /// Bytes the pacer considers live (Go's `heapLive`, see [`HeapStats::heap_live`]).

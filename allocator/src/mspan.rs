@@ -40,7 +40,9 @@
 //! | `sg + 1`      | cached by a P before this sweep began; needs sweeping |
 //! | `sg + 3`      | swept, then cached by a P                             |
 
-use crate::consts::{PAGE_SIZE, PTR_SIZE, SPAN_HEAP_BITS_SIZE};
+#[cfg(loom)]
+use crate::consts::SPAN_HEAP_BITS_SIZE;
+use crate::consts::{PAGE_SIZE, PTR_SIZE};
 use crate::sizeclass::SpanClass;
 #[cfg(loom)]
 use crate::spaninline::SpanInlineMarkBits;
@@ -49,6 +51,9 @@ use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicU
 use crate::sync::{Ordering, UnsafeCell};
 use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
+
+mod geom;
+pub use geom::SpanGeom;
 
 /// Words of alloc/mark bitmap kept per span: enough for the largest `nelems` (1024).
 pub const SPAN_BITMAP_WORDS: usize = crate::consts::MAX_OBJS_PER_SPAN / 64;
@@ -777,17 +782,7 @@ impl MSpan {
     /// `spanHeapBitsRange`).
     #[inline(always)]
     pub fn heap_bits_addr(&self) -> usize {
-        #[cfg(not(loom))]
-        return self.base() + PAGE_SIZE
-            - SPAN_HEAP_BITS_SIZE
-            - if self.has_inline_marks() {
-                crate::spaninline::SPAN_INLINE_MARK_BITS_SIZE
-            } else {
-                0
-            };
-        // Under loom: the bitmap in the span struct (see `loom_heap_bits`).
-        #[cfg(loom)]
-        return self.loom_heap_bits.as_ptr() as usize;
+        self.heap_bits_addr_at(self.base())
     }
 
     /// Call `f` with the address of every pointer slot of the object whose slot starts at
@@ -811,12 +806,11 @@ impl MSpan {
         if spc.noscan() {
             return;
         }
-        let sc = spc.size_class();
-        if sc.has_span_heap_bits() {
-            let elem = self.elemsize();
-            let words = elem / PTR_SIZE;
-            let first = (obj - self.base()) / PTR_SIZE;
-            let mut mask = read_span_bits(self.heap_bits_addr(), first, words);
+        if spc.size_class().has_span_heap_bits() {
+            let g = self.geom();
+            let elem = g.elemsize;
+            // SAFETY: the caller's guarantee (InUse span with heap bits, allocated slot).
+            let mut mask = unsafe { self.heap_bits_small(&g, obj) };
             let lo = from.min(elem) / PTR_SIZE;
             let hi = to.min(elem).div_ceil(PTR_SIZE);
             if hi < 64 {

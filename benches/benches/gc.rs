@@ -7,8 +7,7 @@
 //! functions on a heap of its own, from the bench thread only, so the world is stopped by
 //! construction. Between timed regions, marks are cleared the way the collector clears them: a
 //! GC cycle ends in which *every* object of the heap is marked (`advance_sweepgen`,
-//! `release_all`, `sweep_all`, then `clear_page_marks` as the next cycle starts), so nothing is
-//! ever freed. [`end_cycle`] asserts that.
+//! `release_all`, `sweep_all`), so nothing is ever freed. [`end_cycle`] asserts that.
 //!
 //! Groups (criterion ids are `group/function/parameter`):
 //!
@@ -71,8 +70,7 @@ fn get_word(obj: usize, i: usize) -> usize {
 }
 
 /// End a GC cycle in which every object of `heap` is marked, then start the next one: new sweep
-/// generation, `cache` (the heap's only cache) gives its spans back, sweep everything, clear
-/// the page marks. The marks become the alloc bits and are cleared; nothing is freed, which is
+/// generation, `cache` (the heap's only cache) gives its spans back, sweep everything. The marks become the alloc bits and are cleared; nothing is freed, which is
 /// asserted (a bench that lost objects would measure nothing).
 fn end_cycle(heap: &MHeap, cache: &mut MCache) {
     let frees = heap.ledger(&[]).frees;
@@ -80,8 +78,6 @@ fn end_cycle(heap: &MHeap, cache: &mut MCache) {
     // SAFETY: the bench thread plays the collector on a heap of its own (the write-barrier
     // bench's collector is never started): no mark can start during these sweeps.
     while unsafe { heap.sweep_one_unchecked() }.is_some() {}
-    // SAFETY: as above, no mark runs now.
-    unsafe { heap.clear_page_marks() };
     assert_eq!(heap.ledger(&[]).frees, frees, "an object was freed: it was not marked");
 }
 
@@ -367,19 +363,32 @@ impl Graph {
     /// Time marking from the root `iters` times; between marks (untimed), check that every
     /// object was marked and clear the marks.
     fn mark(&mut self, gcw: &mut GcWork, pool: &WorkPool, iters: u64) -> Duration {
+        let thread_clock = std::env::var_os("GOMEM_BENCH_CLOCK").is_some_and(|v| v == "thread");
         let mut total = Duration::ZERO;
         for _ in 0..iters {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), thread_cpu_time(thread_clock));
             // SAFETY: the bench plays the collector on a heap of its own; `end_cycle` below
             // sweeps with these marks.
             unsafe { mark_from(&self.heap, gcw, pool, &[self.root]) };
-            total += t.elapsed();
+            total += if thread_clock { thread_cpu_time(true) - c } else { t.elapsed() };
             let (bytes, _) = gcw.take_counters();
             assert_eq!(bytes, self.n as u64 * self.elemsize, "mark missed objects");
             end_cycle(&self.heap, &mut self.cache);
         }
         total
     }
+}
+
+/// The bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) when `on`, else zero.
+fn thread_cpu_time(on: bool) -> Duration {
+    if !on {
+        return Duration::ZERO;
+    }
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux provides.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(r, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// The baseline for lists: follow `next` to the end; returns the node count.
@@ -432,9 +441,12 @@ fn traverse_tree(root: usize, stack: &mut Vec<usize>) -> usize {
 ///
 /// - `mark/N`: `shade(root)` then `drain` to completion on one P with its own `GcWork` and
 ///   pool, reused across iterations as a P's are: for every object, scan its pointer slots
-///   (from the span's heap bits), look each pointer up (arena map, span), set its mark bit and
-///   page-marks bit, count its bytes, queue it and pop it again. Each mark is checked to have
+///   (from the span's heap bits), look each pointer up (arena map, span), set its mark bit, count
+///   its bytes, queue it and pop it again. Each mark is checked to have
 ///   marked all N objects; the cycle that clears the marks runs outside the timed region.
+///   With `GOMEM_BENCH_CLOCK=thread` the time is the bench thread's CPU time instead of wall
+///   time: on a machine shared with other jobs, wall time also counts the time the thread
+///   waited for a core, which swamps the differences between two builds.
 /// - `traverse/N` (baseline): the same structure walked by plain loads, in the same order,
 ///   with nothing marked or queued (a `Vec` stack for the tree). The difference is the cost of
 ///   marking over the memory traffic any walk of the structure pays.

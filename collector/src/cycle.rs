@@ -25,9 +25,9 @@
 //! 1. **Sweep termination** (concurrent, then stop the world): finish sweeping the previous
 //!    cycle's spans, because marking must not start while any span still holds the previous
 //!    cycle's marks, and wait for every sweeper outside a P to finish the span it holds (Go's
-//!    `finishsweep_m`; see [`crate::sweep`] for the invariants). With the world stopped: clear
-//!    the page-marks bits, start the pacer's cycle, turn on the write barrier and
-//!    allocate-black, grey every P's tiny block.
+//!    `finishsweep_m`; see [`crate::sweep`] for the invariants). With the world stopped: start
+//!    the pacer's cycle, turn on the write barrier and allocate-black, grey every P's tiny
+//!    block.
 //! 2. **Concurrent mark**: the controller scans the global roots and then each goroutine's
 //!    roots through the scheduler's handshake (at each G's safepoint, no global stop); mark
 //!    workers drain the grey objects; allocating goroutines assist in proportion to what they

@@ -239,6 +239,74 @@ fn oblets_end_at_the_object_not_the_span() {
     gcw.dispose(&pool);
 }
 
+/// `{ a, b: u64, p: *T, c: u64 }`: one pointer, in word 2 (32-byte class, bits in the span).
+static PTR_IN_WORD_2: TypeDesc = TypeDesc::new(32, 24, &[0b100], "word2");
+
+/// Scan work for an object with span heap bits runs to just past its last pointer word (Go's
+/// `Len64(ptrBits) * 8`), not to the end of the object.
+#[test]
+fn scan_work_of_a_small_object_ends_at_its_last_pointer() {
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let target = alloc(&mut c, &NODE);
+    let x = alloc(&mut c, &PTR_IN_WORD_2);
+    set(x, 2, target);
+    let t = alloc(&mut c, &TREE);
+    set(t, 1, target);
+    for (obj, work) in [(x, 24), (t, 16)] {
+        let pool = WorkPool::new();
+        let mut gcw = GcWork::new();
+        scan_object(&h, &mut gcw, &pool, obj);
+        assert_eq!(gcw.heap_scan_work, work, "scan work of {obj:#x}");
+        assert!(is_marked(&h, target));
+        gcw.dispose(&pool);
+        finish_cycle(&h, &mut [&mut c]);
+    }
+}
+
+/// Allocate list nodes until two consecutive ones lie in different spans; returns them.
+fn nodes_across_a_span_boundary(c: &mut MCache, h: &MHeap) -> (usize, usize) {
+    let mut prev = alloc(c, &NODE);
+    loop {
+        let next = alloc(c, &NODE);
+        if h.find_object(next).unwrap().0.base() != h.find_object(prev).unwrap().0.base() {
+            return (prev, next);
+        }
+        prev = next;
+    }
+}
+
+/// The marker's span cache is keyed by page: a pointer from one span into the next is looked
+/// up afresh, and a pointer into the cached span's tail (past `limit`, where its heap bits
+/// are) greys nothing, as a lookup without the cache does.
+#[test]
+fn span_cache_stops_at_span_boundaries_and_tails() {
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    // A chain last-node-of-one-span -> first-node-of-the-next, scanned in one drain.
+    let (a, b) = nodes_across_a_span_boundary(&mut c, &h);
+    set(a, 0, b);
+    set(b, 0, 0);
+    let (bytes, _) = mark_from(&h, &[a]);
+    assert!(is_marked(&h, a) && is_marked(&h, b));
+    assert_eq!(bytes, 32, "both nodes greyed once, in their own spans");
+    // A node pointing into its own span's tail: the scan of `x` fills the cache with its span,
+    // and the tail word is on the same page.
+    let h = heap();
+    let mut c = h.new_cache();
+    h.sweep_all();
+    let (x, _) = nodes_across_a_span_boundary(&mut c, &h);
+    let span = h.find_object(x).unwrap().0;
+    let tail = span.limit() + 8;
+    assert!(tail < span.base() + span.span_bytes() && h.find_object(tail).is_none());
+    set(x, 0, tail);
+    let (bytes, _) = mark_from(&h, &[x]);
+    assert_eq!(bytes, 16, "the tail word greyed nothing");
+    assert_eq!(span.count_marked(), 1);
+}
+
 #[test]
 fn interior_pointers_mark_their_object() {
     let h = heap();

@@ -222,7 +222,7 @@ impl Runtime {
     }
 
     /// The heap: statistics, object lookup, scavenging. What could break the collector's
-    /// invariants on it (allocate-black, page marks, mark bits, sweep ownership) is `unsafe`
+    /// invariants on it (allocate-black, mark bits, sweep ownership) is `unsafe`
     /// (see `docs/safety.md`); new caches cannot be made (the collector owns the heap).
     pub fn heap(&self) -> &Arc<MHeap> {
         &self.heap

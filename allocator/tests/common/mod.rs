@@ -29,11 +29,10 @@ pub fn ptr_slots(heap: &MHeap, p: usize) -> Vec<usize> {
 
 /// Mark `addr`'s object (as the collector would when it finds a pointer to it).
 pub fn mark(heap: &MHeap, addr: usize) {
-    let (span, idx, base) = heap.find_object(addr).expect("live heap object");
+    let (span, idx, _) = heap.find_object(addr).expect("live heap object");
     // SAFETY: these tests play the collector: no mark phase runs concurrently, and the next
     // "cycle" sweeps with exactly these marks.
     unsafe { span.try_mark(idx) };
-    heap.arena_of(base).expect("arena").set_page_marked(span.base());
 }
 
 /// One "cycle" with a given live set: mark `live`, start a sweep generation, make the caches

@@ -80,8 +80,7 @@ impl Collector {
 
     /// Sweep termination and mark setup (Go's `gcStart`): finish the previous cycle's sweeping
     /// concurrently (Go's `finishsweep_m`, including the sweepers outside a P still sweeping a
-    /// span: they do not stop with the world), then stop the world to clear the page marks,
-    /// start the pacer's cycle, turn on the barrier and allocate-black and grey every P's tiny
+    /// span: they do not stop with the world), then stop the world to start the pacer's cycle, turn on the barrier and allocate-black and grey every P's tiny
     /// block. Under `gcstoptheworld` the whole mark runs in this pause.
     fn gc_start(&self, world: &dyn World, forced: bool) -> Cycle {
         let t_start = Instant::now();
@@ -119,8 +118,6 @@ impl Collector {
             // own sweepers ended above: no sweep can reset a mark bit from here on
             // (`crate::sweep`, invariant 3). `finish` finds nothing to do.
             self.finish_sweep();
-            // SAFETY: the world is stopped before marking starts.
-            unsafe { self.heap.clear_page_marks() };
             cy.heap_live_mark_start = self.heap.heap_live();
             {
                 let mut pacer = lock(&self.gc_controller.pacer);
