@@ -30,7 +30,8 @@ use crate::fixalloc::SpanSlab;
 use crate::mcache::MCache;
 use crate::mcentral::MCentral;
 use crate::mcentral::SpanSource;
-use crate::mspan::{MSpan, SpanGeom, SpanInit, SpanState};
+pub use crate::mspan::HeapObject;
+use crate::mspan::{MSpan, SpanInit, SpanState};
 use crate::os::{Os, ReleaseMode};
 use crate::pagealloc::{PageAlloc, PageCache};
 use crate::scavenge::{ScavengeState, NO_GOAL};
@@ -75,19 +76,6 @@ pub(crate) struct HeapLocked {
 
 // SAFETY: the raw pointers are to heap-owned metadata; access is serialized by the heap lock.
 unsafe impl Send for HeapLocked {}
-
-/// What [`MHeap::find_heap_object`] finds: Go's `findObject` results and the span's geometry.
-#[derive(Clone, Copy, Debug)]
-pub struct HeapObject<'a> {
-    /// The object's span, `InUse` when it was looked up.
-    pub span: &'a MSpan,
-    /// Slot index (0 in a large span).
-    pub index: usize,
-    /// Slot base (the header's, for objects over 512 bytes).
-    pub base: usize,
-    /// The span's geometry as the lookup read it.
-    pub geom: SpanGeom,
-}
 
 /// The heap (Go's `mheap`).
 #[doc(alias = "mheap")]
@@ -347,25 +335,6 @@ impl MHeap {
     #[inline]
     pub fn find_object(&self, addr: usize) -> Option<(&MSpan, usize, usize)> {
         self.find_heap_object(addr).map(|o| (o.span, o.index, o.base))
-    }
-
-    /// The InUse span whose object area holds `addr`, as [`MHeap::span_of_heap`], with its
-    /// geometry read once after its state (the marker's lookup: see [`SpanGeom`]).
-    #[inline(always)]
-    pub fn span_geom_of_heap(&self, addr: usize) -> Option<(&MSpan, SpanGeom)> {
-        let s = self.span_of(addr).filter(|s| s.state() == SpanState::InUse)?;
-        let g = s.geom();
-        (addr >= g.base && addr < g.limit).then_some((s, g))
-    }
-
-    /// The object holding `addr` (Go's `findObject`) with everything the marker needs to grey
-    /// it, from one read of its span's geometry; `None` for foreign addresses, free or manual
-    /// spans and span tails.
-    #[inline(always)]
-    pub fn find_heap_object(&self, addr: usize) -> Option<HeapObject<'_>> {
-        let (span, geom) = self.span_geom_of_heap(addr)?;
-        let index = geom.obj_index(addr);
-        Some(HeapObject { span, index, base: geom.obj_base(index), geom })
     }
 
     // ---------------------------------------------------------------- growth

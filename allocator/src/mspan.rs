@@ -53,7 +53,7 @@ use crate::typedesc::TypeDesc;
 use core::ptr::NonNull;
 
 mod geom;
-pub use geom::SpanGeom;
+pub use geom::{HeapObject, SpanGeom};
 
 /// Words of alloc/mark bitmap kept per span: enough for the largest `nelems` (1024).
 pub const SPAN_BITMAP_WORDS: usize = crate::consts::MAX_OBJS_PER_SPAN / 64;

@@ -1,11 +1,13 @@
 //! The marker's view of a span (part of Go's `mspan` in `mheap.go`, and `mbitmap.go`'s
 //! `heapBitsSmallForAddr`): [`SpanGeom`], a span's geometry read once, and a small object's
-//! pointer mask read in one go. It sits beside `mspan.rs`, which is at the length limit.
+//! pointer mask read in one go, and the heap's lookup of an object with its span's geometry
+//! ([`MHeap::find_heap_object`]). It sits beside `mspan.rs`, which is at the length limit.
 
-use super::{read_span_bits, MSpan};
+use super::{read_span_bits, MSpan, SpanState};
 use crate::consts::{MIN_SIZE_FOR_MALLOC_HEADER, PTR_SIZE};
 #[cfg(not(loom))]
 use crate::consts::{PAGE_SIZE, SPAN_HEAP_BITS_SIZE};
+use crate::mheap::MHeap;
 #[cfg(not(loom))]
 use crate::spaninline::SPAN_INLINE_MARK_BITS_SIZE;
 use crate::sync::Ordering;
@@ -100,5 +102,39 @@ impl MSpan {
         debug_assert!(g.has_span_heap_bits() && obj >= g.base && obj < g.limit);
         let (first, words) = ((obj - g.base) / PTR_SIZE, g.elemsize / PTR_SIZE);
         read_span_bits(self.heap_bits_addr_at(g.base), first, words)
+    }
+}
+
+/// What [`MHeap::find_heap_object`] finds: Go's `findObject` results and the span's geometry.
+#[derive(Clone, Copy, Debug)]
+pub struct HeapObject<'a> {
+    /// The object's span, `InUse` when it was looked up.
+    pub span: &'a MSpan,
+    /// Slot index (0 in a large span).
+    pub index: usize,
+    /// Slot base (the header's, for objects over 512 bytes).
+    pub base: usize,
+    /// The span's geometry as the lookup read it.
+    pub geom: SpanGeom,
+}
+
+impl MHeap {
+    /// The InUse span whose object area holds `addr`, as [`MHeap::span_of_heap`], with its
+    /// geometry read once after its state (the marker's lookup: see [`SpanGeom`]).
+    #[inline(always)]
+    pub fn span_geom_of_heap(&self, addr: usize) -> Option<(&MSpan, SpanGeom)> {
+        let s = self.span_of(addr).filter(|s| s.state() == SpanState::InUse)?;
+        let g = s.geom();
+        (addr >= g.base && addr < g.limit).then_some((s, g))
+    }
+
+    /// The object holding `addr` (Go's `findObject`) with everything the marker needs to grey
+    /// it, from one read of its span's geometry; `None` for foreign addresses, free or manual
+    /// spans and span tails.
+    #[inline(always)]
+    pub fn find_heap_object(&self, addr: usize) -> Option<HeapObject<'_>> {
+        let (span, geom) = self.span_geom_of_heap(addr)?;
+        let index = geom.obj_index(addr);
+        Some(HeapObject { span, index, base: geom.obj_base(index), geom })
     }
 }
