@@ -25,7 +25,7 @@
 //!   `marks & !scans` into the scans ([`SpanInlineMarkBits::set_scans`]) and scan those objects
 //!   in address order: a sparse span object by object, gathering slot addresses with prefetch
 //!   first (Go's `scanObjectsSmall`), a dense one (an eighth of its objects or more) through
-//!   [`scan::scan_span_packed`](crate::scan::scan_span_packed), the AVX-512 or scalar kernel of Go's
+//!   [`scan::scan_span_packed`], the AVX-512 or scalar kernel of Go's
 //!   `internal/runtime/gc/scan`, which collects every non-nil pointer of the selected objects.
 //!   Every value found is shaded.
 //! - **Accounting** as Go's: a noscan object's bytes count when it is marked, a scan object's
