@@ -285,10 +285,18 @@ fn gogc_off_with_a_memory_limit_keeps_rss_under_it_through_node_churn() {
     out.expect("churn run");
     let cycles = rt.collector().num_gc();
     assert_limit_held(peak, limit, cycles);
-    // What the runtime itself keeps mapped stays within the limit. (Go's pacing lets the first
-    // cycle take it 3–6 % past the limit here, for good.)
+    // What the runtime itself keeps mapped stays within the limit's 5 % band, as the RSS does.
+    // Go's pacing lets the first cycle take it 3–6 % past the limit here, for good: how far
+    // depends on how much the program allocates while the first limit-driven mark runs, so on
+    // a loaded machine (the workspace's tests in parallel) gomem went 2.5 % past it too.
+    // Without the limit's hold, GOGC=off grows the heap towards the 640 MiB allocated.
     let ready = rt.read_mem_stats().mapped_ready;
-    assert!(ready <= limit, "mappedReady {:.1} MiB", ready as f64 / MIB as f64);
+    assert!(
+        ready as f64 <= limit as f64 * 1.05,
+        "mappedReady {:.1} MiB with a {:.1} MiB limit",
+        ready as f64 / MIB as f64,
+        limit as f64 / MIB as f64
+    );
 }
 
 #[test]

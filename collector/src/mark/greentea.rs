@@ -477,62 +477,6 @@ mod tests {
         assert_eq!(n, 2 * 25, "16..=512 bytes: classes 2..=26, scan and noscan");
     }
 
-    /// The reference Go's `scan.ScanSpanPackedReference` stands for: every pointer word of a
-    /// selected object, in address order, nils dropped.
-    fn reference(mem: &[u64], objs: &[u64; 8], elemsize: usize, ptrs: &[u64; 16]) -> Vec<usize> {
-        let words = elemsize / 8;
-        (0..mem.len())
-            .filter(|&w| {
-                let i = w / words;
-                i < 8 * 64 && objs[i / 64] & (1 << (i % 64)) != 0
-            })
-            .filter(|&w| ptrs[w / 64] & (1 << (w % 64)) != 0 && mem[w] != 0)
-            .map(|w| mem[w] as usize)
-            .collect()
-    }
-
-    /// Go's `testScanSpanPacked` (internal/runtime/gc/scan): a page of distinct values, a
-    /// random pointer mask, and for each class up to 512 bytes the objects `0x101 << i` for
-    /// every `i`; the scan must agree with the reference. Some words are nil here too.
-    #[test]
-    fn scan_span_packed_agrees_with_the_reference() {
-        let mut mem = vec![0u64; 1024];
-        for (i, m) in mem.iter_mut().enumerate() {
-            *m = if i % 7 == 3 { 0 } else { (PAGE_SIZE + i + 1) as u64 };
-        }
-        let mut rng = 42u64;
-        let mut ptrs = [0u64; 16];
-        for p in ptrs.iter_mut() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            *p = rng;
-        }
-        let mut buf = [0usize; 1024];
-        for c in 1..NUM_SIZE_CLASSES {
-            let size = SizeClass::from_index(c).unwrap().size();
-            if size > 512 {
-                break;
-            }
-            let nobj = PAGE_SIZE / size;
-            for i in 0..nobj.min(8 * 64) - 8 {
-                let mut objs = [0u64; 8];
-                objs[i / 64] |= 1 << (i % 64);
-                let j = i + 8;
-                objs[j / 64] |= 1 << (j % 64);
-                // SAFETY: `mem` is 1024 words of our own; the objects lie inside it.
-                let n = unsafe {
-                    crate::scan::scan_span_packed(mem.as_ptr(), &mut buf, &objs, size, &ptrs)
-                };
-                assert_eq!(
-                    &buf[..n],
-                    &reference(&mem, &objs, size, &ptrs)[..],
-                    "size {size} i {i}"
-                );
-            }
-        }
-    }
-
     #[test]
     fn the_ring_is_fifo_and_spills_by_gos_rule() {
         let pool = WorkPool::new();
