@@ -77,7 +77,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod scalar;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 #[cfg(target_arch = "x86_64")]
