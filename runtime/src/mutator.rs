@@ -414,6 +414,18 @@ impl<'s> Mutator<'s> {
         unsafe { self.store_pointer(slot, new) };
     }
 
+    /// This goroutine's mutator for a nested scope (`scope`, `escape`): the same G, P, heap and
+    /// barrier, with a brand of its own so its handles cannot leave the scope.
+    fn nested(&mut self) -> Mutator<'_> {
+        Mutator {
+            cx: &mut *self.cx,
+            globals: self.globals,
+            heap: self.heap,
+            wb: self.wb,
+            _brand: PhantomData,
+        }
+    }
+
     /// Run `f` in a nested scope: the handles it makes are dropped as roots when it returns.
     ///
     /// Entering a scope polls a safepoint (one relaxed load), as Go's compiler polls in function
@@ -423,13 +435,7 @@ impl<'s> Mutator<'s> {
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {
-            let mut inner = Mutator {
-                cx: &mut *self.cx,
-                globals: self.globals,
-                heap: self.heap,
-                wb: self.wb,
-                _brand: PhantomData,
-            };
+            let mut inner = self.nested();
             f(&mut inner)
         };
         // SAFETY: as above.
@@ -447,13 +453,7 @@ impl<'s> Mutator<'s> {
         // SAFETY: our own G, running.
         let mark = unsafe { self.cx.g().len() };
         let r = {
-            let mut inner = Mutator {
-                cx: &mut *self.cx,
-                globals: self.globals,
-                heap: self.heap,
-                wb: self.wb,
-                _brand: PhantomData,
-            };
+            let mut inner = self.nested();
             f(&mut inner).map(|l| l.addr)
         };
         // Truncate and re-root with no safepoint in between, so the object stays reachable.

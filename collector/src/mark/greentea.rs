@@ -426,10 +426,14 @@ pub unsafe fn scan_span(heap: &MHeap, gcw: &mut GcWork, pool: &WorkPool, entry: 
         // holds no bit past the span's objects (`take_grey` masks them).
         unsafe { scan::scan_span_packed(base as *const u64, &mut buf, &objs, elemsize, &ptrs) }
     };
+    // Pointers found in one span often share target spans, as the objects a scan finds do
+    // (see `SpanCache`); the cache lives for this scan only, inside the cycle's marking.
+    let mut cache = super::SpanCache::new();
     for &v in buf.iter().take(n) {
         if v != 0 {
-            // SAFETY: our contract, which is shade's.
-            unsafe { super::shade(heap, gcw, pool, v) };
+            // SAFETY: our contract, which is shade's; the cache holds only spans of `heap`
+            // found InUse by this scan.
+            unsafe { super::shade_with(heap, gcw, pool, v, &mut cache) };
         }
     }
     gcw.put_span_buf(buf);

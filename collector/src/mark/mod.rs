@@ -140,10 +140,10 @@ unsafe fn shade_with<'h>(
 }
 
 /// The span of the last lookup that found one, keyed by page: a one-entry page → span cache
-/// for one [`drain`] call (or one [`shade`] or [`scan_object`] call). Objects allocated
-/// together share spans (binary-trees' nodes and their children, a list built in one go), so
-/// consecutive lookups often land on the same page; a hit skips the arena index, the
-/// `spans[]` entry, the span's state and its geometry.
+/// for one [`drain`] call (or one [`shade`], [`scan_object`] or Green Tea span scan).
+/// Objects allocated together share spans (binary-trees' nodes and their children, a list
+/// built in one go), so consecutive lookups often land on the same page; a hit skips the
+/// arena index, the `spans[]` entry, the span's state and its geometry.
 ///
 /// Why a cached span stays right: a span seen `InUse` while marking stays `InUse`, with the
 /// same geometry, until the next sweep, which starts after the last [`drain`] of the cycle (the

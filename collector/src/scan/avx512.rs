@@ -275,11 +275,12 @@ fn expand<const F: usize>(objs: &ObjMask) -> [__m512i; 2] {
 #[target_feature(enable = "avx512f")]
 unsafe fn load_frame(frame: *const u64, lanes: u8) -> __m512i {
     let v: __m512i;
+    // This block's effect is that of one atomic load of each selected word (aligned on 8
+    // bytes, inside one cache line), the rest reading as zero: code Rust could run without a
+    // data race, which is what an asm block is allowed to stand for. The module docs give
+    // what the hardware guarantees about the element loads and what we rely on.
     // SAFETY: the caller guarantees an aligned, mapped frame whose selected words are accessed
-    // only atomically. This block's effect is that of one atomic load of each selected word
-    // (aligned on 8 bytes, inside one cache line), the rest reading as zero: code Rust could
-    // run without a data race, which is what an asm block is allowed to stand for. The module
-    // docs give what the hardware guarantees about the element loads and what we rely on.
+    // only atomically; the block stands for atomic loads of exactly those words (above).
     unsafe {
         asm!(
             "vmovdqa64 {v} {{{k}}}{{z}}, zmmword ptr [{p}]",
