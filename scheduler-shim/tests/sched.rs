@@ -799,7 +799,12 @@ fn goroutine_stop_the_world_is_withdrawn_when_its_handshake_panics() {
         let sched = Sched::<(), bool>::new(vec![(), ()]);
         let (seen, release) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
         let (s2, r2) = (seen.clone(), release.clone());
+        // G2 must be running (holding its P) before G1 asks to stop, or the stop finds no one to
+        // wait for and succeeds before any handshake: the case this test is not about.
+        let running = Arc::new(AtomicBool::new(false));
+        let running2 = running.clone();
         let g2 = sched.spawn(false, move |ctx| {
+            running2.store(true, SeqCst);
             // Spin without a safepoint until G1's stop request is visible, then until released.
             while !ctx.p_and_preempt().1.requested() {
                 std::hint::spin_loop();
@@ -810,7 +815,10 @@ fn goroutine_stop_the_world_is_withdrawn_when_its_handshake_panics() {
             }
             ctx.safepoint();
         });
-        let g1 = sched.spawn(true, |ctx| {
+        let g1 = sched.spawn(true, move |ctx| {
+            while !running.load(SeqCst) {
+                std::hint::spin_loop();
+            }
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 drop(ctx.stop_the_world("doomed"));
             }));
