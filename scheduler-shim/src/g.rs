@@ -79,7 +79,9 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
         let st = self.sched.resume_locked(st, self.id);
         self.p = st.gs[&self.id].status.p();
         self.set_current(true);
-        drop(self.sched.safepoint_locked(st, self.id, &self.g));
+        let st = self.sched.safepoint_locked(st, self.id, &self.g);
+        // A preemption at that safepoint may have moved this G to another P.
+        self.p = st.gs[&self.id].status.p();
     }
 
     /// Record in the thread-local that this thread runs this G, with or without a P.
@@ -160,7 +162,25 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
     #[inline(never)]
     fn safepoint_slow(&mut self) {
         let st = self.sched.lock();
-        drop(self.sched.safepoint_locked(st, self.id, &self.g));
+        let st = self.sched.safepoint_locked(st, self.id, &self.g);
+        // A preemption may have moved this G to another P.
+        self.p = st.gs[&self.id].status.p();
+    }
+
+    /// Yield the P if anyone waits for one (Go's `runtime.Gosched`): go to the back of the run
+    /// queue and run again when handed a P. Also a safepoint. Returns at once when no goroutine
+    /// or GC-class borrower waits.
+    #[doc(alias = "Gosched")]
+    pub fn gosched(&mut self) {
+        let sched = Arc::clone(&self.sched);
+        let mut st = sched.lock();
+        st = sched.safepoint_locked(st, self.id, &self.g);
+        if st.someone_waits() {
+            let p = self.p.expect("gomem-sched: goroutine without a P");
+            st = sched.yield_p(st, self.id, p);
+            st = sched.safepoint_locked(st, self.id, &self.g);
+        }
+        self.p = st.gs[&self.id].status.p();
     }
 
     /// Release the P around blocking work (Go's `entersyscall`/`exitsyscall`).
@@ -195,11 +215,12 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
         let slot = s.g_mut(self.id);
         let GStatus::Running(p) = slot.status else { unreachable!() };
         slot.status = GStatus::Syscall;
+        s.clear_preempt(self.id);
         s.active -= 1;
         s.release_p(p);
         self.p = None;
         self.set_current(false);
-        self.sched.cv.notify_all();
+        self.sched.dispatch(s);
     }
 
     /// `without_p`'s second half (Go's `exitsyscall`): queue for a P, wait for it and for any
@@ -209,8 +230,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
         let mut st = sched.lock();
         st.g_mut(self.id).status = GStatus::Runnable;
         st.runq.push_back(Ticket::G(self.id));
-        st.dispatch();
-        sched.cv.notify_all();
+        sched.dispatch(&mut st);
         self.resume(st);
     }
 
@@ -224,8 +244,10 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
     pub fn stop_the_world(&mut self, reason: &'static str) -> WorldStopped<'_, P, G> {
         let sched = &*self.sched;
         let mut st = sched.lock();
-        // Parks while someone else's stop is requested or in force, and runs our handshake.
+        // Parks while someone else's stop is requested or in force, runs our handshake, and
+        // honours a preemption (which may move this G to another P).
         st = sched.safepoint_locked(st, self.id, &self.g);
+        self.p = st.gs[&self.id].status.p();
         debug_assert!(!st.stw.active);
         st.stw.active = true;
         st.stw.stopper = Some(self.id);
@@ -275,9 +297,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Drop for AbortStop<'_, P, G> {
     fn drop(&mut self) {
         let mut st = self.0.lock();
         st.stw = Default::default();
-        self.0.publish_poll(&st);
-        st.dispatch();
-        self.0.cv.notify_all();
+        self.0.dispatch(&mut st);
     }
 }
 

@@ -119,4 +119,4 @@ pub use current::holding_p;
 pub use g::{GCtx, GHandle, Preempt};
 pub use sched::Sched;
 pub use stw::WorldStopped;
-pub use worker::{Worker, WorkerCtx};
+pub use worker::{PClass, Worker, WorkerCtx, Yield};

@@ -111,12 +111,12 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
                 status: GStatus::Runnable,
                 scan: false,
                 hs_pending: false,
+                preempt: false,
             };
             st.gs.insert(id, slot);
             st.live += 1;
             st.runq.push_back(Ticket::G(id));
-            st.dispatch();
-            self.cv.notify_all();
+            self.dispatch(&mut st);
             id
         };
         let sched = Arc::clone(self);
@@ -176,6 +176,18 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         }
         drop(st);
         WorldStopped::new(self, reason, clock.elapsed())
+    }
+
+    /// Ask goroutine `id` to yield its P at its next safepoint if anyone then waits for a P
+    /// (Go's `preemptone`): it goes to the back of the run queue. Returns false if `id` holds
+    /// no P (or is unknown, or is asked already). The request lapses when the goroutine
+    /// releases its P.
+    #[doc(alias = "preemptone")]
+    pub fn preempt(&self, id: u64) -> bool {
+        let mut st = self.lock();
+        let asked = st.request_preempt(id);
+        self.publish_poll(&st);
+        asked
     }
 
     /// Wait until every goroutine has finished (Go's `sync.WaitGroup.Wait` over all of them).
@@ -250,17 +262,25 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
             st.verify_stopped();
         }
         st.stw = Default::default();
-        self.publish_poll(&st);
+        self.dispatch(&mut st);
+    }
+
+    /// Hand out idle Ps ([`State::dispatch`]), publish the poll word (dispatch may have asked
+    /// goroutines to yield) and wake everyone who may be waiting for a change.
+    pub(crate) fn dispatch(&self, st: &mut State<G>) {
         st.dispatch();
+        self.publish_poll(st);
         self.cv.notify_all();
     }
 
     // ---- Goroutine slow paths (called by the G's own thread) ----
 
     /// The safepoint slow path, lock held, G `id` `Running`: run this G's pending handshake on
-    /// itself, and park while a stop-the-world requested by someone else is requested or in
-    /// force. Returns with the G `Running`, no handshake pending on it, and no stop-the-world
-    /// in force unless this G is its stopper.
+    /// itself, park while a stop-the-world requested by someone else is requested or in
+    /// force, and honour a preemption request (Go's `gopreempt_m`: when someone waits for a P,
+    /// go to the back of the run queue and give the P to the head). Returns with the G
+    /// `Running`, no handshake pending on it, no preemption request, and no stop-the-world in
+    /// force unless this G is its stopper.
     pub(crate) fn safepoint_locked<'a>(
         &'a self,
         mut st: Guard<'a, G>,
@@ -286,8 +306,31 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
                 st = self.resume_locked(st, id);
                 continue;
             }
+            if slot.preempt {
+                s.clear_preempt(id);
+                if s.someone_waits() {
+                    st = self.yield_p(st, id, p);
+                    continue;
+                }
+                self.publish_poll(&st);
+            }
             return st;
         }
+    }
+
+    /// Lock held, G `id` `Running` on P `p`: go to the back of the run queue, give the P to
+    /// whoever is first in line (Go's `goschedImpl`), and wait to be handed a P again. Returns
+    /// with the G `Running` (on any P).
+    pub(crate) fn yield_p<'a>(&'a self, mut st: Guard<'a, G>, id: u64, p: usize) -> Guard<'a, G> {
+        let s = &mut *st;
+        s.clear_preempt(id);
+        s.g_mut(id).status = GStatus::Runnable;
+        s.active -= 1;
+        s.runq.push_back(Ticket::G(id));
+        s.procs[p] = crate::state::Owner::Idle;
+        s.idle.push(p);
+        self.dispatch(s);
+        self.resume_locked(st, id)
     }
 
     /// Lock held, G `id` `Runnable` or `Parked`: wait until it has been handed a P, no
@@ -314,6 +357,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     pub(crate) fn exit_g(&self, id: u64) {
         let mut st = self.lock();
         let s = &mut *st;
+        s.clear_preempt(id);
         let slot = s.g_mut(id);
         let status = slot.status;
         slot.status = GStatus::Dead;
@@ -332,7 +376,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         if !linger {
             s.gs.remove(&id);
         }
-        self.cv.notify_all();
+        self.dispatch(s);
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::sync::Arc;
+use crate::sync::{Arc, AtomicBool, Ordering};
 
 /// A goroutine's scheduling status (Go's `g.atomicstatus`, reduced to what a simulated G needs).
 ///
@@ -52,9 +52,13 @@ pub(crate) struct GSlot<G> {
     pub(crate) scan: bool,
     /// The current handshake has not yet been run for this G (by anyone).
     pub(crate) hs_pending: bool,
+    /// Go's `gp.preempt`: asked to yield its P at its next safepoint. Set only while the G is
+    /// `Running` or `Parked`; cleared whenever it leaves its P (yielding, releasing, exiting).
+    pub(crate) preempt: bool,
 }
 
-/// A background worker's progress through [`WorkerCtx::with_p`](crate::WorkerCtx::with_p).
+/// A borrower's progress through [`WorkerCtx::with_p`](crate::WorkerCtx::with_p) or
+/// [`Sched::borrow_p`](crate::Sched::borrow_p).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WStatus {
     /// In the run queue.
@@ -63,6 +67,17 @@ pub(crate) enum WStatus {
     Granted(usize),
     /// Uses P `p`'s payload.
     Running(usize),
+}
+
+/// One borrower of a P (a worker inside `with_p`, a thread inside `borrow_p`).
+pub(crate) struct WSlot {
+    pub(crate) status: WStatus,
+    /// Which queue it waits in: `None` the run queue (first come, first served with the
+    /// goroutines), else its class's queue.
+    pub(crate) class: Option<crate::PClass>,
+    /// Set (under the lock, Relaxed) when an idle-class borrower should give its P back because
+    /// a goroutine or a GC-class borrower waits; read by its [`Yield`](crate::Yield) probe.
+    pub(crate) yield_flag: Arc<AtomicBool>,
 }
 
 /// Who holds a P.
@@ -114,14 +129,22 @@ pub(crate) struct State<G> {
     pub(crate) idle: Vec<usize>,
     /// Gs and workers waiting for a P, served first come, first served.
     pub(crate) runq: VecDeque<Ticket>,
+    /// GC-class borrowers waiting for a P: served before `runq` (Go's `findRunnableGCWorker`,
+    /// which `schedule` consults before the run queues).
+    pub(crate) gcq: VecDeque<u64>,
+    /// Idle-class borrowers waiting for a P: served only when `gcq` and `runq` are empty (Go's
+    /// idle-priority mark workers, `bgsweep`, `bgscavenge`).
+    pub(crate) idleq: VecDeque<u64>,
+    /// Gs whose `preempt` is set. The poll word's preempt bit is set while this is non-zero.
+    pub(crate) preempt_pending: usize,
     /// Ps whose holder is running: Gs `Running` plus workers `Running`.
     pub(crate) active: usize,
     /// Every G not yet exited, plus exited ones a handshake still owes.
     pub(crate) gs: BTreeMap<u64, GSlot<G>>,
     /// Gs not `Dead`.
     pub(crate) live: usize,
-    /// Workers inside `with_p`.
-    pub(crate) workers: BTreeMap<u64, WStatus>,
+    /// Borrowers inside `with_p` or `borrow_p`.
+    pub(crate) workers: BTreeMap<u64, WSlot>,
     pub(crate) stw: Stw,
     pub(crate) hs: Option<Handshake<G>>,
     /// The watchdog's delay (`None`: off); see the `watch` module.
@@ -133,6 +156,8 @@ pub(crate) struct State<G> {
 pub(crate) const POLL_STOP: u32 = 1;
 /// Bit of the poll word: a handshake is in progress.
 pub(crate) const POLL_HANDSHAKE: u32 = 2;
+/// Bit of the poll word: some goroutine is asked to yield its P (its `preempt` is set).
+pub(crate) const POLL_PREEMPT: u32 = 4;
 
 impl<G> State<G> {
     /// `nprocs` idle Ps and nothing else.
@@ -142,6 +167,9 @@ impl<G> State<G> {
             // Reversed so that P 0 is handed out first.
             idle: (0..nprocs).rev().collect(),
             runq: VecDeque::new(),
+            gcq: VecDeque::new(),
+            idleq: VecDeque::new(),
+            preempt_pending: 0,
             active: 0,
             gs: BTreeMap::new(),
             live: 0,
@@ -169,6 +197,9 @@ impl<G> State<G> {
         if self.hs.as_ref().is_some_and(|hs| hs.pending > 0) {
             bits |= POLL_HANDSHAKE;
         }
+        if self.preempt_pending > 0 {
+            bits |= POLL_PREEMPT;
+        }
         bits
     }
 
@@ -186,15 +217,31 @@ impl<G> State<G> {
         self.hs.as_mut().expect("gomem-sched: handshake pending but none in progress").pending -= 1;
     }
 
-    /// Hand idle Ps to the run queue's head, first come first served, unless a stop-the-world
-    /// is requested or in force (then Ps stay idle until it ends). A G is handed its P `Parked`:
-    /// it turns itself `Running` when its thread wakes. The caller notifies the condvar.
+    /// Hand idle Ps to the waiting, unless a stop-the-world is requested or in force (then Ps
+    /// stay idle until it ends): GC-class borrowers first, then the run queue first come first
+    /// served, then idle-class borrowers (Go's `schedule`: `findRunnableGCWorker`, the run
+    /// queues, then an idle mark worker). A G is handed its P `Parked`: it turns itself
+    /// `Running` when its thread wakes.
+    ///
+    /// When Ps run out while someone waits, ask for them back: every idle-class borrower is
+    /// told to yield when anything of higher class waits, and as many running Gs as there are
+    /// GC-class borrowers still unserved are asked to yield at their next safepoint
+    /// (preempted). The caller publishes the poll word and notifies the condvar
+    /// ([`Sched::dispatch`](crate::Sched) does both).
     pub(crate) fn dispatch(&mut self) {
         if self.stw.active {
             return;
         }
         while !self.idle.is_empty() {
-            let Some(t) = self.runq.pop_front() else { break };
+            let t = if let Some(id) = self.gcq.pop_front() {
+                Ticket::Worker(id)
+            } else if let Some(t) = self.runq.pop_front() {
+                t
+            } else if let Some(id) = self.idleq.pop_front() {
+                Ticket::Worker(id)
+            } else {
+                break;
+            };
             let Some(p) = self.idle.pop() else { unreachable!() };
             match t {
                 Ticket::G(id) => {
@@ -205,12 +252,67 @@ impl<G> State<G> {
                 }
                 Ticket::Worker(id) => {
                     let w = self.workers.get_mut(&id).expect("gomem-sched: unknown worker");
-                    debug_assert_eq!(*w, WStatus::Waiting);
-                    *w = WStatus::Granted(p);
+                    debug_assert_eq!(w.status, WStatus::Waiting);
+                    w.status = WStatus::Granted(p);
                     self.procs[p] = Owner::Worker(id);
                 }
             }
         }
+        if !self.idle.is_empty() || (self.gcq.is_empty() && self.runq.is_empty()) {
+            return;
+        }
+        // Ps ran out with higher-class work waiting: idle-class borrowers yield first.
+        let mut yielding = 0;
+        for w in self.workers.values() {
+            if w.class == Some(crate::PClass::Idle) && w.status != WStatus::Waiting {
+                // Relaxed: a hint; the borrower gives the P back under the lock.
+                w.yield_flag.store(true, Ordering::Relaxed);
+                yielding += 1;
+            }
+        }
+        // GC-class borrowers still unserved preempt running goroutines.
+        let preempted = self.gs.values().filter(|s| s.preempt).count();
+        let mut need = self.gcq.len().saturating_sub(yielding + preempted);
+        if need == 0 {
+            return;
+        }
+        for slot in self.gs.values_mut() {
+            if need == 0 {
+                break;
+            }
+            if matches!(slot.status, GStatus::Running(_)) && !slot.preempt {
+                slot.preempt = true;
+                self.preempt_pending += 1;
+                need -= 1;
+            }
+        }
+    }
+
+    /// Ask G `id` to yield its P at its next safepoint (Go's `preemptone`). A no-op unless it
+    /// holds a P and is not already asked. The caller publishes the poll word.
+    pub(crate) fn request_preempt(&mut self, id: u64) -> bool {
+        let Some(slot) = self.gs.get_mut(&id) else { return false };
+        if slot.preempt || slot.status.p().is_none() {
+            return false;
+        }
+        slot.preempt = true;
+        self.preempt_pending += 1;
+        true
+    }
+
+    /// G `id` leaves its P (or is told it may keep it): withdraw a preemption request.
+    pub(crate) fn clear_preempt(&mut self, id: u64) {
+        let slot = self.g_mut(id);
+        if slot.preempt {
+            slot.preempt = false;
+            self.preempt_pending -= 1;
+        }
+    }
+
+    /// Someone waits for a P that a preempted G should make room for: a G in the run queue or
+    /// a GC-class borrower. (Idle-class borrowers never preempt anyone.)
+    pub(crate) fn someone_waits(&self) -> bool {
+        !self.runq.is_empty() || !self.gcq.is_empty()
     }
 
     /// Make P `p` idle and hand it on. Its holder has already left `Running` (and fixed
@@ -229,12 +331,14 @@ impl<G> State<G> {
     ///   a G whose status is `Parked(p)` or `Running(p)`; held by a worker `Granted(p)` or
     ///   `Running(p)`.
     /// - INV-SCHED-2: `active == #{G Running} + #{worker Running}`.
-    /// - INV-SCHED-3: `runq` holds exactly the `Runnable` Gs and the `Waiting` workers, once each.
-    /// - INV-SCHED-4: `!stw.active ⇒ idle.is_empty() ∨ runq.is_empty()` (no P idles while
-    ///   someone waits for one, except while the world is stopped).
+    /// - INV-SCHED-3: `runq` holds exactly the `Runnable` Gs and the `Waiting` first-come
+    ///   workers, `gcq` and `idleq` exactly the `Waiting` borrowers of their class, once each.
+    /// - INV-SCHED-4: `!stw.active ⇒ idle.is_empty() ∨ (runq, gcq and idleq are empty)` (no P
+    ///   idles while someone waits for one, except while the world is stopped).
     /// - INV-SCHED-5: `live == #{G not Dead}`; a `Dead` slot has `hs_pending ∨ scan`.
     /// - INV-SCHED-6: `scan ⇒ status ≠ Running`; `hs_pending ∨ scan ⇒ hs.is_some()`;
     ///   `hs.pending == #{hs_pending}`.
+    /// - INV-SCHED-7: `preempt ⇒ the G holds a P`; `preempt_pending == #{preempt}`.
     pub(crate) fn verify(&self) {
         let n = self.procs.len();
         let mut held = vec![0usize; n];
@@ -262,18 +366,25 @@ impl<G> State<G> {
                 live += 1;
             }
             assert!(!(s.scan && matches!(s.status, GStatus::Running(_))), "INV-SCHED-6: G {id}");
+            assert!(!s.preempt || s.status.p().is_some(), "INV-SCHED-7: G {id}");
             assert!(!(s.hs_pending || s.scan) || self.hs.is_some(), "INV-SCHED-6: G {id}");
         }
         for (&id, w) in &self.workers {
-            match *w {
+            match w.status {
                 WStatus::Granted(p) | WStatus::Running(p) => {
                     assert_eq!(self.procs[p], Owner::Worker(id), "INV-SCHED-1: worker {id}");
                     held[p] += 1;
-                    running += usize::from(matches!(w, WStatus::Running(_)));
+                    running += usize::from(matches!(w.status, WStatus::Running(_)));
                 }
                 WStatus::Waiting => {
                     queued += 1;
-                    let k = self.runq.iter().filter(|&&t| t == Ticket::Worker(id)).count();
+                    let k = match w.class {
+                        None => self.runq.iter().filter(|&&t| t == Ticket::Worker(id)).count(),
+                        Some(crate::PClass::Gc) => self.gcq.iter().filter(|&&t| t == id).count(),
+                        Some(crate::PClass::Idle) => {
+                            self.idleq.iter().filter(|&&t| t == id).count()
+                        }
+                    };
                     assert_eq!(k, 1, "INV-SCHED-3: waiting worker {id} queued {k} times");
                 }
             }
@@ -284,11 +395,14 @@ impl<G> State<G> {
         }
         assert!(held.iter().all(|&h| h == 1), "INV-SCHED-1: P holders {held:?}");
         assert_eq!(self.active, running, "INV-SCHED-2");
-        assert_eq!(self.runq.len(), queued, "INV-SCHED-3");
-        assert!(self.stw.active || self.idle.is_empty() || self.runq.is_empty(), "INV-SCHED-4");
+        assert_eq!(self.runq.len() + self.gcq.len() + self.idleq.len(), queued, "INV-SCHED-3");
+        let waiting = !self.runq.is_empty() || !self.gcq.is_empty() || !self.idleq.is_empty();
+        assert!(self.stw.active || self.idle.is_empty() || !waiting, "INV-SCHED-4");
         assert_eq!(self.live, live, "INV-SCHED-5");
         let pending = self.gs.values().filter(|s| s.hs_pending).count();
         assert_eq!(self.hs.as_ref().map_or(0, |hs| hs.pending), pending, "INV-SCHED-6: pending");
+        let preempt = self.gs.values().filter(|s| s.preempt).count();
+        assert_eq!(self.preempt_pending, preempt, "INV-SCHED-7");
     }
 
     /// Check, on top of [`verify`](Self::verify), that the world is stopped: nothing runs but the

@@ -46,7 +46,7 @@ pub(crate) fn running<G>(
             _ => None,
         })
         .collect();
-    v.extend(st.workers.iter().filter(|_| workers).filter_map(|(id, w)| match w {
+    v.extend(st.workers.iter().filter(|_| workers).filter_map(|(id, w)| match w.status {
         WStatus::Running(p) => Some(format!("background worker {id} (using P {p})")),
         _ => None,
     }));
