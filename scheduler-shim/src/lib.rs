@@ -34,6 +34,23 @@
 //! it, holding the G off its P meanwhile (Go's `_Gscan` bit). No global stop is needed. Its
 //! protocol is in the `handshake` module.
 //!
+//! ## Preemption, borrowed Ps and sysmon (Go's `gp.preempt`, `findRunnableGCWorker`, `sysmon`)
+//!
+//! - A goroutine can be asked to yield its P ([`Sched::preempt`], Go's `preemptone`): at its next
+//!   safepoint, if anyone waits for a P, it goes to the back of the run queue and the P goes to
+//!   whoever is first in line (Go's `gopreempt_m`). [`GCtx::gosched`] yields by choice (Go's
+//!   `Gosched`). There is no asynchronous preemption: a loop without safepoints keeps its P.
+//! - Threads that are not goroutines (the collector's) borrow Ps with [`Sched::borrow_p`] in one
+//!   of two classes ([`PClass`]): GC-class borrowers are served before any goroutine and, when
+//!   every P is taken, preempt a running goroutine to get one (the dedicated and fractional mark
+//!   workers); idle-class borrowers get only Ps nobody else wants and are told to give them back
+//!   ([`Yield::requested`]) as soon as anyone waits (idle mark workers, the background sweeper,
+//!   the scavenger). So at GOMAXPROCS=N at most N threads run mutator or GC work at once.
+//! - [`Sched::start_sysmon`] starts the monitor thread: it asks a goroutine that has run on its
+//!   P for a whole time slice (10 ms) to yield when others wait, reports on stderr a goroutine
+//!   that has ignored that for ten slices, and runs the runtime's periodic duties (the forced
+//!   cycle, waking the scavenger) through its tick hook. See the `sysmon` module.
+//!
 //! ## Misuse that would hang, and the watchdog
 //!
 //! A goroutine holding a P must not wait for anything a stop-the-world could hold up. The shim
@@ -104,7 +121,8 @@
 // - `state` (the lock-protected state) and `current` (the calling thread's G and P);
 // - `sched` (the Ps, spawning, the run queue) and `watch` (the stop-the-world watchdog);
 // - `stw` (stopping the world), `handshake` (per-goroutine handshakes), `g` (goroutines as
-//   their closures see them) and `worker` (the collector's background threads).
+//   their closures see them), `worker` (the collector's background threads and borrowed Ps)
+//   and `sysmon` (the monitor thread).
 mod current;
 mod g;
 mod handshake;
@@ -112,6 +130,7 @@ mod sched;
 mod state;
 mod stw;
 pub mod sync;
+mod sysmon;
 mod watch;
 mod worker;
 
@@ -119,4 +138,5 @@ pub use current::holding_p;
 pub use g::{GCtx, GHandle, Preempt};
 pub use sched::Sched;
 pub use stw::WorldStopped;
+pub use sysmon::{Sysmon, SysmonConfig};
 pub use worker::{PClass, Worker, WorkerCtx, Yield};

@@ -149,6 +149,11 @@ pub(crate) struct State<G> {
     pub(crate) hs: Option<Handshake<G>>,
     /// The watchdog's delay (`None`: off); see the `watch` module.
     pub(crate) watch: Option<core::time::Duration>,
+    /// Per P, how many times it has been handed to a goroutine (Go's `p.schedtick`): sysmon
+    /// measures a goroutine's time slice from the last change.
+    pub(crate) schedtick: Vec<u64>,
+    /// How many times sysmon has reported a goroutine that does not reach its safepoint.
+    pub(crate) unresponsive_reports: u64,
     next_id: u64,
 }
 
@@ -177,6 +182,8 @@ impl<G> State<G> {
             stw: Stw::default(),
             hs: None,
             watch: None,
+            schedtick: vec![0; nprocs],
+            unresponsive_reports: 0,
             next_id: 1,
         }
     }
@@ -249,6 +256,7 @@ impl<G> State<G> {
                     debug_assert_eq!(slot.status, GStatus::Runnable);
                     slot.status = GStatus::Parked(p);
                     self.procs[p] = Owner::G(id);
+                    self.schedtick[p] += 1;
                 }
                 Ticket::Worker(id) => {
                     let w = self.workers.get_mut(&id).expect("gomem-sched: unknown worker");

@@ -110,6 +110,20 @@ fn report(what: &str, waited: Duration, who: &[String], hint: &str) {
     );
 }
 
+/// sysmon's report of goroutine `id`, which has run on P `p` for `ran` with a preemption
+/// request outstanding while `waiting` goroutines and GC workers wait for a P.
+#[cfg(not(loom))]
+pub(crate) fn report_unresponsive(id: u64, p: usize, ran: Duration, waiting: usize) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "gomem-sched: goroutine {id} has run on P {p} for {} ms without reaching a safepoint \
+         while {waiting} wait for a P: {SAFEPOINT_HINT} (GODEBUG=stwwatch=0 turns this report \
+         off)",
+        ran.as_millis()
+    );
+}
+
 /// The advice of a stop-the-world's or a handshake's report.
 pub(crate) const SAFEPOINT_HINT: &str = "it has not reached a safepoint; a loop that allocates \
      nothing must poll one (Mutator::safepoint, GCtx::safepoint), and blocking work must run \

@@ -213,3 +213,74 @@ fn stop_the_world_asks_a_borrower_to_yield() {
     drop(sched.stop_the_world("test"));
     borrower.join().unwrap();
 }
+
+#[test]
+fn sysmon_time_slices_a_goroutine_spinning_on_safepoints_at_one_p() {
+    // The test: at GOMAXPROCS=1 a CPU-bound goroutine that never blocks but polls
+    // safepoints is preempted by sysmon after its time slice, so a second goroutine runs.
+    let sched = Sched::<u64, ()>::new(vec![0]);
+    let _sysmon = sched.start_sysmon(gomem_sched::SysmonConfig {
+        time_slice: Duration::from_millis(5),
+        tick: None,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let g1 = spinner(&sched, &stop);
+    wait_until("g1 to run", || sched.running_ps() == 1);
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let g2 = sched.spawn((), move |_| r.store(true, SeqCst));
+    wait_until("g2 to run on the P sysmon took back", || ran.load(SeqCst));
+    g2.join().unwrap();
+    stop.store(true, SeqCst);
+    g1.join().unwrap();
+}
+
+#[test]
+fn sysmon_leaves_a_lone_goroutine_alone() {
+    // Nobody waits: no preemption is asked, so the goroutine keeps P 0 throughout.
+    let sched = Sched::<u64, ()>::new(vec![0]);
+    let _sysmon = sched.start_sysmon(gomem_sched::SysmonConfig {
+        time_slice: Duration::from_millis(1),
+        tick: None,
+    });
+    let g = sched.spawn((), |cx| {
+        let t = Instant::now();
+        let mut moved = false;
+        while t.elapsed() < Duration::from_millis(50) {
+            cx.safepoint();
+            moved |= cx.p_id() != 0;
+        }
+        moved
+    });
+    assert!(!g.join().unwrap());
+}
+
+#[test]
+fn sysmon_reports_a_goroutine_that_never_reaches_a_safepoint() {
+    let sched = Sched::<u64, ()>::new(vec![0]);
+    sched.set_stw_watch(Some(Duration::from_secs(60)));
+    let ticks = Arc::new(AtomicU64::new(0));
+    let t2 = ticks.clone();
+    let _sysmon = sched.start_sysmon(gomem_sched::SysmonConfig {
+        time_slice: Duration::from_millis(2),
+        tick: Some(Box::new(move || {
+            t2.fetch_add(1, SeqCst);
+        })),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    // Spins without a safepoint until told to stop.
+    let g1 = sched.spawn((), move |_| {
+        while !s.load(SeqCst) {
+            std::hint::spin_loop();
+        }
+    });
+    wait_until("g1 to run", || sched.running_ps() == 1);
+    let g2 = sched.spawn((), |_| ());
+    wait_until("sysmon's report", || sched.unresponsive_reports() == 1);
+    stop.store(true, SeqCst);
+    g1.join().unwrap();
+    g2.join().unwrap();
+    assert_eq!(sched.unresponsive_reports(), 1, "one report per time slice, not per round");
+    assert!(ticks.load(SeqCst) > 0, "the tick hook ran");
+}
