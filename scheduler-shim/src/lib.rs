@@ -138,5 +138,7 @@ pub use current::holding_p;
 pub use g::{GCtx, GHandle, Preempt};
 pub use sched::Sched;
 pub use stw::WorldStopped;
-pub use sysmon::{Sysmon, SysmonConfig};
+#[cfg(not(loom))]
+pub use sysmon::Sysmon;
+pub use sysmon::SysmonConfig;
 pub use worker::{PClass, Worker, WorkerCtx, Yield};

@@ -33,6 +33,7 @@ use core::time::Duration;
 
 use crate::sched::Sched;
 use crate::state::{GStatus, Owner};
+#[cfg(not(loom))]
 use crate::sync::{self, thread, Arc, Condvar, Mutex};
 
 /// How sysmon is configured ([`Sched::start_sysmon`]).
@@ -63,11 +64,13 @@ impl core::fmt::Debug for SysmonConfig {
 
 /// The handle of a running sysmon thread ([`Sched::start_sysmon`]). Dropping it stops the thread
 /// and waits for it.
+#[cfg(not(loom))]
 pub struct Sysmon {
     stop: Arc<(Mutex<bool>, Condvar)>,
     handle: Option<thread::JoinHandle<()>>,
 }
 
+#[cfg(not(loom))]
 impl Drop for Sysmon {
     fn drop(&mut self) {
         *sync::lock(&self.stop.0) = true;
@@ -78,6 +81,7 @@ impl Drop for Sysmon {
     }
 }
 
+#[cfg(not(loom))]
 impl core::fmt::Debug for Sysmon {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Sysmon").finish_non_exhaustive()
@@ -101,6 +105,7 @@ pub(crate) struct SysmonState {
 }
 
 impl SysmonState {
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn new(nprocs: usize, time_slice: Duration) -> Self {
         let t = SysmonTick { schedtick: 0, since: Duration::ZERO, reported: 0 };
         SysmonState { ticks: vec![t; nprocs], time_slice }
@@ -108,9 +113,12 @@ impl SysmonState {
 }
 
 /// Rounds without work after which sysmon starts doubling its sleep (Go's `idle > 50`).
+#[cfg(not(loom))]
 const IDLE_ROUNDS: u32 = 50;
 /// sysmon's shortest and longest sleep (Go's 20 µs and 10 ms).
+#[cfg(not(loom))]
 const MIN_DELAY: Duration = Duration::from_micros(20);
+#[cfg(not(loom))]
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// A goroutine holding its P this many time slices past a preemption request is reported.
 const UNRESPONSIVE_SLICES: u32 = 10;
@@ -124,6 +132,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// # Panics
     ///
     /// If the OS refuses to start a thread.
+    #[cfg(not(loom))]
     pub fn start_sysmon(self: &Arc<Self>, cfg: SysmonConfig) -> Sysmon {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let sched = Arc::clone(self);
@@ -175,6 +184,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// One round of sysmon at time `now` (since its start; Go's `retake`): ask goroutines past
     /// their time slice to yield when someone waits, and report those that do not. Returns
     /// whether it asked anything (which keeps sysmon's sleep short).
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn sysmon_round(&self, mon: &mut SysmonState, now: Duration) -> bool {
         let mut st = self.lock();
         let mut asked = false;

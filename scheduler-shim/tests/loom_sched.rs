@@ -1,6 +1,8 @@
 //! Loom models of the scheduler shim's protocols: stop-the-world against a polling goroutine,
 //! P hand-off between goroutines (also when `without_p`'s closure unwinds), a handshake against a goroutine that releases its P, a
-//! goroutine stopping the world, and a worker borrowing a P against a stop-the-world.
+//! goroutine stopping the world, a worker borrowing a P against a stop-the-world, and preemption
+//! (a yield against a stop-the-world and against a handshake, a GC-class borrower preempting a
+//! goroutine).
 //!
 //! The payloads hold loom cells, so loom itself reports any access to a P's (or a G's) state
 //! that the scheduler's lock does not order after the previous owner's. Run with
@@ -304,5 +306,127 @@ fn handshake_vs_stw_vs_goroutine() {
         g.join().unwrap();
         assert_eq!(read(&pay.handshakes), 1);
         assert_eq!(total(&sched), 101);
+    });
+}
+
+/// (7) A preempted goroutine yielding against a stop-the-world: on one P, G1 polls while G2
+/// waits for the P; the main thread asks G1 to yield and stops the world. G1's yield (back of
+/// the run queue, P to G2) and the stop interleave in every order: never two holders of the P,
+/// no user code while stopped, both finish. (Shown to fail: with `yield_p` queueing G1 without
+/// giving its P back, the models of preemption deadlock.)
+#[test]
+fn preempt_yield_vs_stw() {
+    model(2, || {
+        let sched = Sched::<PPay, ()>::new(vec![PPay::new()]);
+        let stopped = Arc::new(AtomicBool::new(false));
+        let body = |stopped: Arc<AtomicBool>| {
+            move |ctx: &mut gomem_sched::GCtx<PPay, ()>| {
+                for _ in 0..2 {
+                    assert!(!stopped.load(SeqCst), "user code ran while the world was stopped");
+                    ctx.p().use_it(1);
+                    ctx.safepoint();
+                }
+            }
+        };
+        let g1 = sched.spawn((), body(stopped.clone()));
+        let g2 = sched.spawn((), body(stopped.clone()));
+        sched.preempt(g1.id());
+        let mut world = sched.stop_the_world("loom");
+        stopped.store(true, SeqCst);
+        world.each_p(|_, p| p.use_it(100));
+        stopped.store(false, SeqCst);
+        world.start_the_world();
+        g1.join().unwrap();
+        g2.join().unwrap();
+        assert_eq!(total(&sched), 104);
+    });
+}
+
+/// (8) Preemption against a handshake: G1 is asked to yield to G2 while a handshake runs. The
+/// handshake runs exactly once for each goroutine, never while it runs user code (the payload's
+/// loom cells check that), whether G1 runs it itself before yielding or the caller runs it
+/// while G1 waits in the run queue.
+#[test]
+fn preempt_vs_handshake() {
+    model(2, || {
+        let sched = Sched::<PPay, Arc<GPay>>::new(vec![PPay::new()]);
+        let pays: Vec<_> = (0..2)
+            .map(|_| Arc::new(GPay { user: UnsafeCell::new(0), handshakes: UnsafeCell::new(0) }))
+            .collect();
+        // The goroutines stay alive (without their P) until the handshake is over: one that had
+        // exited before the handshake began would rightly be skipped.
+        // One gate each: loom's `Notify` wakes a single waiter.
+        let gates: Vec<_> = (0..2).map(|_| Arc::new(Gate::new())).collect();
+        let gs: Vec<_> = pays
+            .iter()
+            .zip(&gates)
+            .map(|(pay, done)| {
+                let done = done.clone();
+                sched.spawn(pay.clone(), move |ctx| {
+                    bump(&ctx.g().user);
+                    ctx.p().use_it(1);
+                    ctx.safepoint();
+                    bump(&ctx.g().user);
+                    ctx.without_p(|| done.wait());
+                })
+            })
+            .collect();
+        let asker = {
+            let sched = sched.clone();
+            let id = gs[0].id();
+            loom::thread::spawn(move || {
+                sched.preempt(id);
+            })
+        };
+        sched.handshake(&|g: &Arc<GPay>| {
+            assert!(read(&g.user) <= 2);
+            bump(&g.handshakes);
+        });
+        gates.iter().for_each(|g| g.open());
+        asker.join().unwrap();
+        for g in gs {
+            g.join().unwrap();
+        }
+        for pay in &pays {
+            assert_eq!(read(&pay.handshakes), 1);
+        }
+        assert_eq!(total(&sched), 2);
+    });
+}
+
+/// (9) A GC-class borrower against a goroutine polling safepoints on the only P: when the
+/// borrower arrives while the goroutine runs, dispatch asks the goroutine to yield, and it does
+/// at one of its safepoints (or releases the P on exit); the two never hold the P together, the
+/// preemption request never outlives the goroutine's hold on the P (INV-SCHED-7, checked at
+/// the final stop), and both finish.
+#[test]
+fn gc_borrower_vs_spinning_goroutine() {
+    model(2, || {
+        let sched = Sched::<PPay, ()>::new(vec![PPay::new()]);
+        let borrowed = Arc::new(AtomicBool::new(false));
+        let g = {
+            let borrowed = borrowed.clone();
+            sched.spawn((), move |ctx| {
+                for _ in 0..2 {
+                    ctx.p().use_it(1);
+                    ctx.safepoint();
+                }
+                let _ = borrowed.load(SeqCst);
+            })
+        };
+        let borrower = {
+            let sched = sched.clone();
+            let borrowed = borrowed.clone();
+            loom::thread::spawn(move || {
+                sched.borrow_p(gomem_sched::PClass::Gc, |p, _| {
+                    p.use_it(100);
+                    borrowed.store(true, SeqCst);
+                })
+            })
+        };
+        borrower.join().unwrap();
+        g.join().unwrap();
+        assert!(borrowed.load(SeqCst));
+        assert_eq!(total(&sched), 102);
     });
 }
