@@ -208,6 +208,74 @@ impl<P: Send + 'static, G: Send + Sync + 'static> GCtx<P, G> {
         f()
     }
 
+    /// Run `f` as a system call (Go's `entersyscall`/`exitsyscall`): like
+    /// [`without_p`](Self::without_p), the G counts as stopped and handshakes run on its behalf
+    /// while `f` runs, but its P is kept for it instead of being handed on at once. If `f` returns
+    /// before sysmon ([`Sched::start_sysmon`](crate::Sched::start_sysmon)) retakes the P, the G
+    /// takes it straight back (Go's `exitsyscallfast`); sysmon retakes it when someone waits and
+    /// the call has lasted a sysmon round (20 µs or more), or after 10 ms regardless (Go's
+    /// `retake` of `_Psyscall` Ps), and then the G queues for a P on return as `without_p` does.
+    ///
+    /// Use it for short calls out of the heap (a foreign function, a quick I/O); use `without_p`
+    /// for anything that blocks (it is Go's `gopark`: the P goes to a waiter at once). Only
+    /// sysmon retakes a kept P: without it running, the P stays kept for the whole call.
+    #[doc(alias = "entersyscall")]
+    #[doc(alias = "exitsyscall")]
+    pub fn syscall<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.enter_syscall();
+        /// Takes the P back when `f` returns or unwinds (Go's `exitsyscall`).
+        struct Exit<'a, P: Send + 'static, G: Send + Sync + 'static>(&'a mut GCtx<P, G>);
+        impl<P: Send + 'static, G: Send + Sync + 'static> Drop for Exit<'_, P, G> {
+            fn drop(&mut self) {
+                self.0.exit_syscall();
+            }
+        }
+        let _back = Exit(self);
+        f()
+    }
+
+    /// `syscall`'s first half: `Running(p)` → `InSyscall(p)`, P `p` kept for this G.
+    fn enter_syscall(&mut self) {
+        let mut st = self.sched.lock();
+        let s = &mut *st;
+        let slot = s.g_mut(self.id);
+        let GStatus::Running(p) = slot.status else { unreachable!() };
+        slot.status = GStatus::InSyscall(p);
+        s.clear_preempt(self.id);
+        s.active -= 1;
+        s.procs[p] = crate::state::Owner::Syscall(self.id);
+        // A new slice for sysmon: it measures the call from here.
+        s.schedtick[p] += 1;
+        self.p = None;
+        self.set_current(false);
+        // No dispatch: the P is not free. A stop-the-world waiting for this G may now proceed.
+        self.sched.cv.notify_all();
+    }
+
+    /// `syscall`'s second half: take the kept P back if sysmon has not retaken it (waiting, as
+    /// any G does, for a stop-the-world or a scan of this G to end), else queue for a P.
+    fn exit_syscall(&mut self) {
+        let sched = Arc::clone(&self.sched);
+        let mut st = sched.lock();
+        let s = &mut *st;
+        match s.g_mut(self.id).status {
+            GStatus::InSyscall(p) => {
+                debug_assert_eq!(s.procs[p], crate::state::Owner::Syscall(self.id));
+                s.g_mut(self.id).status = GStatus::Parked(p);
+                s.procs[p] = crate::state::Owner::G(self.id);
+            }
+            GStatus::Syscall => {
+                s.g_mut(self.id).status = GStatus::Runnable;
+                s.runq.push_back(Ticket::G(self.id));
+                sched.dispatch(s);
+            }
+            other => {
+                unreachable!("gomem-sched: goroutine {} leaves a syscall in {other:?}", self.id)
+            }
+        }
+        self.resume(st);
+    }
+
     /// `without_p`'s first half (Go's `entersyscall`): `Running` → `Syscall`, P released.
     fn release_p(&mut self) {
         let mut st = self.sched.lock();

@@ -141,4 +141,6 @@ pub use stw::WorldStopped;
 #[cfg(not(loom))]
 pub use sysmon::Sysmon;
 pub use sysmon::SysmonConfig;
+#[cfg(loom)]
+pub use sysmon::SysmonModel;
 pub use worker::{PClass, Worker, WorkerCtx, Yield};

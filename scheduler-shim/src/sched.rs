@@ -370,6 +370,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
             GStatus::Parked(p) => s.release_p(p),
             GStatus::Runnable => s.runq.retain(|&t| t != Ticket::G(id)),
             GStatus::Syscall => {}
+            GStatus::InSyscall(p) => s.release_p(p),
             GStatus::Dead => unreachable!("gomem-sched: goroutine {id} exits twice"),
         }
         s.live -= 1;

@@ -18,6 +18,7 @@ use crate::sync::{Arc, AtomicBool, Ordering};
 /// | `Parked(p)`   | yes, `p`  | no: parked at a safepoint, or handed `p` and not yet resumed | on its behalf |
 /// | `Running(p)`  | yes, `p`  | yes                          | by the G itself, at its next safepoint |
 /// | `Syscall`     | no        | no: runs `without_p`'s closure, or is starting/ending | on its behalf |
+/// | `InSyscall(p)`| reserved, `p` | no: runs `syscall`'s closure; `p` waits for it unless sysmon retakes it | on its behalf |
 /// | `Dead`        | no        | no: exited; the slot lingers only while a handshake owes it | on its behalf |
 ///
 /// The one transition into `Running` is made by the G's own thread, under the lock, from
@@ -29,6 +30,10 @@ pub(crate) enum GStatus {
     Parked(usize),
     Running(usize),
     Syscall,
+    /// In [`GCtx::syscall`](crate::GCtx::syscall) with P `p` kept for it (Go's `_Gsyscall`
+    /// with its P in `_Psyscall`): the G runs no user code and counts as stopped, but `p` is
+    /// handed to nobody else unless sysmon retakes it.
+    InSyscall(usize),
     Dead,
 }
 
@@ -86,6 +91,8 @@ pub(crate) enum Owner {
     Idle,
     G(u64),
     Worker(u64),
+    /// Kept for G `id`, which is in a syscall (Go's `_Psyscall`).
+    Syscall(u64),
 }
 
 /// An entry of the run queue: a G or a worker waiting for a P.
@@ -337,7 +344,7 @@ impl<G> State<G> {
     ///
     /// - INV-SCHED-1: every P is exactly one of: idle (owner `Idle`, listed once in `idle`); held by
     ///   a G whose status is `Parked(p)` or `Running(p)`; held by a worker `Granted(p)` or
-    ///   `Running(p)`.
+    ///   `Running(p)`; kept (owner `Syscall(id)`) for a G whose status is `InSyscall(p)`.
     /// - INV-SCHED-2: `active == #{G Running} + #{worker Running}`.
     /// - INV-SCHED-3: `runq` holds exactly the `Runnable` Gs and the `Waiting` first-come
     ///   workers, `gcq` and `idleq` exactly the `Waiting` borrowers of their class, once each.
@@ -356,6 +363,10 @@ impl<G> State<G> {
         for (&id, s) in &self.gs {
             if let Some(p) = s.status.p() {
                 assert_eq!(self.procs[p], Owner::G(id), "INV-SCHED-1: G {id} holds P {p}");
+                held[p] += 1;
+            }
+            if let GStatus::InSyscall(p) = s.status {
+                assert_eq!(self.procs[p], Owner::Syscall(id), "INV-SCHED-1: G {id} keeps P {p}");
                 held[p] += 1;
             }
             match s.status {

@@ -15,7 +15,11 @@
 //!    has held its P for ten time slices with a preemption request outstanding and others
 //!    waiting, sysmon says so on stderr, once per time slice, naming it (the stop-the-world
 //!    watchdog's switch, [`Sched::set_stw_watch`], turns this off too).
-//! 3. **The tick hook** ([`SysmonConfig::tick`]): the runtime's periodic work (Go's sysmon
+//! 3. **Ps kept for goroutines in a syscall** (Go's `retake` for `_Psyscall` Ps):
+//!    [`GCtx::syscall`](crate::GCtx::syscall) keeps the goroutine's P for it; once the call has
+//!    lasted a round, sysmon hands the P on if anyone waits (or after 10 ms regardless), and
+//!    the goroutine queues for a P when it returns.
+//! 4. **The tick hook** ([`SysmonConfig::tick`]): the runtime's periodic work (Go's sysmon
 //!    starting `forcegc` after `forcegcperiod`, waking the scavenger). It runs on sysmon's thread
 //!    without the scheduler's lock, every round, so it must be cheap.
 //!
@@ -24,7 +28,8 @@
 //!
 //! # Invariants
 //!
-//! sysmon changes the state only through `State::request_preempt`, under the lock; everything
+//! sysmon changes the state only under the lock, by `State::request_preempt` and by retaking a
+//! kept P (`InSyscall(p)` → `Syscall`, P `p` released and dispatched); everything
 //! it keeps of its own (when each P's slice began) is private to its thread. Its decisions are
 //! hints: a goroutine asked to yield re-decides at its safepoint, under the lock, whether anyone
 //! still waits.
@@ -105,10 +110,26 @@ pub(crate) struct SysmonState {
 }
 
 impl SysmonState {
-    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn new(nprocs: usize, time_slice: Duration) -> Self {
         let t = SysmonTick { schedtick: 0, since: Duration::ZERO, reported: 0 };
         SysmonState { ticks: vec![t; nprocs], time_slice }
+    }
+}
+
+/// sysmon's memory for a loom model, which drives its rounds itself ([`SysmonModel::round`]).
+#[cfg(loom)]
+pub struct SysmonModel(SysmonState);
+
+#[cfg(loom)]
+impl SysmonModel {
+    /// A fresh memory for a scheduler of `nprocs` Ps.
+    pub fn new(nprocs: usize) -> Self {
+        SysmonModel(SysmonState::new(nprocs, Duration::from_millis(10)))
+    }
+
+    /// One sysmon round at time zero (loom has no clock, so only "someone waits" triggers).
+    pub fn round<P: Send + 'static, G: Send + Sync + 'static>(&mut self, sched: &Sched<P, G>) {
+        sched.sysmon_round(&mut self.0, Duration::ZERO);
     }
 }
 
@@ -120,6 +141,9 @@ const IDLE_ROUNDS: u32 = 50;
 const MIN_DELAY: Duration = Duration::from_micros(20);
 #[cfg(not(loom))]
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// A P kept for a goroutine in a syscall is retaken after this long even if nobody waits
+/// (Go's `retake`: `pd.syscallwhen + 10ms`).
+const SYSCALL_RETAKE: Duration = Duration::from_millis(10);
 /// A goroutine holding its P this many time slices past a preemption request is reported.
 const UNRESPONSIVE_SLICES: u32 = 10;
 
@@ -184,10 +208,10 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
     /// One round of sysmon at time `now` (since its start; Go's `retake`): ask goroutines past
     /// their time slice to yield when someone waits, and report those that do not. Returns
     /// whether it asked anything (which keeps sysmon's sleep short).
-    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn sysmon_round(&self, mon: &mut SysmonState, now: Duration) -> bool {
         let mut st = self.lock();
         let mut asked = false;
+        let mut retook = false;
         let mut report = None;
         let waiting = st.runq.len() + st.gcq.len();
         for p in 0..st.procs.len() {
@@ -195,6 +219,16 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
             let t = &mut mon.ticks[p];
             if t.schedtick != tick {
                 *t = SysmonTick { schedtick: tick, since: now, reported: 0 };
+                continue;
+            }
+            if let Owner::Syscall(id) = st.procs[p] {
+                // Go's retake of a `_Psyscall` P: once the call has lasted a round (this one
+                // saw its tick before), hand the P on if someone waits, or after 10 ms anyway.
+                if waiting > 0 || now.saturating_sub(t.since) >= SYSCALL_RETAKE {
+                    st.g_mut(id).status = GStatus::Syscall;
+                    st.release_p(p);
+                    retook = true;
+                }
                 continue;
             }
             let Owner::G(id) = st.procs[p] else { continue };
@@ -220,6 +254,9 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         if asked {
             self.publish_poll(&st);
         }
+        if retook {
+            self.dispatch(&mut st);
+        }
         drop(st);
         #[cfg(not(loom))]
         if let Some((id, p, ran, waiting)) = report {
@@ -227,6 +264,6 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         }
         #[cfg(loom)]
         let _ = report;
-        asked
+        asked || retook
     }
 }

@@ -430,3 +430,34 @@ fn gc_borrower_vs_spinning_goroutine() {
         assert_eq!(total(&sched), 102);
     });
 }
+
+/// (10) sysmon's retake of a kept P against the goroutine's return from its syscall: on one
+/// P, G1 uses the P, makes a syscall and uses it again; G2 waits for the P; sysmon runs two
+/// rounds (the first sees the call, the second may retake). Whether G1 takes its P straight
+/// back or sysmon hands it to G2 first, the P never has two holders, and both finish.
+/// (Shown to fail: with the retake leaving G1 `InSyscall` while it hands the P on, G1 takes
+/// back a P that G2 holds and loom reports two holders.)
+#[test]
+fn sysmon_retake_vs_exitsyscall() {
+    model(2, || {
+        let sched = Sched::<PPay, ()>::new(vec![PPay::new()]);
+        let g1 = sched.spawn((), |ctx| {
+            ctx.p().use_it(1);
+            ctx.syscall(|| ());
+            ctx.p().use_it(1);
+        });
+        let g2 = sched.spawn((), |ctx| ctx.p().use_it(10));
+        let sysmon = {
+            let sched = sched.clone();
+            loom::thread::spawn(move || {
+                let mut mon = gomem_sched::SysmonModel::new(1);
+                mon.round(&sched);
+                mon.round(&sched);
+            })
+        };
+        sysmon.join().unwrap();
+        g1.join().unwrap();
+        g2.join().unwrap();
+        assert_eq!(total(&sched), 12);
+    });
+}

@@ -284,3 +284,87 @@ fn sysmon_reports_a_goroutine_that_never_reaches_a_safepoint() {
     assert_eq!(sched.unresponsive_reports(), 1, "one report per time slice, not per round");
     assert!(ticks.load(SeqCst) > 0, "the tick hook ran");
 }
+
+#[test]
+fn a_short_syscall_keeps_its_p() {
+    // Two Ps, nobody waiting: the goroutine comes back to the P it left, without queueing.
+    let sched = Sched::<u64, ()>::new(vec![0, 0]);
+    let _sysmon = sched.start_sysmon(gomem_sched::SysmonConfig::default());
+    let g = sched.spawn((), |cx| {
+        *cx.p() = 5;
+        let before = cx.p_id();
+        cx.syscall(|| thread::sleep(Duration::from_millis(2)));
+        (before, cx.p_id(), *cx.p())
+    });
+    let (before, after, v) = g.join().unwrap();
+    assert_eq!(before, after);
+    assert_eq!(v, 5);
+}
+
+#[test]
+fn sysmon_retakes_the_p_of_a_long_syscall_for_a_waiter() {
+    let sched = Sched::<u64, ()>::new(vec![0]);
+    let _sysmon = sched.start_sysmon(gomem_sched::SysmonConfig::default());
+    let in_call = Arc::new(AtomicBool::new(false));
+    let release = Arc::new(AtomicBool::new(false));
+    let (ic, rl) = (in_call.clone(), release.clone());
+    let g1 = sched.spawn((), move |cx| {
+        cx.syscall(|| {
+            ic.store(true, SeqCst);
+            wait_until("the waiter to run", || rl.load(SeqCst));
+        });
+        cx.p_id()
+    });
+    wait_until("g1 to be in its syscall", || in_call.load(SeqCst));
+    // The only P is kept for g1; only sysmon's retake lets g2 run before g1 returns.
+    let rl = release.clone();
+    let g2 = sched.spawn((), move |_| rl.store(true, SeqCst));
+    g2.join().unwrap();
+    assert_eq!(g1.join().unwrap(), 0, "g1 got a P back after the retake");
+}
+
+#[test]
+fn a_kept_p_is_retaken_only_by_sysmon() {
+    // Without sysmon the P stays kept for the goroutine in its syscall: a waiter waits.
+    let sched = Sched::<u64, ()>::new(vec![0]);
+    let in_call = Arc::new(AtomicBool::new(false));
+    let ic = in_call.clone();
+    let g1 = sched.spawn((), move |cx| {
+        cx.syscall(|| {
+            ic.store(true, SeqCst);
+            thread::sleep(Duration::from_millis(50));
+        });
+    });
+    wait_until("g1 to be in its syscall", || in_call.load(SeqCst));
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let g2 = sched.spawn((), move |_| r.store(true, SeqCst));
+    thread::sleep(Duration::from_millis(20));
+    assert!(!ran.load(SeqCst), "the kept P was handed on without sysmon");
+    g1.join().unwrap();
+    g2.join().unwrap();
+}
+
+#[test]
+fn stop_the_world_does_not_wait_for_a_syscall() {
+    let sched = Sched::<u64, ()>::new(vec![0]);
+    let in_call = Arc::new(AtomicBool::new(false));
+    let release = Arc::new(AtomicBool::new(false));
+    let (ic, rl) = (in_call.clone(), release.clone());
+    let g = sched.spawn((), move |cx| {
+        cx.syscall(|| {
+            ic.store(true, SeqCst);
+            wait_until("the stop to end", || rl.load(SeqCst));
+        });
+        *cx.p() += 1;
+    });
+    wait_until("g to be in its syscall", || in_call.load(SeqCst));
+    let mut w = sched.stop_the_world("test");
+    w.each_p(|_, p| *p += 10);
+    drop(w);
+    release.store(true, SeqCst);
+    g.join().unwrap();
+    let mut total = 0;
+    sched.stop_the_world("sum").each_p(|_, p| total += *p);
+    assert_eq!(total, 11);
+}
