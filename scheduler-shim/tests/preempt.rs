@@ -4,6 +4,8 @@
 //! yield as soon as anyone waits. Timing bounds are generous correctness bounds, not
 //! performance assertions.
 
+#![cfg(not(loom))]
+
 use std::thread;
 use std::time::{Duration, Instant};
 
