@@ -756,7 +756,15 @@ impl Collector {
         self.gc_controller.worker_drains.load(Ordering::Relaxed)
     }
 
-    /// Mark workers running now in each mode, dedicated, fractional, idle (a snapshot).
+    /// Mark workers draining on a borrowed P now (a snapshot; a worker counts only between
+    /// taking its P and giving it back).
+    pub fn mark_workers_on_p(&self) -> usize {
+        lock(&self.work.ctl).active_workers
+    }
+
+    /// Mark workers running now in each mode, dedicated, fractional, idle (a snapshot; a
+    /// worker counts from the choice of its mode, while it waits for its P too, as Go's
+    /// `dedicatedMarkWorkersNeeded` is taken before the worker runs).
     pub fn running_mark_workers(&self) -> [usize; 3] {
         lock(&self.work.ctl).running
     }
