@@ -1,6 +1,7 @@
 //! The GC cycle (Go's `mgc.go`): the [`Collector`], when a cycle starts, its controller and
 //! mark worker threads, and (in `cycle/phases.rs`) the cycle's phases. See the crate docs for
-//! the overview.
+//! the overview. This file is long because the mark workers' scheduling on the Ps (Go's
+//! `gcBgMarkWorker` and `findRunnableGCWorker`) sits beside the state it reads, as in `mgc.go`.
 //!
 //! # Where the parts live
 //!
@@ -48,11 +49,18 @@
 //! # Threads
 //!
 //! A controller thread runs cycles when one is requested (the heap trigger, checked by
-//! allocating goroutines after a refill, or [`Collector::gc`]). Mark workers are plain threads:
-//! Go runs its workers on Ps and preempts mutators to make room, but gomem's scheduler shim does
-//! not preempt, so a P-bound worker could starve behind busy mutators. Their number follows Go's
-//! 25% rule rounded up (one worker for GOMAXPROCS ≤ 6); see `docs/collector.md` for what that
-//! changes in CPU accounting. The sweeper is a plain thread too.
+//! allocating goroutines after a refill, or [`Collector::gc`]); its root marking runs on a P
+//! borrowed with [`World::borrow_p`] at the GC class, its waits hold none. There is one mark
+//! worker thread per P, as Go starts one `gcBgMarkWorker` per P. A worker runs only while it
+//! holds a borrowed P: when there is work it takes a mode as Go's `findRunnableGCWorker` does
+//! (dedicated while fewer than the pacer's dedicated workers run, fractional while behind the
+//! fractional goal, otherwise idle while the CPU limiter and `maxIdleMarkWorkers` allow), borrows
+//! a P of the mode's class (GC for dedicated and fractional: before goroutines, preempting one
+//! when every P is taken; idle: only a P nothing else wants), drains until the mode says stop or
+//! the P is asked back, and hands its local work to the pool before giving the P back. Without
+//! work it waits without a P. The background sweeper and the scavenger are threads too, and do
+//! their work a span or a chunk at a time on idle-class Ps. So at GOMAXPROCS=N at most N threads
+//! do mutator and GC work at once; see `docs/collector.md` for what still differs from Go.
 
 use crate::barrier::WriteBarrier;
 use crate::events::GcEvents;
