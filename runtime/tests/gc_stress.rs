@@ -223,8 +223,8 @@ fn graphs_survive_back_to_back_cycles_classic_marker() {
 /// dedicated workers, idle workers on the rest).
 #[test]
 fn graphs_survive_back_to_back_cycles_on_8_and_16_ps() {
-    run(10, 8, 5_000, 11, 1);
-    run(18, 16, 3_000, 12, 0);
+    run(10, 8, 40_000, 11, 1);
+    run(18, 16, 20_000, 12, 0);
 }
 
 #[test]
