@@ -1,6 +1,7 @@
 //! The GC cycle (Go's `mgc.go`): the [`Collector`], when a cycle starts, its controller and
 //! mark worker threads, and (in `cycle/phases.rs`) the cycle's phases. See the crate docs for
-//! the overview.
+//! the overview. This file is long because the mark workers' scheduling on the Ps (Go's
+//! `gcBgMarkWorker` and `findRunnableGCWorker`) sits beside the state it reads, as in `mgc.go`.
 //!
 //! # Where the parts live
 //!
@@ -48,11 +49,18 @@
 //! # Threads
 //!
 //! A controller thread runs cycles when one is requested (the heap trigger, checked by
-//! allocating goroutines after a refill, or [`Collector::gc`]). Mark workers are plain threads:
-//! Go runs its workers on Ps and preempts mutators to make room, but gomem's scheduler shim does
-//! not preempt, so a P-bound worker could starve behind busy mutators. Their number follows Go's
-//! 25% rule rounded up (one worker for GOMAXPROCS ≤ 6); see `docs/collector.md` for what that
-//! changes in CPU accounting. The sweeper is a plain thread too.
+//! allocating goroutines after a refill, or [`Collector::gc`]); its root marking runs on a P
+//! borrowed with [`World::borrow_p`] at the GC class, its waits hold none. There is one mark
+//! worker thread per P, as Go starts one `gcBgMarkWorker` per P. A worker runs only while it
+//! holds a borrowed P: when there is work it takes a mode as Go's `findRunnableGCWorker` does
+//! (dedicated while fewer than the pacer's dedicated workers run, fractional while behind the
+//! fractional goal, otherwise idle while the CPU limiter and `maxIdleMarkWorkers` allow), borrows
+//! a P of the mode's class (GC for dedicated and fractional: before goroutines, preempting one
+//! when every P is taken; idle: only a P nothing else wants), drains until the mode says stop or
+//! the P is asked back, and hands its local work to the pool before giving the P back. Without
+//! work it waits without a P. The background sweeper and the scavenger are threads too, and do
+//! their work a span or a chunk at a time on idle-class Ps. So at GOMAXPROCS=N at most N threads
+//! do mutator and GC work at once; see `docs/collector.md` for what still differs from Go.
 
 use crate::barrier::WriteBarrier;
 use crate::events::GcEvents;
@@ -63,7 +71,7 @@ use crate::scavenger::Scavenger;
 use crate::sweep::ActiveSweep;
 use crate::sync::{lock, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
-use crate::world::World;
+use crate::world::{PClass, World};
 use gomem_allocator::MHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,6 +86,18 @@ pub(crate) use phases::Cycle;
 /// Scan work a mark worker does between publishing its progress to the pacer and its credit
 /// to assists (Go's `gcCreditSlack`).
 const CREDIT_SLACK: u64 = 2000;
+
+/// How a mark worker runs (Go's `gcMarkWorkerMode`); indexes `ControlState::running` and
+/// `GcController::mode_ns`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MarkWorkerMode {
+    /// Marks until no work is left or a stop-the-world asks for its P (class Gc).
+    Dedicated = 0,
+    /// Marks while behind the fractional goal, leaves at 1.2 × it (class Gc).
+    Fractional = 1,
+    /// Marks on a P nothing else wants, leaves when asked (class Idle).
+    Idle = 2,
+}
 
 /// GC phase (Go's `gcphase`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,8 +151,13 @@ pub(crate) struct ControlState {
     pub(crate) started: u32,
     /// The controller should exit.
     pub(crate) shutdown: bool,
-    /// Mark workers currently draining.
+    /// Mark workers currently draining (on a P), and how many of them in each of Go's modes.
     pub(crate) active_workers: usize,
+    pub(crate) running: [usize; 3],
+    /// The cycle whose mark the workers were last released for, and when its mark began
+    /// (Go's `gcController.markStartTime`, which the fractional workers measure against).
+    pub(crate) mark_cycle: u32,
+    pub(crate) mark_start: Option<Instant>,
     /// Bumped each time workers are released to mark (so a woken worker knows to run).
     pub(crate) mark_epoch: u64,
 }
@@ -177,6 +202,13 @@ pub(crate) struct GcController {
     /// `dedicatedMarkTime`).
     pub(crate) assist_ns: AtomicU64,
     pub(crate) worker_ns: AtomicU64,
+    /// This cycle's mark worker time by mode, ns, the controller's root marking counted as
+    /// dedicated (Go's `dedicatedMarkTime`, `fractionalMarkTime`, `idleMarkTime`; reset when
+    /// the workers are first released for a cycle).
+    pub(crate) mode_ns: [AtomicU64; 3],
+    /// Times a mark worker took a P to drain (a debug counter for the tests: every worker drain
+    /// runs inside [`World::borrow_p`]).
+    pub(crate) worker_drains: AtomicU64,
     /// Heap scan work done this cycle by every drainer: mark workers, assists and the
     /// controller (Go's `heapScanWork`). It feeds the pacer's `revise` during mark and becomes
     /// next cycle's expected scan work (Go's `heapScan`) at mark termination.
@@ -297,6 +329,9 @@ impl Collector {
                     started: 0,
                     shutdown: false,
                     active_workers: 0,
+                    running: [0; 3],
+                    mark_cycle: 0,
+                    mark_start: None,
                     mark_epoch: 0,
                 }),
                 cv: Condvar::new(),
@@ -315,6 +350,8 @@ impl Collector {
                 assist_bytes_per_work: AtomicU64::new(f64_bits(0.0)),
                 assist_ns: AtomicU64::new(0),
                 worker_ns: AtomicU64::new(0),
+                mode_ns: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+                worker_drains: AtomicU64::new(0),
                 scan_work: AtomicU64::new(0),
                 last_stack_scan: AtomicU64::new(0),
                 last_globals_scan: AtomicU64::new(0),
@@ -381,13 +418,13 @@ impl Collector {
         self.work.assist_cv.notify_all();
     }
 
-    /// Number of mark worker threads: Go's 25% of GOMAXPROCS, dedicated plus fractional,
-    /// rounded up to whole threads.
+    /// Number of mark worker threads: one per P, as Go starts one `gcBgMarkWorker` per P
+    /// (`gcBgMarkStartWorkers`); each runs only while it holds a P.
     pub fn mark_workers(&self) -> usize {
-        (self.gomaxprocs as f64 * 0.25).ceil().max(1.0) as usize
+        self.gomaxprocs
     }
 
-    /// Launch the controller, the mark workers and the sweeper.
+    /// Launch the controller, the mark workers, the sweeper and the scavenger.
     ///
     /// The collector trusts `world` for soundness (it is an `unsafe` trait: see
     /// [`World`]): every root it misses is freed while live.
@@ -397,36 +434,20 @@ impl Collector {
     pub fn start(self: &Arc<Self>, world: Arc<dyn World>) {
         let mut threads = lock(&self.threads);
         assert!(threads.is_empty(), "Collector::start: the collector is already started");
-        let c = self.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("gomem-gc".into())
-                .spawn(move || c.controller(&*world))
-                .expect("spawn gc controller"),
-        );
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name(name).spawn(f).expect("spawn a collector thread")
+        };
+        let (c, w) = (self.clone(), world.clone());
+        threads.push(spawn("gomem-gc".into(), Box::new(move || c.controller(&*w))));
         for i in 0..self.mark_workers() {
-            let c = self.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("gomem-mark-{i}"))
-                    .spawn(move || c.mark_worker())
-                    .expect("spawn mark worker"),
-            );
+            let (c, w) = (self.clone(), world.clone());
+            threads.push(spawn(format!("gomem-mark-{i}"), Box::new(move || c.mark_worker(&*w))));
         }
+        let (c, w) = (self.clone(), world.clone());
+        threads.push(spawn("gomem-sweep".into(), Box::new(move || c.sweeper(&*w))));
         let c = self.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("gomem-sweep".into())
-                .spawn(move || c.sweeper())
-                .expect("spawn sweeper"),
-        );
-        let c = self.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("gomem-scavenge".into())
-                .spawn(move || c.scavenger.run(&c))
-                .expect("spawn scavenger"),
-        );
+        threads
+            .push(spawn("gomem-scavenge".into(), Box::new(move || c.scavenger.run(&c, &*world))));
     }
 
     /// Stop every collector thread (after finishing a cycle in progress).
@@ -540,16 +561,10 @@ impl Collector {
         lock(&self.stats).clone()
     }
 
-    /// GC CPU as a fraction of GOMAXPROCS × wall time since the collector started (Go's
-    /// `GCCPUFraction`).
+    /// GC CPU as a fraction of GOMAXPROCS × wall time since the collector started, as of
+    /// the last mark termination (Go's `GCCPUFraction`, which `gcMarkTermination` updates).
     pub fn gc_cpu_fraction(&self) -> f64 {
-        let st = lock(&self.stats);
-        let wall = self.start.elapsed().as_nanos() as f64 * self.gomaxprocs as f64;
-        if wall == 0.0 {
-            0.0
-        } else {
-            st.gc_cpu_ns as f64 / wall
-        }
+        lock(&self.stats).gc_cpu_fraction
     }
 
     // ------------------------------------------------------------------ threads
@@ -586,11 +601,15 @@ impl Collector {
         }
     }
 
-    /// A mark worker thread (Go's `gcBgMarkWorker`, always in dedicated mode): drain the pool
-    /// for the whole mark phase, publishing credit and progress every `CREDIT_SLACK` units.
-    fn mark_worker(&self) {
+    /// A mark worker thread (Go's `gcBgMarkWorker`): during mark, whenever there is work
+    /// (Go's `gcMarkWorkAvailable`) and [`Collector::worker_mode`] gives it a mode, borrow a P
+    /// of that mode's class and drain on it until the mode says stop; without work or a mode,
+    /// wait without a P.
+    fn mark_worker(&self, world: &dyn World) {
         let mut gcw = GcWork::new();
         let mut seen_epoch = 0;
+        // This worker's fractional time in the current cycle (Go's `p.gcFractionalMarkTime`).
+        let (mut cycle, mut fractional_ns) = (0u32, 0u64);
         loop {
             {
                 let mut ctl = lock(&self.work.ctl);
@@ -603,55 +622,159 @@ impl Collector {
                 }
                 seen_epoch = ctl.mark_epoch;
             }
-            // Work for the whole mark phase: drain while there is work; when the pool runs dry,
-            // report idle (so termination can be detected) and look again shortly, since assists
-            // and barrier flushes keep publishing work (Go's dedicated worker keeps its P).
             while self.phase() == Phase::Mark {
-                if !self.work.pool.is_empty() {
-                    lock(&self.work.ctl).active_workers += 1;
-                    // Re-check under the count: termination reads both.
-                    if self.phase() == Phase::Mark {
-                        let t = Instant::now();
-                        // Drain in slices of CREDIT_SLACK work so that the pacer's `revise`
-                        // sees the progress and assists can steal the credit as it is earned
-                        // (Go's gcDrain flushes both every `gcCreditSlack` units).
-                        loop {
-                            // SAFETY: a mark worker drains this collector's pool during mark and
-                            // hands its local work back before mark termination.
-                            let done = unsafe {
-                                drain(
-                                    &self.heap,
-                                    &mut gcw,
-                                    &self.work.pool,
-                                    Some(CREDIT_SLACK),
-                                    &|| self.phase() != Phase::Mark,
-                                )
-                            };
-                            self.add_background_credit(done);
-                            let (bm, sw) = gcw.take_counters();
-                            self.add_worker_counters(bm, sw);
-                            if done < CREDIT_SLACK || self.phase() != Phase::Mark {
-                                break;
-                            }
-                        }
-                        self.gc_controller
-                            .worker_ns
-                            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                let mode = if self.work.pool.is_empty() {
+                    None
+                } else {
+                    let mut ctl = lock(&self.work.ctl);
+                    if ctl.mark_cycle != cycle {
+                        (cycle, fractional_ns) = (ctl.mark_cycle, 0);
                     }
-                    gcw.dispose(&self.work.pool);
-                    let (bm, sw) = gcw.take_counters();
-                    self.add_worker_counters(bm, sw);
-                    lock(&self.work.ctl).active_workers -= 1;
-                    self.work.cv.notify_all();
+                    self.worker_mode(&mut ctl, fractional_ns)
+                };
+                let Some((mode, since)) = mode else {
+                    let ctl = lock(&self.work.ctl);
+                    if ctl.shutdown {
+                        return;
+                    }
+                    drop(self.work.cv.wait_timeout(ctl, Duration::from_micros(100)));
                     continue;
+                };
+                let class = if mode == MarkWorkerMode::Idle { PClass::Idle } else { PClass::Gc };
+                let mut ran = 0;
+                world.borrow_p(class, &mut |_gp, yield_p| {
+                    ran = self.drain_on_p(&mut gcw, mode, since, fractional_ns, yield_p);
+                });
+                lock(&self.work.ctl).running[mode as usize] -= 1;
+                if mode == MarkWorkerMode::Fractional {
+                    fractional_ns += ran;
                 }
-                let ctl = lock(&self.work.ctl);
-                if ctl.shutdown {
-                    return;
-                }
-                drop(self.work.cv.wait_timeout(ctl, Duration::from_micros(100)));
+                self.work.cv.notify_all();
             }
         }
+    }
+
+    /// Go's `findRunnableGCWorker`, `ctl` held and work available: the mode this worker should
+    /// run in now, counted as running, and the mark start the fractional rule measures from.
+    /// Dedicated while fewer than the pacer's dedicated workers run (all of them under
+    /// `gcstoptheworld`, as Go's `startCycle` sets); fractional when this worker is behind the
+    /// fractional goal; otherwise idle while the CPU limiter allows it and fewer than Go's
+    /// `maxIdleMarkWorkers` run; otherwise none.
+    fn worker_mode(
+        &self,
+        ctl: &mut ControlState,
+        fractional_ns: u64,
+    ) -> Option<(MarkWorkerMode, Instant)> {
+        let since = ctl.mark_start?;
+        let (dedicated, goal, max_idle) = {
+            let pacer = lock(&self.gc_controller.pacer);
+            if self.debug.stoptheworld > 0 {
+                (self.gomaxprocs, 0.0, 0)
+            } else {
+                (
+                    pacer.dedicated_workers(),
+                    pacer.fractional_goal(),
+                    pacer.max_idle_mark_workers(false),
+                )
+            }
+        };
+        let [d, _, i] = ctl.running;
+        let elapsed = since.elapsed().as_nanos() as f64;
+        let mode = if d < dedicated {
+            MarkWorkerMode::Dedicated
+        } else if goal > 0.0 && (elapsed <= 0.0 || (fractional_ns as f64) / elapsed < goal) {
+            MarkWorkerMode::Fractional
+        } else if !self.limiter.limiting() && i < max_idle {
+            MarkWorkerMode::Idle
+        } else {
+            return None;
+        };
+        ctl.running[mode as usize] += 1;
+        Some((mode, since))
+    }
+
+    /// One turn of a mark worker on a borrowed P (the body of Go's `gcBgMarkWorker` between
+    /// `acquirep` and its release): drain in slices of `CREDIT_SLACK` until the work runs
+    /// out, the phase ends, the P is asked back (`yield_p`), the fractional worker passes
+    /// 1.2 × its goal (Go's `pollFractionalWorkerExit`) or the limiter stops idle marking;
+    /// then hand the local work back to the pool. Returns the time spent, which is added to
+    /// the mode's time.
+    fn drain_on_p(
+        &self,
+        gcw: &mut GcWork,
+        mode: MarkWorkerMode,
+        mark_start: Instant,
+        fractional_ns: u64,
+        yield_p: &dyn Fn() -> bool,
+    ) -> u64 {
+        let t = Instant::now();
+        let goal = lock(&self.gc_controller.pacer).fractional_goal();
+        lock(&self.work.ctl).active_workers += 1;
+        self.gc_controller.worker_drains.fetch_add(1, Ordering::Relaxed);
+        let stop = || {
+            self.phase() != Phase::Mark
+                || yield_p()
+                || (mode == MarkWorkerMode::Idle && self.limiter.limiting())
+        };
+        // Go's pollFractionalWorkerExit, tested between slices (it reads the clock).
+        let fractional_over = || {
+            let delta = mark_start.elapsed().as_nanos() as f64;
+            let own = (fractional_ns + t.elapsed().as_nanos() as u64) as f64;
+            mode == MarkWorkerMode::Fractional && delta > 0.0 && own / delta > 1.2 * goal
+        };
+        // Re-check under the count: termination reads both.
+        if self.phase() == Phase::Mark {
+            loop {
+                // SAFETY: a mark worker drains this collector's pool during mark, holding a P
+                // (so a stop-the-world waits for it), and hands its local work back below,
+                // before the P is given back and before mark termination.
+                let done =
+                    unsafe { drain(&self.heap, gcw, &self.work.pool, Some(CREDIT_SLACK), &stop) };
+                self.add_background_credit(done);
+                let (bm, sw) = gcw.take_counters();
+                self.add_worker_counters(bm, sw);
+                if done < CREDIT_SLACK || stop() || fractional_over() {
+                    break;
+                }
+            }
+        }
+        gcw.dispose(&self.work.pool);
+        let (bm, sw) = gcw.take_counters();
+        self.add_worker_counters(bm, sw);
+        let ns = t.elapsed().as_nanos() as u64;
+        self.add_mark_time(mode, ns);
+        lock(&self.work.ctl).active_workers -= 1;
+        ns
+    }
+
+    /// Account `ns` of mark worker time in `mode` (Go's `gcMarkWorkAvailable` caller's
+    /// bookkeeping in `gcBgMarkWorker`: `dedicatedMarkTime` and friends, and the limiter's idle
+    /// time for idle workers).
+    pub(crate) fn add_mark_time(&self, mode: MarkWorkerMode, ns: u64) {
+        self.gc_controller.worker_ns.fetch_add(ns, Ordering::Relaxed);
+        self.gc_controller.mode_ns[mode as usize].fetch_add(ns, Ordering::Relaxed);
+        if mode == MarkWorkerMode::Idle {
+            self.limiter.add_idle_time(ns);
+        }
+    }
+
+    /// Worker drains so far (the debug counter of [`GcController::worker_drains`]).
+    #[doc(hidden)]
+    pub fn worker_drains(&self) -> u64 {
+        self.gc_controller.worker_drains.load(Ordering::Relaxed)
+    }
+
+    /// Mark workers draining on a borrowed P now (a snapshot; a worker counts only between
+    /// taking its P and giving it back).
+    pub fn mark_workers_on_p(&self) -> usize {
+        lock(&self.work.ctl).active_workers
+    }
+
+    /// Mark workers running now in each mode, dedicated, fractional, idle (a snapshot; a
+    /// worker counts from the choice of its mode, while it waits for its P too, as Go's
+    /// `dedicatedMarkWorkersNeeded` is taken before the worker runs).
+    pub fn running_mark_workers(&self) -> [usize; 3] {
+        lock(&self.work.ctl).running
     }
 
     // ------------------------------------------------------------------ the workers' hand-shakes
@@ -662,9 +785,18 @@ impl Collector {
         self.gc_controller.scan_work.fetch_add(scan, Ordering::Relaxed);
     }
 
-    /// Let the mark workers run (new work, a new cycle, a restarted mark).
-    fn release_workers(&self) {
-        lock(&self.work.ctl).mark_epoch += 1;
+    /// Let the mark workers run (new work, a new cycle, a restarted mark). The first release
+    /// of a cycle marks its mark start and resets the cycle's worker times.
+    pub(crate) fn release_workers(&self) {
+        let mut ctl = lock(&self.work.ctl);
+        if ctl.mark_cycle != ctl.started || ctl.mark_start.is_none() {
+            ctl.mark_cycle = ctl.started;
+            ctl.mark_start = Some(Instant::now());
+            for t in &self.gc_controller.mode_ns {
+                t.store(0, Ordering::Relaxed);
+            }
+        }
+        ctl.mark_epoch += 1;
         self.work.cv.notify_all();
     }
 

@@ -19,7 +19,7 @@
 
 use super::*;
 use crate::sync::thread;
-use crate::world::GcPState;
+use crate::world::{GcPState, Stopped};
 use gomem_allocator::mheap::HeapConfig;
 
 /// A word outside the 47-bit user address space: never a heap pointer, so [`shade`] and
@@ -132,6 +132,22 @@ fn loom_models_parked_assist_is_woken_by_the_end_of_mark() {
     });
 }
 
+/// A world without goroutines or Ps of its own: the mark worker's `borrow_p` runs at once (the
+/// trait's default), which is all the quiescence model needs of it.
+struct NoGoroutines;
+
+// SAFETY: there is no mutator: nothing to stop, no roots, no pointer stores or allocations.
+unsafe impl World for NoGoroutines {
+    fn stop_the_world(&self, _: &'static str, _: &mut dyn FnMut(&mut dyn Stopped)) -> Duration {
+        unreachable!("the model stops no world")
+    }
+    fn scan_goroutine_roots(&self, _: &(dyn Fn(usize) + Sync)) {}
+    fn scan_global_roots(&self, _: &mut dyn FnMut(usize)) {}
+    fn gomaxprocs(&self) -> usize {
+        1
+    }
+}
+
 /// Mark termination's quiescence check (`wait_for_quiescence`, the controller's side) against
 /// a real mark worker (`mark_worker`): when the check returns, the pool is empty and no worker
 /// is draining, which is what the stop-the-world that follows relies on (it restarts the mark
@@ -158,7 +174,7 @@ fn loom_models_quiescence_waits_for_the_workers() {
         gcw.dispose(&c.work.pool);
         let worker = {
             let c = c.clone();
-            thread::spawn(move || c.mark_worker())
+            thread::spawn(move || c.mark_worker(&NoGoroutines))
         };
         c.release_workers();
         c.wait_for_quiescence();

@@ -268,6 +268,9 @@ pub struct GcCpuLimiter {
     allowed: AtomicBool,
     /// GC time reported since the last update, ns (Go's `assistTimePool`).
     pool_ns: AtomicU64,
+    /// Idle-priority mark time reported since the last update, ns (Go's `idleTimePool`, which
+    /// also holds the time Ps sit idle; gomem's scheduler does not report that).
+    idle_pool_ns: AtomicU64,
     /// Mirror of [`LimiterBucket::last_update`], for [`GcCpuLimiter::needs_update`].
     last_update: AtomicU64,
     /// Mirrors for statistics.
@@ -285,6 +288,7 @@ impl GcCpuLimiter {
             limiting: AtomicBool::new(false),
             allowed: AtomicBool::new(true),
             pool_ns: AtomicU64::new(0),
+            idle_pool_ns: AtomicU64::new(0),
             last_update: AtomicU64::new(now),
             overflow_ns: AtomicU64::new(0),
             last_enabled_cycle: AtomicU32::new(0),
@@ -303,6 +307,13 @@ impl GcCpuLimiter {
         self.pool_ns.fetch_add(ns, Ordering::Relaxed);
     }
 
+    /// Report idle-priority mark worker time, ns (Go's `gcCPULimiter.addIdleTime` from
+    /// `gcBgMarkWorker`): it comes off the window's total time, since idle workers soak up time
+    /// the program would have left idle, and it is not GC time the limiter holds back.
+    pub fn add_idle_time(&self, ns: u64) {
+        self.idle_pool_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
     /// Whether the last update is older than [`UPDATE_PERIOD_NS`].
     pub fn needs_update(&self, now: u64) -> bool {
         now.saturating_sub(self.last_update.load(Ordering::Relaxed)) > UPDATE_PERIOD_NS
@@ -312,7 +323,8 @@ impl GcCpuLimiter {
     pub fn update(&self, now: u64, completed_cycles: u32) {
         if let Some(mut b) = try_lock(&self.bucket) {
             let pool = self.pool_ns.swap(0, Ordering::Relaxed);
-            b.update(now, pool, 0, completed_cycles);
+            let idle = self.idle_pool_ns.swap(0, Ordering::Relaxed);
+            b.update(now, pool, idle, completed_cycles);
             self.publish(&b);
         }
     }
@@ -327,7 +339,10 @@ impl GcCpuLimiter {
             return;
         }
         let pool = self.pool_ns.swap(0, Ordering::Relaxed);
-        b.start_transition(marking, now, pool, completed_cycles);
+        let idle = self.idle_pool_ns.swap(0, Ordering::Relaxed);
+        // Go's startGCTransition drains both pools into the window before switching.
+        b.update(now, pool, idle, completed_cycles);
+        b.start_transition(marking, now, 0, completed_cycles);
         b.finish_transition(now, completed_cycles);
         self.publish(&b);
     }

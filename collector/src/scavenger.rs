@@ -42,6 +42,7 @@
 use crate::cycle::Collector;
 use crate::pacer::Pacer;
 use crate::sync::{lock, Condvar, Mutex, Ordering};
+use crate::world::{PClass, World};
 use gomem_allocator::scavenge::NO_GOAL;
 use std::time::{Duration, Instant};
 
@@ -476,7 +477,7 @@ impl Scavenger {
     }
 
     /// The background thread's body (Go's `bgscavenge`, plus sysmon's limiter updates).
-    pub(crate) fn run(&self, c: &Collector) {
+    pub(crate) fn run(&self, c: &Collector, world: &dyn World) {
         let mut core = ScavengerCore::default();
         let mut worked = 0u64;
         loop {
@@ -498,7 +499,7 @@ impl Scavenger {
                         }
                     }
                     worked = worked.max(cycles);
-                    core.work(&mut HeapEnv { c, sc: self });
+                    core.work(&mut HeapEnv { c, sc: self, world });
                 }
             }
         }
@@ -509,13 +510,19 @@ impl Scavenger {
 struct HeapEnv<'a> {
     c: &'a Collector,
     sc: &'a Scavenger,
+    world: &'a dyn World,
 }
 
 impl ScavengeEnv for HeapEnv<'_> {
     fn scavenge(&mut self, nbytes: usize) -> (usize, u64) {
-        let t = Instant::now();
-        let r = self.c.heap().scavenge_background(nbytes);
-        let ns = t.elapsed().as_nanos() as u64;
+        // One chunk at a time on an idle P (Go's bgscavenge is a goroutine; gomem runs it at
+        // the idle class, as the background sweeper, so it never takes a P from a goroutine).
+        let (mut r, mut ns) = (0, 0);
+        self.world.borrow_p(PClass::Idle, &mut |_, _| {
+            let t = Instant::now();
+            r = self.c.heap().scavenge_background(nbytes);
+            ns = t.elapsed().as_nanos() as u64;
+        });
         self.c.heap().scavenge_state().add_background_ns(ns);
         (r, ns)
     }

@@ -8,7 +8,7 @@
 //! Go's two `pacer:` lines per cycle, so that gomem's pacer and Go's can be compared figure by
 //! figure.
 
-use crate::cycle::{Collector, Cycle};
+use crate::cycle::{Collector, Cycle, MarkWorkerMode};
 use crate::pacer::{EndCycle, Pacer, GC_BACKGROUND_UTILIZATION};
 use crate::sync::{lock, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,8 +35,24 @@ pub struct GcStats {
     pub pause_max_ns: u64,
     /// Every pause so far, ns (for percentiles; bounded to the last 4096).
     pub pauses: Vec<u64>,
-    /// GC CPU time (pauses × GOMAXPROCS + workers + assists), ns.
+    /// GC CPU time (pauses × GOMAXPROCS + workers + assists), ns (Go's `GCTotalTime` of
+    /// `work.cpuStats`).
     pub gc_cpu_ns: u64,
+    /// Mark assist time, ns (Go's `GCAssistTime`): a part of `gc_cpu_ns`, as are the four
+    /// below.
+    pub gc_assist_ns: u64,
+    /// Dedicated mark worker time, the controller's root marking included, ns (Go's
+    /// `GCDedicatedTime` less its fractional share).
+    pub gc_dedicated_ns: u64,
+    /// Fractional mark worker time, ns (Go counts it in `GCDedicatedTime`).
+    pub gc_fractional_ns: u64,
+    /// Idle-priority mark worker time, ns (Go's `GCIdleTime`).
+    pub gc_idle_ns: u64,
+    /// Stop-the-world time × GOMAXPROCS, ns (Go's `GCPauseTime`).
+    pub gc_pause_ns: u64,
+    /// Go's `GCCPUFraction` as of the last mark termination: `gc_cpu_ns` over GOMAXPROCS ×
+    /// the wall time since the collector started.
+    pub gc_cpu_fraction: f64,
     /// Bytes marked by the last cycle (the live heap).
     pub heap_marked: u64,
     /// The largest `heap_live` seen at a mark termination so far (the top of each cycle's
@@ -56,6 +72,12 @@ impl Default for GcStats {
             pause_max_ns: 0,
             pauses: Vec::new(),
             gc_cpu_ns: 0,
+            gc_assist_ns: 0,
+            gc_dedicated_ns: 0,
+            gc_fractional_ns: 0,
+            gc_idle_ns: 0,
+            gc_pause_ns: 0,
+            gc_cpu_fraction: 0.0,
             heap_marked: 0,
             peak_heap_live: 0,
         }
@@ -90,7 +112,13 @@ impl Collector {
     /// wall time (from mark start to the end of mark termination, pauses excluded).
     pub(crate) fn record_cycle(&self, cy: &Cycle, mark_wall: Duration) {
         let assist = self.gc_controller.assist_ns.load(Ordering::Relaxed) - cy.assist0;
-        let worker = self.gc_controller.worker_ns.load(Ordering::Relaxed) - cy.worker0;
+        let mode =
+            |m: MarkWorkerMode| self.gc_controller.mode_ns[m as usize].load(Ordering::Relaxed);
+        let (dedicated, fractional, idle) = (
+            mode(MarkWorkerMode::Dedicated),
+            mode(MarkWorkerMode::Fractional),
+            mode(MarkWorkerMode::Idle),
+        );
         let total_pause = cy.pause1 + cy.pause2;
         let now_unix =
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
@@ -113,14 +141,20 @@ impl Collector {
             if cy.forced {
                 st.num_forced_gc += 1;
             }
-            st.gc_cpu_ns +=
-                total_pause.as_nanos() as u64 * self.gomaxprocs as u64 + assist + worker;
+            let pause = total_pause.as_nanos() as u64 * self.gomaxprocs as u64;
+            st.gc_assist_ns += assist;
+            st.gc_dedicated_ns += dedicated;
+            st.gc_fractional_ns += fractional;
+            st.gc_idle_ns += idle;
+            st.gc_pause_ns += pause;
+            st.gc_cpu_ns += pause + assist + dedicated + fractional + idle;
             // Stopped time is GC time on every P, for the CPU limiter too.
             self.limiter.add_gc_time(total_pause.as_nanos() as u64 * self.gomaxprocs as u64);
             st.heap_marked = cy.marked_total;
             st.peak_heap_live = st.peak_heap_live.max(cy.heap1);
             let wall = self.start.elapsed().as_nanos() as f64 * self.gomaxprocs as f64;
-            (st.num_gc, if wall > 0.0 { st.gc_cpu_ns as f64 / wall } else { 0.0 })
+            st.gc_cpu_fraction = if wall > 0.0 { st.gc_cpu_ns as f64 / wall } else { 0.0 };
+            (st.num_gc, st.gc_cpu_fraction)
         };
         if self.debug.gctrace > 0 {
             let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -137,8 +171,8 @@ impl Collector {
                 fmt_ms(ms(cy.pause2)),
                 fmt_ms(ms(cy.pause1) * procs),
                 fmt_ms(assist as f64 / 1e6),
-                fmt_ms(worker as f64 / 1e6),
-                fmt_ms(0.0),
+                fmt_ms((dedicated + fractional) as f64 / 1e6),
+                fmt_ms(idle as f64 / 1e6),
                 fmt_ms(ms(cy.pause2) * procs),
                 cy.heap0 >> 20,
                 cy.heap1 >> 20,

@@ -41,6 +41,7 @@
 use crate::cycle::Collector;
 use crate::events::GcEventKind;
 use crate::sync::{lock, thread, AtomicU32, Ordering};
+use crate::world::{PClass, World};
 
 /// The drained bit of [`ActiveSweep`]'s state (Go's `sweepDrainedMask`); the bits below count
 /// the active sweepers.
@@ -194,8 +195,10 @@ impl Collector {
     }
 
     /// The background sweeper thread (Go's `bgsweep`): whenever a sweep generation has spans
-    /// left, sweep them one by one until it is drained, yielding every ten spans.
-    pub(crate) fn sweeper(&self) {
+    /// left, borrow an idle P and sweep them one by one on it until the generation is drained
+    /// or the P is asked back (Go's `goschedIfBusy` after each span), then wait for a P again;
+    /// between generations it sleeps without one.
+    pub(crate) fn sweeper(&self, world: &dyn World) {
         loop {
             {
                 let mut ctl = lock(&self.work.ctl);
@@ -207,12 +210,13 @@ impl Collector {
                 }
             }
             // Until the generation is drained (by this thread or another sweeper).
-            let mut n = 0u32;
-            while self.sweep_one() {
-                n += 1;
-                if n % 10 == 0 {
-                    std::thread::yield_now();
-                }
+            let mut more = true;
+            while more && !self.sweep.active.is_drained() {
+                world.borrow_p(PClass::Idle, &mut |_, yield_p| {
+                    while more && !yield_p() {
+                        more = self.sweep_one();
+                    }
+                });
             }
         }
     }

@@ -6,6 +6,9 @@
 //! - [`World::scan_goroutine_roots`] visits each goroutine's roots *without* stopping the world:
 //!   a goroutine's roots are read at its next safepoint, or on its behalf while it holds no P.
 //! - [`World::scan_global_roots`] visits the registered global roots.
+//! - [`World::borrow_p`] runs a closure of a collector thread holding a P (Go runs its mark
+//!   workers, root jobs, background sweeper and scavenger on Ps), so that at GOMAXPROCS=N at
+//!   most N threads do mutator and GC work at once.
 //!
 //! # Invariants (why the traits are `unsafe`)
 //!
@@ -53,6 +56,21 @@ pub unsafe trait Stopped {
     fn for_each_global_root(&mut self, f: &mut dyn FnMut(usize));
 }
 
+/// How a collector thread's borrowed P is scheduled against the goroutines (the priorities Go's
+/// `schedule` gives GC work; the runtime maps them onto its scheduler's classes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PClass {
+    /// Before any goroutine waiting for a P, and preempting a running goroutine when every P
+    /// is taken: dedicated and fractional mark workers and the controller's root marking (Go's
+    /// `findRunnableGCWorker`, tried before the run queues). Asked to give the P back only
+    /// when a stop-the-world is requested.
+    Gc,
+    /// Only on a P nothing else wants, and asked to give it back as soon as a goroutine or a
+    /// [`PClass::Gc`] borrower waits: idle mark workers, the background sweeper and the
+    /// scavenger (Go's idle-priority workers and `goschedIfBusy`).
+    Idle,
+}
+
 /// The goroutine world as the collector sees it.
 ///
 /// # Safety
@@ -86,5 +104,17 @@ pub unsafe trait World: Send + Sync + 'static {
     /// Number of Ps running a goroutine now (a snapshot); by default all of them.
     fn running_ps(&self) -> usize {
         self.gomaxprocs()
+    }
+    /// Wait for a P as `class` says, then run `f` holding it, with the P's collector state and
+    /// a probe that turns true when the P should be given back (a stop-the-world is requested,
+    /// or, for [`PClass::Idle`], someone else waits for a P); give the P back when `f` returns.
+    /// `f` must poll the probe often, return when it is true, leave no mark work in the P's
+    /// [`GcPState::gcw`] that it did not find there, and must not borrow another P.
+    ///
+    /// The default (a world without Ps of its own, as the collector's tests use) runs `f` at
+    /// once on a fresh [`GcPState`] with a probe that is always false.
+    fn borrow_p(&self, class: PClass, f: &mut dyn FnMut(&mut GcPState, &dyn Fn() -> bool)) {
+        let _ = class;
+        f(&mut GcPState::default(), &|| false);
     }
 }

@@ -213,3 +213,21 @@ fn wrapper_pools_time_and_mirrors_the_flag() {
     l.update(3 * SEC, 4);
     assert!(!l.limiting(), "disarmed");
 }
+
+/// Idle mark workers' time comes off the window's total, as Go's `idleTimePool` does: it is
+/// time the program left idle, so it neither counts as mutator time that drains the bucket nor
+/// as GC time that fills it.
+#[test]
+fn idle_mark_time_comes_off_the_total() {
+    let fill_after = |idle: u64| {
+        let l = GcCpuLimiter::new(0, 4);
+        l.transition(true, 0, 0);
+        // 100 ms on 4 Ps: 400 ms in all, 100 ms of it the 25 % background share.
+        l.add_gc_time(250 * MS);
+        l.add_idle_time(idle);
+        l.update(100 * MS, 0);
+        l.stats().fill_ns
+    };
+    assert_eq!(fill_after(0), 300 * MS, "GC 350 ms against mutator 50 ms");
+    assert_eq!(fill_after(40 * MS), 340 * MS, "40 ms idle: mutator 10 ms");
+}

@@ -9,7 +9,7 @@ use crate::timeline::GoroutineLog;
 use gomem_allocator::{AllocError, MHeap};
 use gomem_collector::cycle::{Collector, CollectorConfig, DebugModes};
 use gomem_collector::events::{GcEventKind, GcEvents};
-use gomem_collector::world::{GcPState, Stopped, World};
+use gomem_collector::world::{GcPState, PClass, Stopped, World};
 use gomem_sched::{GHandle, Sched, WorldStopped};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,6 +129,13 @@ unsafe impl World for RtWorld {
     }
     fn running_ps(&self) -> usize {
         self.sched.running_ps()
+    }
+    fn borrow_p(&self, class: PClass, f: &mut dyn FnMut(&mut GcPState, &dyn Fn() -> bool)) {
+        let class = match class {
+            PClass::Gc => gomem_sched::PClass::Gc,
+            PClass::Idle => gomem_sched::PClass::Idle,
+        };
+        self.sched.borrow_p(class, |p, y| f(&mut p.gc, &|| y.requested()));
     }
 }
 

@@ -12,14 +12,13 @@
 //!   ([`crate::sweep`], invariant 3); the new generation opens to sweepers only after the sweep
 //!   generation advanced, with the world stopped (invariant 4), in [`Collector::gc_sweep`].
 
-use super::{Collector, Phase};
+use super::{Collector, MarkWorkerMode, Phase};
 use crate::checkmark;
 use crate::events::GcEventKind;
 use crate::mark::{drain, shade};
-use crate::pacer::idle_mark_time;
 use crate::sync::{lock, Mutex, Ordering};
 use crate::work::{try_room, GcWork};
-use crate::world::{Stopped, World};
+use crate::world::{PClass, Stopped, World};
 use std::time::{Duration, Instant};
 
 /// What one cycle's phase functions hand each other, from [`Collector::gc_start`] to the
@@ -188,17 +187,24 @@ impl Collector {
         }
         let heap = &self.heap;
         let pool = &self.work.pool;
-        let globals_scan = &mut cy.globals_scan;
-        let ctl_gcw = &mut cy.ctl_gcw;
-        world.scan_global_roots(&mut |r| {
-            *globals_scan += 8;
-            // SAFETY: marking is on; ctl_gcw is disposed to the pool below.
-            unsafe { shade(heap, ctl_gcw, pool, r) };
+        // The root jobs run on a P of the GC class, as Go's workers run them: at GOMAXPROCS=N
+        // no more than N threads do mutator and GC work. The time counts as dedicated.
+        let t = Instant::now();
+        world.borrow_p(PClass::Gc, &mut |_, _| {
+            let globals_scan = &mut cy.globals_scan;
+            let ctl_gcw = &mut cy.ctl_gcw;
+            world.scan_global_roots(&mut |r| {
+                *globals_scan += 8;
+                // SAFETY: marking is on; ctl_gcw is disposed to the pool below.
+                unsafe { shade(heap, ctl_gcw, pool, r) };
+            });
+            cy.ctl_gcw.dispose(pool);
         });
-        cy.ctl_gcw.dispose(pool);
         self.release_workers();
-        // Roots are collected and shaded after the scan, outside its lock; when the list
-        // cannot grow (out of memory) the rest are shaded at once, under the lock.
+        // Roots are collected through the handshake, which needs no P of this thread (it
+        // waits on each goroutine's safepoint), and shaded on a P after it, outside its lock;
+        // when the list cannot grow (out of memory) the rest are shaded at once, under the
+        // lock (the handshake's caller runs them while the goroutines are stopped).
         let roots = Mutex::new((Vec::new(), GcWork::new(), 0u64));
         world.scan_goroutine_roots(&|r| {
             let (list, gcw, n) = &mut *lock(&roots);
@@ -213,11 +219,14 @@ impl Collector {
         let (list, mut spill, n) = core::mem::take(&mut *lock(&roots));
         spill.dispose(pool);
         cy.stack_scan = 8 * n;
-        for r in list {
-            // SAFETY: as above.
-            unsafe { shade(heap, &mut cy.ctl_gcw, pool, r) };
-        }
-        cy.ctl_gcw.dispose(pool);
+        world.borrow_p(PClass::Gc, &mut |_, _| {
+            for &r in &list {
+                // SAFETY: as above.
+                unsafe { shade(heap, &mut cy.ctl_gcw, pool, r) };
+            }
+            cy.ctl_gcw.dispose(pool);
+        });
+        self.add_mark_time(MarkWorkerMode::Dedicated, t.elapsed().as_nanos() as u64);
         self.release_workers();
     }
 
@@ -333,7 +342,6 @@ impl Collector {
         let mut pacer = lock(&self.gc_controller.pacer);
         let now = self.start.elapsed().as_nanos() as u64;
         let mark_wall_ns = cy.t_mark.elapsed().as_nanos() as u64;
-        let worker_ns = self.gc_controller.worker_ns.load(Ordering::Relaxed) - cy.worker0;
         // cons/mark is measured on the cycle's final scan work (heap, stacks and globals, as
         // Go's endCycle reads them), not on the last revision's.
         pacer.revise(cy.heap1, heap_scan + cy.stack_scan + cy.globals_scan);
@@ -342,10 +350,9 @@ impl Collector {
             cy.heap1,
             cy.forced,
             self.gc_controller.assist_ns.load(Ordering::Relaxed) - cy.assist0,
-            // Go's endCycle takes idle-priority mark time here and assumes the dedicated and
-            // fractional workers used exactly their 25 %. gomem's worker threads drain the
-            // whole phase, off the Ps: their time beyond the 25 % is that idle time.
-            idle_mark_time(worker_ns, mark_wall_ns, self.gomaxprocs),
+            // Go's endCycle takes the idle-priority workers' measured time here and assumes
+            // the dedicated and fractional workers used exactly their 25 %.
+            self.gc_controller.mode_ns[MarkWorkerMode::Idle as usize].load(Ordering::Relaxed),
             mark_wall_ns,
         );
         if self.debug.pacertrace {
