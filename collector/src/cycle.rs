@@ -61,7 +61,7 @@ use crate::mark::drain;
 use crate::pacer::{Pacer, PacerConfig};
 use crate::scavenger::Scavenger;
 use crate::sweep::ActiveSweep;
-use crate::sync::{lock, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
 use crate::world::World;
 use gomem_allocator::MHeap;
@@ -74,6 +74,7 @@ pub use crate::stats::{fmt_ms, GcStats, PAUSE_RING};
 mod phases;
 
 pub(crate) use phases::Cycle;
+pub use phases::GcTrigger;
 
 /// Scan work a mark worker does between publishing its progress to the pacer and its credit
 /// to assists (Go's `gcCreditSlack`).
@@ -118,15 +119,39 @@ pub struct CollectorConfig {
     pub gomaxprocs: usize,
     /// Debug modes.
     pub debug: DebugModes,
+    /// The periodic forced cycle's period (Go's `forcegcperiod`, 2 minutes): a cycle starts when
+    /// none has ended for this long ([`Collector::sysmon_tick`]). `None`: no periodic cycles.
+    pub force_gc_period: Option<Duration>,
 }
 
-/// The controller's and workers' shared state (cycle requests, worker counts), under
+/// Go's `forcegcperiod`: two minutes.
+pub const FORCE_GC_PERIOD: Duration = Duration::from_secs(120);
+
+/// Where the current cycle is, under `WorkState::ctl`: who owns it, from the start by the
+/// thread whose trigger test passed to the controller that finishes it.
+///
+/// `Idle` → `Starting` (a starter passed the trigger test; it alone runs sweep termination and
+/// mark setup, Go's `work.startSema`) → `Handed` (mark is on; the cycle waits for the
+/// controller) → `Finishing` (the controller runs roots, mark termination and sweep setup) →
+/// `Idle` (the cycle's statistics are recorded). Only `Idle` admits a new start.
+pub(crate) enum CycleState {
+    /// No cycle in progress (the phase is [`Phase::Off`]).
+    Idle,
+    /// A starter is in [`Collector::gc_start`]; other starters wait for it.
+    Starting,
+    /// Started, waiting for the controller to take it over.
+    Handed(Box<Cycle>),
+    /// The controller is finishing it.
+    Finishing,
+}
+
+/// The controller's and workers' shared state (the cycle's owner, worker counts), under
 /// `WorkState::ctl`.
 pub(crate) struct ControlState {
-    /// A cycle has been asked for and not started.
-    pub(crate) requested: bool,
-    /// The pending request came from `gc()`.
-    pub(crate) forced: bool,
+    /// Who owns the current cycle.
+    pub(crate) cycle: CycleState,
+    /// sysmon asked for a periodic cycle ([`Collector::sysmon_tick`]); the controller starts it.
+    pub(crate) periodic: bool,
     /// Cycles started so far (Go's `work.cycles`).
     pub(crate) started: u32,
     /// The controller should exit.
@@ -185,6 +210,18 @@ pub(crate) struct GcController {
     /// `globalsScan`, 8 bytes per root slot here).
     pub(crate) last_stack_scan: AtomicU64,
     pub(crate) last_globals_scan: AtomicU64,
+    /// The limit on idle mark workers for the cycle in progress (Go's
+    /// `gcController.maxIdleMarkWorkers`, set at mark start: lower for periodic cycles).
+    pub(crate) max_idle_mark_workers: AtomicU64,
+    /// When the last cycle ended, ns since the collector started (Go's
+    /// `memstats.last_gc_nanotime`), or when a periodic start last found GOGC off: the base of
+    /// the periodic cycle's period.
+    pub(crate) last_gc_nanotime: AtomicU64,
+    /// The periodic cycle's period in ns (`u64::MAX`: none).
+    pub(crate) force_gc_period_ns: u64,
+    /// sysmon asked for a periodic cycle that has not been tried yet (Go's `forcegc.idle`,
+    /// inverted): keeps sysmon from asking once per tick.
+    pub(crate) force_gc_pending: AtomicBool,
 }
 
 impl GcController {
@@ -222,6 +259,9 @@ pub struct Collector {
     pub(crate) gomaxprocs: usize,
     pub(crate) start: Instant,
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The world given to [`Collector::start`], for the threads that start cycles (allocating
+    /// goroutines, `gc()`); taken back at shutdown (the world's Ps own the collector).
+    pub(crate) world: Mutex<Option<Arc<dyn World>>>,
     /// Phase boundaries for timelines; off unless a tracer turns it on.
     pub(crate) events: Arc<GcEvents>,
     /// The GC CPU limiter (Go's `gcCPULimiter`).
@@ -292,8 +332,8 @@ impl Collector {
             work: WorkState {
                 pool,
                 ctl: Mutex::new(ControlState {
-                    requested: false,
-                    forced: false,
+                    cycle: CycleState::Idle,
+                    periodic: false,
                     started: 0,
                     shutdown: false,
                     active_workers: 0,
@@ -318,6 +358,12 @@ impl Collector {
                 scan_work: AtomicU64::new(0),
                 last_stack_scan: AtomicU64::new(0),
                 last_globals_scan: AtomicU64::new(0),
+                max_idle_mark_workers: AtomicU64::new(0),
+                last_gc_nanotime: AtomicU64::new(0),
+                force_gc_period_ns: cfg
+                    .force_gc_period
+                    .map_or(u64::MAX, |d| d.as_nanos().min(u64::MAX as u128) as u64),
+                force_gc_pending: AtomicBool::new(false),
             },
             sweep: SweepState { active: ActiveSweep::new() },
             stats: Mutex::new(GcStats::default()),
@@ -325,6 +371,7 @@ impl Collector {
             gomaxprocs: cfg.gomaxprocs.max(1),
             start: Instant::now(),
             threads: Mutex::new(Vec::new()),
+            world: Mutex::new(None),
             events: Arc::new(GcEvents::new()),
             limiter,
             scavenger: Scavenger::default(),
@@ -397,6 +444,7 @@ impl Collector {
     pub fn start(self: &Arc<Self>, world: Arc<dyn World>) {
         let mut threads = lock(&self.threads);
         assert!(threads.is_empty(), "Collector::start: the collector is already started");
+        *lock(&self.world) = Some(world.clone());
         let c = self.clone();
         threads.push(
             std::thread::Builder::new()
@@ -438,6 +486,8 @@ impl Collector {
         for t in threads {
             let _ = t.join();
         }
+        // Break the cycle world → Ps → collector → world.
+        drop(lock(&self.world).take());
     }
 
     // ------------------------------------------------------------------ runtime.GC, the knobs
@@ -455,28 +505,22 @@ impl Collector {
         if !stopped && lock(&self.threads).is_empty() {
             panic!("Collector::gc: the collector was never started (call Collector::start first)");
         }
-        let mut ctl = lock(&self.work.ctl);
-        // Go: wait for the current cycle (if any) and then run a complete new one.
-        let target = ctl.started + if self.phase() != Phase::Off { 2 } else { 1 };
-        ctl.requested = true;
-        ctl.forced = true;
-        self.work.cv.notify_all();
-        loop {
-            let done = lock(&self.stats).num_gc;
-            if done >= target && !ctl.requested {
-                break;
-            }
-            if ctl.shutdown {
-                return;
-            }
-            ctl = self.work.cv.wait_timeout(ctl, Duration::from_millis(5));
-            if ctl.started < target && !ctl.requested {
-                ctl.requested = true;
-                ctl.forced = true;
-                self.work.cv.notify_all();
+        // Go's runtime.GC: a complete cycle that starts after this call, so the one after the
+        // cycle in progress, if any (`gc_start` waits for that one to end). This thread runs
+        // the start unless another starter began cycle n + 1 meanwhile.
+        let n = lock(&self.work.ctl).started;
+        self.gc_start(GcTrigger::Cycle(n.wrapping_add(1)));
+        {
+            let mut ctl = lock(&self.work.ctl);
+            // The controller sets `Idle` and notifies after each cycle's statistics, under
+            // `ctl`: a wake-up cannot be lost between the test and the wait.
+            while (lock(&self.stats).num_gc.wrapping_sub(n) as i32) < 1 {
+                if ctl.shutdown {
+                    return;
+                }
+                ctl = self.work.cv.wait(ctl);
             }
         }
-        drop(ctl);
         // Go's runtime.GC: sweep what is left, then wait for the other sweepers, unless a newer
         // cycle has ended meanwhile (its sweep is not this call's to finish).
         let done = lock(&self.stats).num_gc;
@@ -535,6 +579,12 @@ impl Collector {
         lock(&self.stats).num_gc
     }
 
+    /// Cycles started so far (Go's `work.cycles`): one more than [`num_gc`](Self::num_gc)
+    /// while a cycle is in progress.
+    pub fn cycles_started(&self) -> u32 {
+        lock(&self.work.ctl).started
+    }
+
     /// A copy of the cycle statistics.
     pub fn stats(&self) -> GcStats {
         lock(&self.stats).clone()
@@ -554,33 +604,42 @@ impl Collector {
 
     // ------------------------------------------------------------------ threads
 
-    /// The controller thread: wait for a cycle request (the heap trigger from
-    /// [`Collector::on_refill`], or [`Collector::gc`]) and run the cycle (the part of Go's
-    /// `gcStart` that tests the trigger, then [`run_cycle`](Self::run_cycle)).
+    /// The controller thread: take over each cycle a starter handed over
+    /// ([`Collector::gc_start`]: an allocating goroutine, `gc()`) and finish it
+    /// ([`run_cycle`](Self::run_cycle)), and start the periodic cycles sysmon asks for (Go's
+    /// `forcegchelper`: no goroutine asked for those). At shutdown, a cycle being started is
+    /// still finished, so that the phase ends [`Phase::Off`].
     fn controller(&self, world: &dyn World) {
         loop {
-            let forced;
+            let cy;
             {
                 let mut ctl = lock(&self.work.ctl);
-                while !ctl.requested && !ctl.shutdown {
+                loop {
+                    if matches!(ctl.cycle, CycleState::Handed(_)) {
+                        let CycleState::Handed(c) =
+                            core::mem::replace(&mut ctl.cycle, CycleState::Finishing)
+                        else {
+                            unreachable!("matched Handed above")
+                        };
+                        cy = c;
+                        break;
+                    }
+                    let idle = matches!(ctl.cycle, CycleState::Idle);
+                    if idle && ctl.shutdown {
+                        return;
+                    }
+                    if idle && ctl.periodic {
+                        ctl.periodic = false;
+                        drop(ctl);
+                        self.force_gc();
+                        ctl = lock(&self.work.ctl);
+                        continue;
+                    }
                     ctl = self.work.cv.wait(ctl);
                 }
-                if ctl.shutdown {
-                    return;
-                }
-                ctl.requested = false;
-                forced = core::mem::take(&mut ctl.forced);
-                // A heap-triggered request can be stale: a goroutine may have seen the old
-                // trigger during the previous cycle's sweep termination, before that cycle
-                // moved the trigger. Test it again, as Go's `gcStart` re-tests its trigger.
-                if !forced
-                    && self.heap.heap_live() < self.gc_controller.trigger.load(Ordering::Relaxed)
-                {
-                    continue;
-                }
-                ctl.started += 1;
             }
-            self.run_cycle(world, forced);
+            self.run_cycle(world, *cy);
+            lock(&self.work.ctl).cycle = CycleState::Idle;
             self.work.cv.notify_all();
             self.scavenger.cycle_done();
         }
@@ -716,6 +775,7 @@ impl CollectorConfig {
             memory_limit: u64::MAX,
             gomaxprocs: 1,
             debug: DebugModes::default(),
+            force_gc_period: None,
         }
     }
 }
