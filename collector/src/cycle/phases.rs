@@ -114,14 +114,18 @@ impl Collector {
                 if ctl.shutdown {
                     return false;
                 }
+                // `runtime.GC` waits for the cycle in progress if it has not seen its own start.
+                let unseen = matches!(trigger, GcTrigger::Cycle(n) if before(ctl.started, n));
                 match ctl.cycle {
                     CycleState::Idle => break,
                     CycleState::Starting => {}
-                    // A cycle is in progress: the trigger test fails (Go's `gcphase != _GCoff`),
-                    // except that `runtime.GC` waits for a cycle it has not seen start.
-                    CycleState::Handed(_) | CycleState::Finishing if !matches!(trigger, GcTrigger::Cycle(n) if before(ctl.started, n)) => {
-                        return false
-                    }
+                    // Mark is over and the controller is recording the cycle: Go could start
+                    // the next one now, so wait for `Idle` and test then. Returning would let
+                    // the heap grow unchecked until this goroutine's next refill, and on a
+                    // busy machine the controller can take milliseconds to be scheduled.
+                    CycleState::Finishing if self.phase() == Phase::Off => {}
+                    // A cycle is marking: the trigger test fails (Go's `gcphase != _GCoff`).
+                    CycleState::Handed(_) | CycleState::Finishing if !unseen => return false,
                     CycleState::Handed(_) | CycleState::Finishing => {}
                 }
                 ctl = self.work.cv.wait(ctl);
