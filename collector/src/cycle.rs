@@ -9,7 +9,8 @@
 //! - `cycle.rs` (this file): the collector's state, grouped as Go groups it (`WorkState` for
 //!   Go's `work`, `GcController` for `gcController`, `SweepState` for `sweep`), its public
 //!   API, the controller thread and the mark workers (Go's `gcBgMarkWorker`);
-//! - `cycle/phases.rs`: `run_cycle` and the phases it calls in order,
+//! - `cycle/phases.rs`: who starts a cycle (`gc_start`, `gc`, `sysmon_tick`), `run_cycle` and
+//!   the phases it calls in order,
 //!   `gc_start` (Go's `gcStart`), `gc_mark_roots` (the root jobs), `gc_mark_done`
 //!   (`gcMarkDone`), `gc_mark_termination` (`gcMarkTermination`) and `gc_sweep` (`gcSweep`);
 //! - `mark/assist.rs`: mark assists and background credit (`gcAssistAlloc`, `gcParkAssist`,
@@ -47,8 +48,10 @@
 //!
 //! # Threads
 //!
-//! A controller thread runs cycles when one is requested (the heap trigger, checked by
-//! allocating goroutines after a refill, or [`Collector::gc`]). Mark workers are plain threads:
+//! The thread whose trigger test passes starts the cycle ([`Collector::gc_start`]: the
+//! allocating goroutine that crossed the heap trigger, the caller of [`Collector::gc`]); the
+//! controller thread finishes it, and starts the periodic cycles ([`Collector::sysmon_tick`]);
+//! see `cycle/phases.rs`. Mark workers are plain threads:
 //! Go runs its workers on Ps and preempts mutators to make room, but gomem's scheduler shim does
 //! not preempt, so a P-bound worker could starve behind busy mutators. Their number follows Go's
 //! 25% rule rounded up (one worker for GOMAXPROCS ≤ 6); see `docs/collector.md` for what that
@@ -491,44 +494,6 @@ impl Collector {
     }
 
     // ------------------------------------------------------------------ runtime.GC, the knobs
-
-    /// Force a full cycle and wait for it to finish, sweeping included (Go's `runtime.GC`).
-    /// Works with GOGC=off. Must not be called from a goroutine that holds a P unless the
-    /// runtime releases it around the call (the cycle stops the world). After
-    /// [`Collector::shutdown`] it returns at once.
-    ///
-    /// # Panics
-    /// If the collector was never started ([`Collector::start`]): no thread would run the
-    /// cycle, and the call would wait forever.
-    pub fn gc(&self) {
-        let stopped = lock(&self.work.ctl).shutdown;
-        if !stopped && lock(&self.threads).is_empty() {
-            panic!("Collector::gc: the collector was never started (call Collector::start first)");
-        }
-        // Go's runtime.GC: a complete cycle that starts after this call, so the one after the
-        // cycle in progress, if any (`gc_start` waits for that one to end). This thread runs
-        // the start unless another starter began cycle n + 1 meanwhile.
-        let n = lock(&self.work.ctl).started;
-        self.gc_start(GcTrigger::Cycle(n.wrapping_add(1)));
-        {
-            let mut ctl = lock(&self.work.ctl);
-            // The controller sets `Idle` and notifies after each cycle's statistics, under
-            // `ctl`: a wake-up cannot be lost between the test and the wait.
-            while (lock(&self.stats).num_gc.wrapping_sub(n) as i32) < 1 {
-                if ctl.shutdown {
-                    return;
-                }
-                ctl = self.work.cv.wait(ctl);
-            }
-        }
-        // Go's runtime.GC: sweep what is left, then wait for the other sweepers, unless a newer
-        // cycle has ended meanwhile (its sweep is not this call's to finish).
-        let done = lock(&self.stats).num_gc;
-        while self.sweep_one() {}
-        while !self.sweep.active.is_done() && lock(&self.stats).num_gc == done {
-            std::thread::yield_now();
-        }
-    }
 
     /// Change GOGC at run time (Go's `debug.SetGCPercent`); returns the old value. Lowering it
     /// below the current heap triggers a cycle at the next allocation check.

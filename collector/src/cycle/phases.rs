@@ -149,6 +149,44 @@ impl Collector {
         true
     }
 
+    /// Force a full cycle and wait for it to finish, sweeping included (Go's `runtime.GC`).
+    /// Works with GOGC=off. Must not be called from a goroutine that holds a P unless the
+    /// runtime releases it around the call (the cycle stops the world). After
+    /// [`Collector::shutdown`] it returns at once.
+    ///
+    /// # Panics
+    /// If the collector was never started ([`Collector::start`]): no thread would run the
+    /// cycle, and the call would wait forever.
+    pub fn gc(&self) {
+        let stopped = lock(&self.work.ctl).shutdown;
+        if !stopped && lock(&self.threads).is_empty() {
+            panic!("Collector::gc: the collector was never started (call Collector::start first)");
+        }
+        // Go's runtime.GC: a complete cycle that starts after this call, so the one after the
+        // cycle in progress, if any (`gc_start` waits for that one to end). This thread runs
+        // the start unless another starter began cycle n + 1 meanwhile.
+        let n = lock(&self.work.ctl).started;
+        self.gc_start(GcTrigger::Cycle(n.wrapping_add(1)));
+        {
+            let mut ctl = lock(&self.work.ctl);
+            // The controller sets `Idle` and notifies after each cycle's statistics, under
+            // `ctl`: a wake-up cannot be lost between the test and the wait.
+            while (lock(&self.stats).num_gc.wrapping_sub(n) as i32) < 1 {
+                if ctl.shutdown {
+                    return;
+                }
+                ctl = self.work.cv.wait(ctl);
+            }
+        }
+        // Go's runtime.GC: sweep what is left, then wait for the other sweepers, unless a newer
+        // cycle has ended meanwhile (its sweep is not this call's to finish).
+        let done = lock(&self.stats).num_gc;
+        while self.sweep_one() {}
+        while !self.sweep.active.is_done() && lock(&self.stats).num_gc == done {
+            std::thread::yield_now();
+        }
+    }
+
     /// The heap trigger's test (Go's `gcTrigger.test` for `gcTriggerHeap`): no cycle is marking
     /// and the live heap reached the trigger. Two Relaxed loads: a stale answer is re-tested
     /// by [`Collector::gc_start`] under its lock.
