@@ -124,6 +124,7 @@ impl WbBench {
                 memory_limit: u64::MAX,
                 gomaxprocs: 1,
                 debug: DebugModes::default(),
+                force_gc_period: None,
             },
         );
         let mut p = PState::new(cache, collector);

@@ -10,7 +10,8 @@
 //! - `cycle.rs` (this file): the collector's state, grouped as Go groups it (`WorkState` for
 //!   Go's `work`, `GcController` for `gcController`, `SweepState` for `sweep`), its public
 //!   API, the controller thread and the mark workers (Go's `gcBgMarkWorker`);
-//! - `cycle/phases.rs`: `run_cycle` and the phases it calls in order,
+//! - `cycle/phases.rs`: who starts a cycle (`gc_start`, `gc`, `sysmon_tick`), `run_cycle` and
+//!   the phases it calls in order,
 //!   `gc_start` (Go's `gcStart`), `gc_mark_roots` (the root jobs), `gc_mark_done`
 //!   (`gcMarkDone`), `gc_mark_termination` (`gcMarkTermination`) and `gc_sweep` (`gcSweep`);
 //! - `mark/assist.rs`: mark assists and background credit (`gcAssistAlloc`, `gcParkAssist`,
@@ -48,8 +49,10 @@
 //!
 //! # Threads
 //!
-//! A controller thread runs cycles when one is requested (the heap trigger, checked by
-//! allocating goroutines after a refill, or [`Collector::gc`]); its root marking runs on a P
+//! The thread whose trigger test passes starts the cycle ([`Collector::gc_start`]: the
+//! allocating goroutine that crossed the heap trigger, the caller of [`Collector::gc`]); the
+//! controller thread finishes it, and starts the periodic cycles ([`Collector::sysmon_tick`]);
+//! see `cycle/phases.rs`. The controller's root marking runs on a P
 //! borrowed with [`World::borrow_p`] at the GC class, its waits hold none. There is one mark
 //! worker thread per P, as Go starts one `gcBgMarkWorker` per P. A worker runs only while it
 //! holds a borrowed P: when there is work it takes a mode as Go's `findRunnableGCWorker` does
@@ -69,7 +72,7 @@ use crate::mark::drain;
 use crate::pacer::{Pacer, PacerConfig};
 use crate::scavenger::Scavenger;
 use crate::sweep::ActiveSweep;
-use crate::sync::{lock, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicU8, Condvar, Mutex, Ordering};
 use crate::work::{GcWork, WorkPool};
 use crate::world::{PClass, World};
 use gomem_allocator::MHeap;
@@ -82,6 +85,7 @@ pub use crate::stats::{fmt_ms, GcStats, PAUSE_RING};
 mod phases;
 
 pub(crate) use phases::Cycle;
+pub use phases::GcTrigger;
 
 /// Scan work a mark worker does between publishing its progress to the pacer and its credit
 /// to assists (Go's `gcCreditSlack`).
@@ -138,15 +142,39 @@ pub struct CollectorConfig {
     pub gomaxprocs: usize,
     /// Debug modes.
     pub debug: DebugModes,
+    /// The periodic forced cycle's period (Go's `forcegcperiod`, 2 minutes): a cycle starts when
+    /// none has ended for this long ([`Collector::sysmon_tick`]). `None`: no periodic cycles.
+    pub force_gc_period: Option<Duration>,
 }
 
-/// The controller's and workers' shared state (cycle requests, worker counts), under
+/// Go's `forcegcperiod`: two minutes.
+pub const FORCE_GC_PERIOD: Duration = Duration::from_secs(120);
+
+/// Where the current cycle is, under `WorkState::ctl`: who owns it, from the start by the
+/// thread whose trigger test passed to the controller that finishes it.
+///
+/// `Idle` → `Starting` (a starter passed the trigger test; it alone runs sweep termination and
+/// mark setup, Go's `work.startSema`) → `Handed` (mark is on; the cycle waits for the
+/// controller) → `Finishing` (the controller runs roots, mark termination and sweep setup) →
+/// `Idle` (the cycle's statistics are recorded). Only `Idle` admits a new start.
+pub(crate) enum CycleState {
+    /// No cycle in progress (the phase is [`Phase::Off`]).
+    Idle,
+    /// A starter is in [`Collector::gc_start`]; other starters wait for it.
+    Starting,
+    /// Started, waiting for the controller to take it over.
+    Handed(Box<Cycle>),
+    /// The controller is finishing it.
+    Finishing,
+}
+
+/// The controller's and workers' shared state (the cycle's owner, worker counts), under
 /// `WorkState::ctl`.
 pub(crate) struct ControlState {
-    /// A cycle has been asked for and not started.
-    pub(crate) requested: bool,
-    /// The pending request came from `gc()`.
-    pub(crate) forced: bool,
+    /// Who owns the current cycle.
+    pub(crate) cycle: CycleState,
+    /// sysmon asked for a periodic cycle ([`Collector::sysmon_tick`]); the controller starts it.
+    pub(crate) periodic: bool,
     /// Cycles started so far (Go's `work.cycles`).
     pub(crate) started: u32,
     /// The controller should exit.
@@ -217,6 +245,18 @@ pub(crate) struct GcController {
     /// `globalsScan`, 8 bytes per root slot here).
     pub(crate) last_stack_scan: AtomicU64,
     pub(crate) last_globals_scan: AtomicU64,
+    /// The limit on idle mark workers for the cycle in progress (Go's
+    /// `gcController.maxIdleMarkWorkers`, set at mark start: lower for periodic cycles).
+    pub(crate) max_idle_mark_workers: AtomicU64,
+    /// When the last cycle ended, ns since the collector started (Go's
+    /// `memstats.last_gc_nanotime`), or when a periodic start last found GOGC off: the base of
+    /// the periodic cycle's period.
+    pub(crate) last_gc_nanotime: AtomicU64,
+    /// The periodic cycle's period in ns (`u64::MAX`: none).
+    pub(crate) force_gc_period_ns: u64,
+    /// sysmon asked for a periodic cycle that has not been tried yet (Go's `forcegc.idle`,
+    /// inverted): keeps sysmon from asking once per tick.
+    pub(crate) force_gc_pending: AtomicBool,
 }
 
 impl GcController {
@@ -254,6 +294,9 @@ pub struct Collector {
     pub(crate) gomaxprocs: usize,
     pub(crate) start: Instant,
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The world given to [`Collector::start`], for the threads that start cycles (allocating
+    /// goroutines, `gc()`); taken back at shutdown (the world's Ps own the collector).
+    pub(crate) world: Mutex<Option<Arc<dyn World>>>,
     /// Phase boundaries for timelines; off unless a tracer turns it on.
     pub(crate) events: Arc<GcEvents>,
     /// The GC CPU limiter (Go's `gcCPULimiter`).
@@ -324,8 +367,8 @@ impl Collector {
             work: WorkState {
                 pool,
                 ctl: Mutex::new(ControlState {
-                    requested: false,
-                    forced: false,
+                    cycle: CycleState::Idle,
+                    periodic: false,
                     started: 0,
                     shutdown: false,
                     active_workers: 0,
@@ -355,6 +398,12 @@ impl Collector {
                 scan_work: AtomicU64::new(0),
                 last_stack_scan: AtomicU64::new(0),
                 last_globals_scan: AtomicU64::new(0),
+                max_idle_mark_workers: AtomicU64::new(0),
+                last_gc_nanotime: AtomicU64::new(0),
+                force_gc_period_ns: cfg
+                    .force_gc_period
+                    .map_or(u64::MAX, |d| d.as_nanos().min(u64::MAX as u128) as u64),
+                force_gc_pending: AtomicBool::new(false),
             },
             sweep: SweepState { active: ActiveSweep::new() },
             stats: Mutex::new(GcStats::default()),
@@ -362,6 +411,7 @@ impl Collector {
             gomaxprocs: cfg.gomaxprocs.max(1),
             start: Instant::now(),
             threads: Mutex::new(Vec::new()),
+            world: Mutex::new(None),
             events: Arc::new(GcEvents::new()),
             limiter,
             scavenger: Scavenger::default(),
@@ -437,6 +487,7 @@ impl Collector {
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name).spawn(f).expect("spawn a collector thread")
         };
+        *lock(&self.world) = Some(world.clone());
         let (c, w) = (self.clone(), world.clone());
         threads.push(spawn("gomem-gc".into(), Box::new(move || c.controller(&*w))));
         for i in 0..self.mark_workers() {
@@ -459,53 +510,11 @@ impl Collector {
         for t in threads {
             let _ = t.join();
         }
+        // Break the cycle world → Ps → collector → world.
+        drop(lock(&self.world).take());
     }
 
     // ------------------------------------------------------------------ runtime.GC, the knobs
-
-    /// Force a full cycle and wait for it to finish, sweeping included (Go's `runtime.GC`).
-    /// Works with GOGC=off. Must not be called from a goroutine that holds a P unless the
-    /// runtime releases it around the call (the cycle stops the world). After
-    /// [`Collector::shutdown`] it returns at once.
-    ///
-    /// # Panics
-    /// If the collector was never started ([`Collector::start`]): no thread would run the
-    /// cycle, and the call would wait forever.
-    pub fn gc(&self) {
-        let stopped = lock(&self.work.ctl).shutdown;
-        if !stopped && lock(&self.threads).is_empty() {
-            panic!("Collector::gc: the collector was never started (call Collector::start first)");
-        }
-        let mut ctl = lock(&self.work.ctl);
-        // Go: wait for the current cycle (if any) and then run a complete new one.
-        let target = ctl.started + if self.phase() != Phase::Off { 2 } else { 1 };
-        ctl.requested = true;
-        ctl.forced = true;
-        self.work.cv.notify_all();
-        loop {
-            let done = lock(&self.stats).num_gc;
-            if done >= target && !ctl.requested {
-                break;
-            }
-            if ctl.shutdown {
-                return;
-            }
-            ctl = self.work.cv.wait_timeout(ctl, Duration::from_millis(5));
-            if ctl.started < target && !ctl.requested {
-                ctl.requested = true;
-                ctl.forced = true;
-                self.work.cv.notify_all();
-            }
-        }
-        drop(ctl);
-        // Go's runtime.GC: sweep what is left, then wait for the other sweepers, unless a newer
-        // cycle has ended meanwhile (its sweep is not this call's to finish).
-        let done = lock(&self.stats).num_gc;
-        while self.sweep_one() {}
-        while !self.sweep.active.is_done() && lock(&self.stats).num_gc == done {
-            std::thread::yield_now();
-        }
-    }
 
     /// Change GOGC at run time (Go's `debug.SetGCPercent`); returns the old value. Lowering it
     /// below the current heap triggers a cycle at the next allocation check.
@@ -556,6 +565,12 @@ impl Collector {
         lock(&self.stats).num_gc
     }
 
+    /// Cycles started so far (Go's `work.cycles`): one more than [`num_gc`](Self::num_gc)
+    /// while a cycle is in progress.
+    pub fn cycles_started(&self) -> u32 {
+        lock(&self.work.ctl).started
+    }
+
     /// A copy of the cycle statistics.
     pub fn stats(&self) -> GcStats {
         lock(&self.stats).clone()
@@ -569,33 +584,42 @@ impl Collector {
 
     // ------------------------------------------------------------------ threads
 
-    /// The controller thread: wait for a cycle request (the heap trigger from
-    /// [`Collector::on_refill`], or [`Collector::gc`]) and run the cycle (the part of Go's
-    /// `gcStart` that tests the trigger, then [`run_cycle`](Self::run_cycle)).
+    /// The controller thread: take over each cycle a starter handed over
+    /// ([`Collector::gc_start`]: an allocating goroutine, `gc()`) and finish it
+    /// ([`run_cycle`](Self::run_cycle)), and start the periodic cycles sysmon asks for (Go's
+    /// `forcegchelper`: no goroutine asked for those). At shutdown, a cycle being started is
+    /// still finished, so that the phase ends [`Phase::Off`].
     fn controller(&self, world: &dyn World) {
         loop {
-            let forced;
+            let cy;
             {
                 let mut ctl = lock(&self.work.ctl);
-                while !ctl.requested && !ctl.shutdown {
+                loop {
+                    if matches!(ctl.cycle, CycleState::Handed(_)) {
+                        let CycleState::Handed(c) =
+                            core::mem::replace(&mut ctl.cycle, CycleState::Finishing)
+                        else {
+                            unreachable!("matched Handed above")
+                        };
+                        cy = c;
+                        break;
+                    }
+                    let idle = matches!(ctl.cycle, CycleState::Idle);
+                    if idle && ctl.shutdown {
+                        return;
+                    }
+                    if idle && ctl.periodic {
+                        ctl.periodic = false;
+                        drop(ctl);
+                        self.force_gc();
+                        ctl = lock(&self.work.ctl);
+                        continue;
+                    }
                     ctl = self.work.cv.wait(ctl);
                 }
-                if ctl.shutdown {
-                    return;
-                }
-                ctl.requested = false;
-                forced = core::mem::take(&mut ctl.forced);
-                // A heap-triggered request can be stale: a goroutine may have seen the old
-                // trigger during the previous cycle's sweep termination, before that cycle
-                // moved the trigger. Test it again, as Go's `gcStart` re-tests its trigger.
-                if !forced
-                    && self.heap.heap_live() < self.gc_controller.trigger.load(Ordering::Relaxed)
-                {
-                    continue;
-                }
-                ctl.started += 1;
             }
-            self.run_cycle(world, forced);
+            self.run_cycle(world, *cy);
+            lock(&self.work.ctl).cycle = CycleState::Idle;
             self.work.cv.notify_all();
             self.scavenger.cycle_done();
         }
@@ -848,6 +872,7 @@ impl CollectorConfig {
             memory_limit: u64::MAX,
             gomaxprocs: 1,
             debug: DebugModes::default(),
+            force_gc_period: None,
         }
     }
 }

@@ -26,9 +26,11 @@
 
 use std::fmt;
 use std::num::IntErrorKind;
+use std::time::Duration;
 
 use gomem_allocator::os::ReleaseMode;
 use gomem_allocator::HeapConfig;
+use gomem_collector::cycle::FORCE_GC_PERIOD;
 
 /// Name of the GC percent variable.
 const GOGC: &str = "GOGC";
@@ -458,6 +460,11 @@ pub struct Config {
     pub gomaxprocs: usize,
     /// `GODEBUG` knobs.
     pub debug: Debug,
+    /// The periodic forced cycle: a cycle starts when none has ended for this long (Go's
+    /// `forcegcperiod`, two minutes, which Go does not let programs change; here tests and
+    /// embedders may). `None` turns periodic cycles off. Default `Some(2 minutes)`. Not read
+    /// from the environment (Go has no variable for it).
+    pub force_gc_period: Option<Duration>,
 }
 
 impl Default for Config {
@@ -468,6 +475,7 @@ impl Default for Config {
             memory_limit: None,
             gomaxprocs: default_gomaxprocs(),
             debug: Debug::default(),
+            force_gc_period: Some(FORCE_GC_PERIOD),
         }
     }
 }
@@ -514,7 +522,13 @@ impl Config {
         let gomaxprocs = parse_gomaxprocs(&procs)?;
         let mut debug = Debug::default();
         parse_godebug(&godebug, &mut debug)?;
-        Ok(Config { gc_percent, memory_limit, gomaxprocs, debug })
+        Ok(Config {
+            gc_percent,
+            memory_limit,
+            gomaxprocs,
+            debug,
+            force_gc_period: Some(FORCE_GC_PERIOD),
+        })
     }
 
     /// Sets the GC percent (`GOGC`). Unlike the environment, code may set a percentage above
@@ -537,6 +551,13 @@ impl Config {
         if n > 0 {
             self.gomaxprocs = n;
         }
+        self
+    }
+
+    /// Sets the periodic forced cycle's period ([`Config::force_gc_period`]); `None` turns
+    /// periodic cycles off.
+    pub fn force_gc_period(mut self, period: Option<Duration>) -> Self {
+        self.force_gc_period = period;
         self
     }
 

@@ -61,6 +61,7 @@ fn loom_models_globals_registered_while_scanned() {
                 memory_limit: u64::MAX,
                 gomaxprocs: 2,
                 debug: DebugModes::default(),
+                force_gc_period: None,
             },
         );
         let globals = Arc::new(Globals::default());

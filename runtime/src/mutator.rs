@@ -215,13 +215,18 @@ impl<'s> Mutator<'s> {
     #[cold]
     #[inline(never)]
     fn alloc_slow(&mut self, size: usize, refilled: bool, marking: bool) {
-        let (p, preempt) = self.cx.p_and_preempt();
         let mut poll = false;
         if refilled {
-            p.collector.on_refill();
+            if let Some(trigger) = self.cx.p().collector.on_refill() {
+                // This allocation crossed the trigger: this goroutine starts the cycle (Go's
+                // mallocgc calling gcStart), without its P, since the start stops the world.
+                let c = self.cx.p().collector.clone();
+                self.cx.without_p(|| c.gc_start(trigger));
+            }
             poll = true;
         }
         if marking {
+            let (p, preempt) = self.cx.p_and_preempt();
             let PState { gc, collector, .. } = p;
             // SAFETY: `gc` is the state of the P this goroutine holds, one of the runtime
             // world's Ps.

@@ -169,6 +169,7 @@ impl Runtime {
                     scavtrace: config.debug.scavtrace,
                     pacertrace: config.debug.gcpacertrace,
                 },
+                force_gc_period: config.force_gc_period,
             },
         );
         let procs = caches.into_iter().map(|c| PState::new(c, collector.clone())).collect();

@@ -29,6 +29,7 @@ fn a_heap_takes_one_collector() {
         memory_limit: u64::MAX,
         gomaxprocs: 1,
         debug: DebugModes::default(),
+        force_gc_period: None,
     };
     let _second = Collector::new(rt.heap().clone(), cfg);
 }

@@ -1,7 +1,25 @@
-//! The phases of one cycle (the cycle half of Go's `mgc.go`: `gcStart`, the root jobs,
-//! `gcMarkDone`, `gcMarkTermination`, `gcSweep`), as methods of [`Collector`] that
-//! [`Collector::run_cycle`] calls in order on the controller thread. The module docs of
-//! [`crate::cycle`] describe the cycle; each function's doc says which part it is.
+//! The phases of one cycle (the cycle half of Go's `mgc.go`: `gcTrigger`, `gcStart`, the root
+//! jobs, `gcMarkDone`, `gcMarkTermination`, `gcSweep`), as methods of [`Collector`]. The module
+//! docs of [`crate::cycle`] describe the cycle; each function's doc says which part it is.
+//!
+//! # Who runs which phase
+//!
+//! As in Go, the thread whose trigger test passes starts the cycle itself
+//! ([`Collector::gc_start`]): the goroutine whose allocation crossed the heap trigger (after
+//! releasing its P: the start stops the world), the caller of [`Collector::gc`], or, for the
+//! periodic cycle sysmon asks for, the controller thread (Go's `forcegchelper`). It runs sweep
+//! termination and mark setup, and hands the cycle, marking, to the controller thread, which
+//! finishes it ([`Collector::run_cycle`]: roots, `gcMarkDone`, mark termination, the
+//! statistics). Starting on the allocating thread is what bounds the heap: the cycle no longer
+//! waits for the controller thread to be scheduled (on a busy machine it waited for tens of
+//! milliseconds while the heap grew many times past its goal), and from mark start on every
+//! allocation pays its assist.
+//!
+//! Starters serialise on `ControlState::cycle` (Go's `work.startSema`): one moves it from
+//! `Idle` to `Starting`; the others wait for it without their P and then re-test their trigger
+//! (Go's `gcTrigger.test` inside `gcStart`), which fails while a cycle is in progress, so
+//! exactly one cycle starts per crossing. A new cycle starts only from `Idle`, after the
+//! controller recorded the previous one.
 //!
 //! # Invariants
 //!
@@ -12,7 +30,7 @@
 //!   ([`crate::sweep`], invariant 3); the new generation opens to sweepers only after the sweep
 //!   generation advanced, with the world stopped (invariant 4), in [`Collector::gc_sweep`].
 
-use super::{Collector, MarkWorkerMode, Phase};
+use super::{Collector, CycleState, MarkWorkerMode, Phase};
 use crate::checkmark;
 use crate::events::GcEventKind;
 use crate::mark::{drain, shade};
@@ -21,12 +39,28 @@ use crate::work::{try_room, GcWork};
 use crate::world::{PClass, Stopped, World};
 use std::time::{Duration, Instant};
 
+/// What starts a cycle (Go's `gcTrigger` and its kinds), tested by [`Collector::gc_start`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcTrigger {
+    /// The live heap reached the pacer's trigger (Go's `gcTriggerHeap`): what
+    /// [`Collector::on_refill`] reports.
+    Heap,
+    /// No cycle has ended for the periodic cycle's period, and GOGC is on (Go's
+    /// `gcTriggerTime`, from sysmon through `forcegchelper`).
+    Time,
+    /// `runtime.GC`: start cycle number `n` (counted from 1) unless it has started (Go's
+    /// `gcTriggerCycle`).
+    Cycle(u32),
+}
+
 /// What one cycle's phase functions hand each other, from [`Collector::gc_start`] to the
 /// statistics (the per-cycle part of Go's `work`: its start time, heap sizes and pause times,
 /// and the scan sizes the pacer is told).
 pub(crate) struct Cycle {
     /// Forced by [`Collector::gc`] (Go's `gcTriggerCycle` from `runtime.GC`).
     pub(crate) forced: bool,
+    /// Started by the periodic trigger (Go's `gcTriggerTime`): Go's lower idle-worker limit.
+    pub(crate) periodic: bool,
     /// `gcstoptheworld` ≥ 1: mark entirely inside the sweep-termination pause.
     pub(crate) stw: bool,
     /// When the cycle started, since the collector did (gctrace's `@`).
@@ -58,10 +92,154 @@ pub(crate) struct Cycle {
 }
 
 impl Collector {
-    /// Run one complete cycle (phases 1–3 of the module docs; phase 4 runs in the background):
-    /// the driver of the phase functions below, in Go's order.
-    pub(super) fn run_cycle(&self, world: &dyn World, forced: bool) {
-        let mut cy = self.gc_start(world, forced);
+    /// Start a cycle if `trigger` holds (Go's `gcStart`); returns whether this call started
+    /// one. The starter runs sweep termination and mark setup on its own thread, stopping the
+    /// world, and hands the marking cycle to the controller thread, which finishes it; see the
+    /// module docs of `cycle/phases.rs`. While another starter is starting, the call waits for
+    /// it and then re-tests `trigger`, which fails while a cycle is in progress (for
+    /// [`GcTrigger::Cycle`] it waits for the cycle in progress to end and tests again). Returns
+    /// false at once after [`Collector::shutdown`] or before [`Collector::start`].
+    ///
+    /// Call it without a P (a goroutine inside its scheduler's `without_p`): it stops the world
+    /// and waits for other starters, and either waits for every goroutine holding a P.
+    pub fn gc_start(&self, trigger: GcTrigger) -> bool {
+        // Go: a goroutine that would start the cycle first helps finish the previous sweep, so
+        // that sweep termination has little left; the starter finishes the rest.
+        while trigger == GcTrigger::Heap && self.heap_trigger_crossed() && self.sweep_one() {}
+        let Some(world) = lock(&self.world).clone() else { return false };
+        {
+            let mut ctl = lock(&self.work.ctl);
+            loop {
+                if ctl.shutdown {
+                    return false;
+                }
+                // `runtime.GC` waits for the cycle in progress if it has not seen its own start.
+                let unseen = matches!(trigger, GcTrigger::Cycle(n) if before(ctl.started, n));
+                match ctl.cycle {
+                    CycleState::Idle => break,
+                    CycleState::Starting => {}
+                    // Mark is over and the controller is recording the cycle: Go could start
+                    // the next one now, so wait for `Idle` and test then. Returning would let
+                    // the heap grow unchecked until this goroutine's next refill, and on a
+                    // busy machine the controller can take milliseconds to be scheduled.
+                    CycleState::Finishing if self.phase() == Phase::Off => {}
+                    // A cycle is marking: the trigger test fails (Go's `gcphase != _GCoff`).
+                    CycleState::Handed(_) | CycleState::Finishing if !unseen => return false,
+                    CycleState::Handed(_) | CycleState::Finishing => {}
+                }
+                ctl = self.work.cv.wait(ctl);
+            }
+            let pass = match trigger {
+                // A stale trigger: the crossing was seen against the previous cycle's trigger,
+                // or the cycle it asked for has come and gone.
+                GcTrigger::Heap => self.heap_trigger_crossed(),
+                GcTrigger::Time => self.periodic_due(),
+                GcTrigger::Cycle(n) => before(ctl.started, n),
+            };
+            if !pass {
+                return false;
+            }
+            ctl.cycle = CycleState::Starting;
+            ctl.started = ctl.started.wrapping_add(1);
+        }
+        let cy = self.sweep_termination(&*world, trigger);
+        lock(&self.work.ctl).cycle = CycleState::Handed(Box::new(cy));
+        self.work.cv.notify_all();
+        true
+    }
+
+    /// Force a full cycle and wait for it to finish, sweeping included (Go's `runtime.GC`).
+    /// Works with GOGC=off. Must not be called from a goroutine that holds a P unless the
+    /// runtime releases it around the call (the cycle stops the world). After
+    /// [`Collector::shutdown`] it returns at once.
+    ///
+    /// # Panics
+    /// If the collector was never started ([`Collector::start`]): no thread would run the
+    /// cycle, and the call would wait forever.
+    pub fn gc(&self) {
+        let stopped = lock(&self.work.ctl).shutdown;
+        if !stopped && lock(&self.threads).is_empty() {
+            panic!("Collector::gc: the collector was never started (call Collector::start first)");
+        }
+        // Go's runtime.GC: a complete cycle that starts after this call, so the one after the
+        // cycle in progress, if any (`gc_start` waits for that one to end). This thread runs
+        // the start unless another starter began cycle n + 1 meanwhile.
+        let n = lock(&self.work.ctl).started;
+        self.gc_start(GcTrigger::Cycle(n.wrapping_add(1)));
+        {
+            let mut ctl = lock(&self.work.ctl);
+            // The controller sets `Idle` and notifies after each cycle's statistics, under
+            // `ctl`: a wake-up cannot be lost between the test and the wait.
+            while (lock(&self.stats).num_gc.wrapping_sub(n) as i32) < 1 {
+                if ctl.shutdown {
+                    return;
+                }
+                ctl = self.work.cv.wait(ctl);
+            }
+        }
+        // Go's runtime.GC: sweep what is left, then wait for the other sweepers, unless a newer
+        // cycle has ended meanwhile (its sweep is not this call's to finish).
+        let done = lock(&self.stats).num_gc;
+        while self.sweep_one() {}
+        while !self.sweep.active.is_done() && lock(&self.stats).num_gc == done {
+            std::thread::yield_now();
+        }
+    }
+
+    /// The heap trigger's test (Go's `gcTrigger.test` for `gcTriggerHeap`): no cycle is marking
+    /// and the live heap reached the trigger. Two Relaxed loads: a stale answer is re-tested
+    /// by [`Collector::gc_start`] under its lock.
+    pub(crate) fn heap_trigger_crossed(&self) -> bool {
+        self.phase() == Phase::Off
+            && self.heap.heap_live() >= self.gc_controller.trigger.load(Ordering::Relaxed)
+    }
+
+    /// The periodic trigger's clock test: the period has passed since the last cycle ended.
+    fn period_passed(&self) -> bool {
+        let last = self.gc_controller.last_gc_nanotime.load(Ordering::Relaxed);
+        self.now_ns().saturating_sub(last) >= self.gc_controller.force_gc_period_ns
+    }
+
+    /// The periodic trigger's test (Go's `gcTrigger.test` for `gcTriggerTime`): GOGC is on and
+    /// the period has passed.
+    fn periodic_due(&self) -> bool {
+        lock(&self.gc_controller.pacer).gc_percent() >= 0 && self.period_passed()
+    }
+
+    /// sysmon's periodic check (Go's `sysmon` testing `gcTrigger{kind: gcTriggerTime}` and
+    /// waking `forcegchelper`): when no cycle has ended for the configured period
+    /// ([`CollectorConfig::force_gc_period`](crate::cycle::CollectorConfig::force_gc_period),
+    /// Go's `forcegcperiod`), ask the controller thread to start one. Cheap enough for every
+    /// sysmon tick: two Relaxed loads and a clock read until the period has passed, then one
+    /// flag swap per period.
+    pub fn sysmon_tick(&self) {
+        if self.gc_controller.force_gc_period_ns == u64::MAX
+            || self.gc_controller.force_gc_pending.load(Ordering::Relaxed)
+            || !self.period_passed()
+        {
+            return;
+        }
+        if self.gc_controller.force_gc_pending.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        lock(&self.work.ctl).periodic = true;
+        self.work.cv.notify_all();
+    }
+
+    /// The controller's side of a periodic request (Go's `forcegchelper`): start the cycle,
+    /// and when GOGC is off push the period's base forward, so that sysmon asks again only a
+    /// period later instead of at every tick.
+    pub(super) fn force_gc(&self) {
+        if !self.gc_start(GcTrigger::Time) && lock(&self.gc_controller.pacer).gc_percent() < 0 {
+            self.gc_controller.last_gc_nanotime.store(self.now_ns(), Ordering::Relaxed);
+        }
+        self.gc_controller.force_gc_pending.store(false, Ordering::Relaxed);
+    }
+
+    /// Finish a cycle a starter handed over (phases 2–3 of the module docs after the start;
+    /// phase 4 runs in the background), on the controller thread: the driver of the phase
+    /// functions below, in Go's order.
+    pub(super) fn run_cycle(&self, world: &dyn World, mut cy: Cycle) {
         self.gc_mark_roots(world, &mut cy);
         self.gc_mark_done(world, &mut cy);
         self.events.record(GcEventKind::MarkDone);
@@ -81,13 +259,14 @@ impl Collector {
     /// concurrently (Go's `finishsweep_m`, including the sweepers outside a P still sweeping a
     /// span: they do not stop with the world), then stop the world to start the pacer's cycle, turn on the barrier and allocate-black and grey every P's tiny
     /// block. Under `gcstoptheworld` the whole mark runs in this pause.
-    fn gc_start(&self, world: &dyn World, forced: bool) -> Cycle {
+    fn sweep_termination(&self, world: &dyn World, trigger: GcTrigger) -> Cycle {
         let t_start = Instant::now();
         self.events.record(GcEventKind::CycleStart);
         let at = t_start.duration_since(self.start);
         self.sweep.active.finish(|| self.sweep_one());
         let mut cy = Cycle {
-            forced,
+            forced: matches!(trigger, GcTrigger::Cycle(_)),
+            periodic: trigger == GcTrigger::Time,
             stw: self.debug.stoptheworld > 0,
             at,
             heap0: self.heap.heap_live(),
@@ -130,6 +309,9 @@ impl Collector {
                     globals_scan_prev,
                 );
                 self.gc_controller.publish_assist_ratios(&pacer);
+                self.gc_controller
+                    .max_idle_mark_workers
+                    .store(pacer.max_idle_mark_workers(cy.periodic) as u64, Ordering::Relaxed);
                 if self.debug.pacertrace {
                     self.print_pacer_start(&pacer, cy.heap_live_mark_start);
                 }
@@ -360,6 +542,7 @@ impl Collector {
         }
         pacer.commit(cy.marked_total, heap_scan, cy.stack_scan, cy.globals_scan);
         self.publish_trigger(&pacer);
+        self.gc_controller.last_gc_nanotime.store(now, Ordering::Relaxed);
     }
 
     /// The start of concurrent sweep, world stopped at mark termination (Go's `gcSweep`):
@@ -375,4 +558,10 @@ impl Collector {
         // The new generation may be swept from here on (`crate::sweep`, invariant 4).
         self.sweep.active.reset();
     }
+}
+
+/// Whether cycle count `started` is before cycle `n` (Go's `int32(n - work.cycles) > 0`,
+/// which survives the counter's wrap).
+fn before(started: u32, n: u32) -> bool {
+    (n.wrapping_sub(started) as i32) > 0
 }

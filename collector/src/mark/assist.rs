@@ -16,7 +16,7 @@
 //! - A P answers a ragged-flush request at most once per epoch (`GcPState::flush_seen`), and its
 //!   answer is counted with Release after its buffers reach the pool.
 
-use crate::cycle::{bits_f64, poll_again, Collector, Phase};
+use crate::cycle::{bits_f64, poll_again, Collector, GcTrigger, Phase};
 use crate::mark::drain;
 use crate::sync::{lock, Ordering};
 use crate::world::GcPState;
@@ -47,23 +47,18 @@ fn credit_for(work: u64, bytes_per_work: f64) -> i64 {
 }
 
 impl Collector {
-    /// Allocation slow-path hook (after a span refill or a large allocation): start a cycle if
-    /// the heap reached the trigger, and sweep a little while sweeping is unfinished.
-    pub fn on_refill(&self) {
+    /// Allocation slow-path hook (after a span refill or a large allocation): sweep a little
+    /// while sweeping is unfinished, and test the heap trigger (Go's `mallocgc` testing
+    /// `gcTrigger{kind: gcTriggerHeap}`). `Some` means the heap reached the trigger: the caller
+    /// starts the cycle itself, [`Collector::gc_start`] with the trigger returned, after
+    /// releasing its P (the start stops the world). Cheap when `None`: two Relaxed loads.
+    #[must_use = "a crossed trigger is started by the caller: pass it to Collector::gc_start"]
+    pub fn on_refill(&self) -> Option<GcTrigger> {
         self.deduct_sweep_credit();
         if self.has_memory_limit() {
             self.refresh_memory_limit_goal();
         }
-        if self.phase() == Phase::Off
-            && self.heap.heap_live() >= self.gc_controller.trigger.load(Ordering::Relaxed)
-        {
-            let mut ctl = lock(&self.work.ctl);
-            if !ctl.requested {
-                ctl.requested = true;
-                drop(ctl);
-                self.work.cv.notify_all();
-            }
-        }
+        self.heap_trigger_crossed().then_some(GcTrigger::Heap)
     }
 
     /// Publish scan work done by a mark worker as background credit for assists to steal

@@ -10,6 +10,7 @@ fn main() {
         memory_limit: u64::MAX,
         gomaxprocs: 1,
         debug: DebugModes::default(),
+        force_gc_period: None,
     };
     let c = Collector::new(heap, cfg);
     c.write_barrier().set_enabled(false);
