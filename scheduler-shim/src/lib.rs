@@ -138,9 +138,7 @@ pub use current::holding_p;
 pub use g::{GCtx, GHandle, Preempt};
 pub use sched::Sched;
 pub use stw::WorldStopped;
-#[cfg(not(loom))]
-pub use sysmon::Sysmon;
-pub use sysmon::SysmonConfig;
 #[cfg(loom)]
 pub use sysmon::SysmonModel;
+pub use sysmon::{Sysmon, SysmonConfig};
 pub use worker::{PClass, Worker, WorkerCtx, Yield};

@@ -38,7 +38,6 @@ use core::time::Duration;
 
 use crate::sched::Sched;
 use crate::state::{GStatus, Owner};
-#[cfg(not(loom))]
 use crate::sync::{self, thread, Arc, Condvar, Mutex};
 
 /// How sysmon is configured ([`Sched::start_sysmon`]).
@@ -69,13 +68,11 @@ impl core::fmt::Debug for SysmonConfig {
 
 /// The handle of a running sysmon thread ([`Sched::start_sysmon`]). Dropping it stops the thread
 /// and waits for it.
-#[cfg(not(loom))]
 pub struct Sysmon {
     stop: Arc<(Mutex<bool>, Condvar)>,
     handle: Option<thread::JoinHandle<()>>,
 }
 
-#[cfg(not(loom))]
 impl Drop for Sysmon {
     fn drop(&mut self) {
         *sync::lock(&self.stop.0) = true;
@@ -86,7 +83,6 @@ impl Drop for Sysmon {
     }
 }
 
-#[cfg(not(loom))]
 impl core::fmt::Debug for Sysmon {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Sysmon").finish_non_exhaustive()
@@ -148,6 +144,14 @@ const SYSCALL_RETAKE: Duration = Duration::from_millis(10);
 const UNRESPONSIVE_SLICES: u32 = 10;
 
 impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
+    /// Under loom (which has no clock) no thread is started and the handle is inert: models
+    /// drive sysmon's rounds themselves (`SysmonModel`).
+    #[cfg(loom)]
+    pub fn start_sysmon(self: &Arc<Self>, cfg: SysmonConfig) -> Sysmon {
+        let _ = cfg;
+        Sysmon { stop: Arc::new((Mutex::new(false), Condvar::new())), handle: None }
+    }
+
     /// Start sysmon (Go's `sysmon`): a thread outside the Ps that time-slices goroutines, reports
     /// goroutines that never reach a safepoint, and calls `cfg.tick` every round. Drop the
     /// returned handle to stop it. One per scheduler is enough; a second one only doubles the
