@@ -484,16 +484,36 @@ impl<'s> Mutator<'s> {
         self.cx.p().collector.heap_goal()
     }
 
-    /// Poll for a stop-the-world or handshake request.
+    /// Poll for a stop-the-world, a handshake or a preemption request (Go's preemption check
+    /// at function entry). A goroutine asked to yield (by sysmon after a 10 ms time slice, or to
+    /// make room for a mark worker) goes to the back of the run queue here and resumes on any P.
     #[inline(always)]
     pub fn safepoint(&mut self) {
         self.cx.safepoint();
     }
 
-    /// Run blocking work without holding a P (Go's system-call path): the world can stop and the
-    /// collector can scan this goroutine's roots meanwhile. `f` cannot touch the heap.
+    /// Yield the P if another goroutine or a mark worker waits for one (Go's `runtime.Gosched`);
+    /// also a safepoint. Returns at once when nobody waits.
+    #[doc(alias = "Gosched")]
+    pub fn gosched(&mut self) {
+        self.cx.gosched();
+    }
+
+    /// Run blocking work without holding a P (Go's `gopark`, or a blocking system call): the P
+    /// goes to a waiting goroutine at once, and the world can stop and the collector can scan
+    /// this goroutine's roots meanwhile. `f` cannot touch the heap.
     pub fn without_p<R>(&mut self, f: impl FnOnce() -> R) -> R {
         self.cx.without_p(f)
+    }
+
+    /// Run a short call out of the heap (a foreign function, a quick I/O) as Go runs a system
+    /// call (`entersyscall`/`exitsyscall`): as in [`without_p`](Self::without_p) the world can
+    /// stop and this goroutine's roots can be scanned meanwhile, but the P is kept for it, so a
+    /// call that returns quickly takes it straight back; sysmon hands it to a waiting goroutine
+    /// once the call has lasted 20 µs or more (10 ms if nobody waits). `f` cannot touch the heap.
+    #[doc(alias = "entersyscall")]
+    pub fn syscall<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.cx.syscall(f)
     }
 
     /// Roots this goroutine currently holds.

@@ -10,7 +10,7 @@ use gomem_allocator::{AllocError, MHeap};
 use gomem_collector::cycle::{Collector, CollectorConfig, DebugModes};
 use gomem_collector::events::{GcEventKind, GcEvents};
 use gomem_collector::world::{GcPState, PClass, Stopped, World};
-use gomem_sched::{GHandle, Sched, WorldStopped};
+use gomem_sched::{GHandle, Sched, Sysmon, SysmonConfig, WorldStopped};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,8 @@ pub struct Runtime {
     /// are the safe views.
     sched: Arc<Sched<PState, GState>>,
     goroutines: Arc<GoroutineLog>,
+    /// The scheduler's monitor thread; stopped before the collector when the runtime drops.
+    sysmon: Option<Sysmon>,
 }
 
 /// The collector's view of this runtime's goroutines (see `gomem_collector::world`).
@@ -182,8 +184,15 @@ impl Runtime {
             globals: globals.clone(),
             events: collector.events().clone(),
         }));
+        // sysmon: time slices, retaking the Ps of long syscalls, and the periodic forced cycle
+        // (Go's sysmon waking forcegchelper).
+        let c = collector.clone();
+        let sysmon = Some(sched.start_sysmon(SysmonConfig {
+            time_slice: Duration::from_millis(10),
+            tick: Some(Box::new(move || c.sysmon_tick())),
+        }));
         let goroutines = Arc::new(GoroutineLog::default());
-        Ok(Runtime { config, heap, collector, globals, sched, goroutines })
+        Ok(Runtime { config, heap, collector, globals, sched, goroutines, sysmon })
     }
 
     /// A runtime configured from GOGC, GOMEMLIMIT, GOMAXPROCS and GODEBUG.
@@ -498,6 +507,8 @@ impl Drop for Runtime {
             core::mem::forget(self.collector.clone());
             core::mem::forget(self.globals.clone());
             core::mem::forget(self.sched.clone());
+            // The leaked runtime keeps its sysmon: its goroutines still need time slices.
+            core::mem::forget(self.sysmon.take());
             if !std::thread::panicking() {
                 panic!(
                     "gomem: a Runtime was dropped by its own goroutine {id}; it would have to \
@@ -508,6 +519,7 @@ impl Drop for Runtime {
             return;
         }
         self.sched.wait_goroutines();
+        drop(self.sysmon.take());
         self.collector.shutdown();
     }
 }
