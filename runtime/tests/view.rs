@@ -170,7 +170,9 @@ fn views_read_only_live_intact_objects_while_others_mutate_and_collect() {
         r.join().expect("reader");
     }
     let cycles = rt.collector().num_gc() - gc0;
-    assert!(cycles >= (WRITERS * WRITES / GC_EVERY) as u32, "only {cycles} cycles ran");
+    // Each writer's `gc()` calls run one after another, so each gets a cycle of its own; the
+    // two writers' calls may share cycles (as concurrent `runtime.GC` calls do in Go).
+    assert!(cycles >= (WRITES / GC_EVERY) as u32, "only {cycles} cycles ran");
     assert!(walks.load(Ordering::Relaxed) > 0, "no reader walked a chain");
     rt.gc();
     rt.verify_heap().expect("heap consistent");
