@@ -698,7 +698,9 @@ impl Collector {
                 (
                     pacer.dedicated_workers(),
                     pacer.fractional_goal(),
-                    pacer.max_idle_mark_workers(false),
+                    // Set at mark start for this cycle's kind: periodic cycles get Go's
+                    // lower limit.
+                    self.gc_controller.max_idle_mark_workers.load(Ordering::Relaxed) as usize,
                 )
             }
         };
