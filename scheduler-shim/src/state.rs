@@ -295,7 +295,10 @@ impl<G> State<G> {
             if need == 0 {
                 break;
             }
-            if matches!(slot.status, GStatus::Running(_)) && !slot.preempt {
+            // Any G holding a P, running or not yet awake (handed its P, parked by a stop):
+            // it passes a safepoint as it resumes. Asking only running ones left a borrower
+            // unserved when it queued while the G was between hand-off and wake-up.
+            if slot.status.p().is_some() && !slot.preempt {
                 slot.preempt = true;
                 self.preempt_pending += 1;
                 need -= 1;
