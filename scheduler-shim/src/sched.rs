@@ -327,8 +327,7 @@ impl<P: Send + 'static, G: Send + Sync + 'static> Sched<P, G> {
         s.g_mut(id).status = GStatus::Runnable;
         s.active -= 1;
         s.runq.push_back(Ticket::G(id));
-        s.procs[p] = crate::state::Owner::Idle;
-        s.idle.push(p);
+        s.release_p(p);
         self.dispatch(s);
         self.resume_locked(st, id)
     }

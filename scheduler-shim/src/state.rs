@@ -286,8 +286,8 @@ impl<G> State<G> {
             }
         }
         // GC-class borrowers still unserved preempt running goroutines.
-        let preempted = self.gs.values().filter(|s| s.preempt).count();
-        let mut need = self.gcq.len().saturating_sub(yielding + preempted);
+        // INV-SCHED-7: `preempt_pending` counts the Gs already asked.
+        let mut need = self.gcq.len().saturating_sub(yielding + self.preempt_pending);
         if need == 0 {
             return;
         }
